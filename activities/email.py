@@ -1,0 +1,125 @@
+"""Email delivery through the outbox: each (key) is sent at most once.
+
+The activity first records the message under its natural key, then sends it
+and marks it sent. A retry (worker crash, relay outage) finds the row: if it
+was sent it returns at once, otherwise it sends again with the same
+Message-ID, so a relay that saw the first attempt can drop the repeat.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from notifications.invite import CalendarInvite, build_ics
+from notifications.render import Attachment, render
+from notifications.sender import build_message, send
+from records.db import transaction, utcnow
+from records.outbox import OutboxMessage
+from worker.settings import Settings
+
+
+@dataclass(frozen=True)
+class EmailRequest:
+    key: str  # natural key, e.g. "journey-12-1:confirmed:3"
+    to: str
+    language: str
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    invite: CalendarInvite | None = None
+
+
+@dataclass(frozen=True)
+class EmailResult:
+    key: str
+    message_id: str
+    sent_now: bool  # False when an earlier attempt had already sent it
+
+
+def message_id_for(key: str, settings: Settings) -> str:
+    domain = parseaddr(settings.mail_from)[1].partition("@")[2] or "cvms.local"
+    safe = "".join(ch if ch.isalnum() or ch in "-." else "." for ch in key)
+    return f"<{safe}@{domain}>"
+
+
+async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Settings) -> None:
+    """Adds the outbox row in the caller's transaction (idempotent on the key)."""
+    if await db.get(OutboxMessage, request.key) is None:
+        db.add(
+            OutboxMessage(
+                key=request.key,
+                message_id=message_id_for(request.key, settings),
+                to_address=request.to,
+                language=request.language,
+                template=request.template,
+                context={
+                    "values": request.context,
+                    "invite": dataclasses.asdict(request.invite) if request.invite else None,
+                },
+            )
+        )
+
+
+class EmailActivities:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+
+    @activity.defn
+    async def deliver_email(self, request: EmailRequest) -> EmailResult:
+        try:
+            async with transaction(self.sessions) as db:
+                await record_outbox(db, request, self.settings)
+        except IntegrityError:
+            pass  # a concurrent attempt inserted the same key first
+        return await self.send_outbox(request.key)
+
+    async def send_outbox(self, key: str) -> EmailResult:
+        async with transaction(self.sessions) as db:
+            row = (await db.execute(select(OutboxMessage).where(OutboxMessage.key == key))).scalar_one()
+            if row.sent_at is not None:
+                return EmailResult(key=key, message_id=row.message_id, sent_now=False)
+            row.attempts += 1
+        stored = row.context or {}
+        rendered = render(row.template, row.language, stored.get("values", {}))
+        if stored.get("invite"):
+            invite = CalendarInvite(**stored["invite"])
+            rendered = dataclasses.replace(
+                rendered,
+                attachments=(
+                    Attachment(
+                        filename="invite.ics",
+                        content_type=f"text/calendar; method={invite.method}",
+                        data=build_ics(invite),
+                    ),
+                ),
+            )
+        message = build_message(
+            settings=self.settings,
+            to=row.to_address,
+            message_id=row.message_id,
+            language=row.language,
+            email=rendered,
+        )
+        try:
+            await send(self.settings, message)
+        except Exception as exc:
+            async with transaction(self.sessions) as db:
+                failed = await db.get(OutboxMessage, key)
+                if failed is not None:
+                    failed.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            raise
+        async with transaction(self.sessions) as db:
+            sent = await db.get(OutboxMessage, key)
+            assert sent is not None
+            sent.sent_at = utcnow()
+            sent.subject = rendered.subject
+            sent.last_error = None
+        return EmailResult(key=key, message_id=row.message_id, sent_now=True)

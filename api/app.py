@@ -1,0 +1,110 @@
+"""The FastAPI application: routers, error handlers, and the shared state they use."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from api import auth, devmail, recipients, users
+from api.deps import Reader
+from api.errors import install_error_handlers
+from api.temporal import connect
+from records.db import make_engine, make_sessionmaker
+from worker.settings import Settings, get_settings
+
+
+class LocationOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    time_zone: str
+    scheduling_enabled: bool
+    address: str
+    phone: str
+    my_role: str
+
+
+def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="cvms",
+        description="Vaccination programme and help desk: recipients, dose series, cases.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = make_sessionmaker(engine)
+
+    # Temporal is connected on first use, so the API starts even while Temporal is coming up.
+    client_lock = asyncio.Lock()
+    connected: dict[str, Client] = {"client": temporal} if temporal else {}
+
+    async def temporal_client() -> Client:
+        if "client" not in connected:
+            async with client_lock:
+                if "client" not in connected:
+                    connected["client"] = await connect(settings)
+        return connected["client"]
+
+    app.state.temporal = temporal_client
+    install_error_handlers(app)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/location", response_model=LocationOut, tags=["auth"])
+    async def active_location(actor: Reader) -> LocationOut:
+        loc = actor.location
+        return LocationOut(
+            id=loc.id,
+            code=loc.code,
+            name=loc.name,
+            time_zone=loc.time_zone,
+            scheduling_enabled=loc.scheduling_enabled,
+            address=loc.address,
+            phone=loc.phone,
+            my_role=actor.role,
+        )
+
+    app.include_router(auth.router)
+    app.include_router(users.router)
+    app.include_router(recipients.router)
+    app.include_router(devmail.router)
+    return app
+
+
+def api_routes(app: FastAPI) -> list[tuple[str, frozenset[str], APIRoute]]:
+    """(full path, methods, route) for every API route, routers included.
+
+    Newer FastAPI keeps included routers as one entry each in `app.routes`;
+    this flattens them so callers (the authorization test, docs) see every path.
+    """
+    found: list[tuple[str, frozenset[str], APIRoute]] = []
+
+    def walk(routes: list[Any]) -> None:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append((route.path, frozenset(route.methods or ()), route))
+            elif hasattr(route, "effective_route_contexts"):
+                for context in route.effective_route_contexts():
+                    original = context.original_route
+                    if isinstance(original, APIRoute):
+                        found.append((context.path, frozenset(original.methods or ()), original))
+
+    walk(list(app.routes))
+    return found

@@ -1,0 +1,59 @@
+"""Passwords (argon2), session tokens, and signed links (itsdangerous)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_hasher = PasswordHasher()
+# A real hash to verify against when the login name is unknown, so a failed
+# login takes the same time whether or not the account exists.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class LinkError(Exception):
+    def __init__(self, message: str, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+def sign_link(secret_key: str, purpose: str, payload: dict[str, Any]) -> str:
+    return URLSafeTimedSerializer(secret_key, salt=f"cvms:{purpose}").dumps(payload)
+
+
+def read_link(secret_key: str, purpose: str, token: str, max_age_seconds: float) -> dict[str, Any]:
+    """The payload of a signed link; a tampered, foreign or expired one raises LinkError."""
+    serializer = URLSafeTimedSerializer(secret_key, salt=f"cvms:{purpose}")
+    try:
+        payload = serializer.loads(token, max_age=max_age_seconds)
+    except SignatureExpired as exc:
+        raise LinkError("this link has expired", expired=True) from exc
+    except BadSignature as exc:
+        raise LinkError("this link is not valid") from exc
+    if not isinstance(payload, dict):
+        raise LinkError("this link is not valid")
+    return payload

@@ -1,0 +1,182 @@
+"""Location managers add users to their location, change roles, and remove users."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, EmailStr, Field, field_validator
+from sqlalchemy import select
+
+from api.auth import SET_PASSWORD_PURPOSE
+from api.deps import Manager, SessionDep, SettingsDep, TemporalDep
+from api.errors import Conflict, NotFound
+from api.mail import queue_email
+from api.security import sign_link
+from records.audit import audit
+from records.users import Membership, Role, User
+
+router = APIRouter(prefix="/location/users", tags=["location users"])
+
+LOGIN_NAME = re.compile(r"^[A-Za-z0-9._@-]{3,80}$")
+
+
+class UserAdd(BaseModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: EmailStr
+    login_name: str = Field(min_length=3, max_length=80)
+    role: Role
+    preferred_language: str = Field(default="en", pattern="^(en|es)$")
+
+    @field_validator("login_name")
+    @classmethod
+    def _login_name(cls, value: str) -> str:
+        if not LOGIN_NAME.match(value):
+            raise ValueError("use 3-80 letters, digits, '.', '_', '@' or '-'")
+        return value
+
+
+class RoleChange(BaseModel):
+    role: Role
+
+
+class LocationUser(BaseModel):
+    user_id: int
+    login_name: str
+    name: str
+    email: str
+    role: str
+    account_ready: bool  # False until the user has set a password
+
+
+def _row(user: User, role: str) -> LocationUser:
+    return LocationUser(
+        user_id=user.id,
+        login_name=user.login_name,
+        name=user.full_name,
+        email=user.email,
+        role=role,
+        account_ready=user.password_hash is not None,
+    )
+
+
+async def _membership(db: SessionDep, location_id: int, user_id: int) -> Membership:
+    membership = (
+        await db.execute(
+            select(Membership).where(Membership.location_id == location_id, Membership.user_id == user_id)
+        )
+    ).scalar_one_or_none()
+    if membership is None:
+        raise NotFound("no such user at this location")
+    return membership
+
+
+@router.get("", response_model=list[LocationUser])
+async def list_users(actor: Manager, db: SessionDep) -> list[LocationUser]:
+    rows = await db.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.location_id == actor.location.id)
+        .order_by(User.last_name, User.first_name)
+    )
+    return [_row(user, role) for user, role in rows.all()]
+
+
+@router.post("", response_model=LocationUser, status_code=201)
+async def add_user(
+    body: UserAdd, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> LocationUser:
+    """An existing login gets the new role here; a new login gets an account and a set-up email."""
+    user = (await db.execute(select(User).where(User.login_name == body.login_name))).scalar_one_or_none()
+    created = user is None
+    if user is None:
+        user = User(
+            login_name=body.login_name,
+            email=str(body.email),
+            first_name=body.first_name,
+            last_name=body.last_name,
+            preferred_language=body.preferred_language,
+        )
+        db.add(user)
+        await db.flush()
+        audit(
+            db,
+            actor=actor.actor,
+            location_id=actor.location.id,
+            entity="user",
+            entity_id=user.id,
+            action="create",
+            changes={"login_name": [None, user.login_name], "email": [None, user.email]},
+        )
+    elif any(m.location_id == actor.location.id for m in user.memberships):
+        raise Conflict("this login already holds a role at this location; change the role instead")
+    db.add(Membership(user_id=user.id, location_id=actor.location.id, role=body.role.value))
+    audit(
+        db,
+        actor=actor.actor,
+        location_id=actor.location.id,
+        entity="membership",
+        entity_id=f"{user.id}@{actor.location.id}",
+        action="add",
+        changes={"role": [None, body.role.value]},
+    )
+    if created:
+        link = sign_link(settings.secret_key, SET_PASSWORD_PURPOSE, {"user_id": user.id, "was": ""})
+        await queue_email(
+            db,
+            temporal,
+            settings,
+            key=f"user-{user.id}:account-setup",
+            to=user.email,
+            language=user.preferred_language,
+            template="account_setup",
+            context={
+                "name": user.full_name,
+                "login_name": user.login_name,
+                "location_name": actor.location.name,
+                "role": body.role.value,
+                "set_password_url": f"{settings.public_base_url}/portal/set-password?token={link}",
+                "set_password_token": link,
+            },
+        )
+    return _row(user, body.role.value)
+
+
+@router.patch("/{user_id}", response_model=LocationUser)
+async def change_role(user_id: int, body: RoleChange, actor: Manager, db: SessionDep) -> LocationUser:
+    membership = await _membership(db, actor.location.id, user_id)
+    if membership.user_id == actor.user.id and body.role != Role.manager:
+        raise Conflict("you cannot remove your own manager role; ask another manager")
+    old = membership.role
+    membership.role = body.role.value
+    audit(
+        db,
+        actor=actor.actor,
+        location_id=actor.location.id,
+        entity="membership",
+        entity_id=f"{user_id}@{actor.location.id}",
+        action="change_role",
+        changes={"role": [old, body.role.value]},
+    )
+    user = await db.get(User, user_id)
+    assert user is not None
+    return _row(user, membership.role)
+
+
+@router.delete("/{user_id}", status_code=204)
+async def remove_user(user_id: int, actor: Manager, db: SessionDep) -> Response:
+    membership = await _membership(db, actor.location.id, user_id)
+    if membership.user_id == actor.user.id:
+        raise Conflict("you cannot remove yourself from the location")
+    audit(
+        db,
+        actor=actor.actor,
+        location_id=actor.location.id,
+        entity="membership",
+        entity_id=f"{user_id}@{actor.location.id}",
+        action="remove",
+        changes={"role": [membership.role, None]},
+    )
+    await db.delete(membership)
+    return Response(status_code=204)

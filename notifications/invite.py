@@ -1,0 +1,47 @@
+"""Calendar invites (iCalendar, RFC 5545) attached to appointment email."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from icalendar import Calendar, Event, vCalAddress, vText
+
+
+@dataclass(frozen=True)
+class CalendarInvite:
+    uid: str  # stays the same for the life of an appointment; SEQUENCE grows
+    sequence: int
+    method: str  # "REQUEST" or "CANCEL"
+    start: str  # ISO instants, UTC
+    end: str
+    summary: str
+    location: str
+    description: str
+    organizer_email: str
+    attendee_email: str
+
+
+def build_ics(invite: CalendarInvite, stamp: datetime | None = None) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//cvms//vaccination appointments//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", invite.method)
+    event = Event()
+    event.add("uid", invite.uid)
+    event.add("sequence", invite.sequence)
+    event.add("dtstamp", stamp or datetime.fromisoformat(invite.start).astimezone(UTC))
+    event.add("dtstart", datetime.fromisoformat(invite.start).astimezone(UTC))
+    event.add("dtend", datetime.fromisoformat(invite.end).astimezone(UTC))
+    event.add("summary", invite.summary)
+    event.add("location", invite.location)
+    event.add("description", invite.description)
+    event.add("status", "CANCELLED" if invite.method == "CANCEL" else "CONFIRMED")
+    organizer = vCalAddress(f"mailto:{invite.organizer_email}")
+    organizer.params["cn"] = vText("cvms")
+    event["organizer"] = organizer
+    attendee = vCalAddress(f"mailto:{invite.attendee_email}")
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    event.add("attendee", attendee, encode=0)
+    calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,157 @@
+"""Shared fixtures: a real Temporal dev server, a real SMTP capture server, a real
+database (SQLite file, or PostgreSQL when CVMS_TEST_DATABASE_URL names one),
+one worker, and the API over ASGI — started once per test session."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.app import create_app
+from notifications.capture import CaptureServer
+from records.db import make_engine, make_sessionmaker
+from records.migrate import upgrade
+from worker.devserver import free_port, start_dev_server, wait_for_port
+from worker.main import build_worker
+from worker.seed import DEMO_PASSWORD, seed
+from worker.settings import Settings
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cvms")
+
+
+@pytest.fixture(scope="session")
+def temporal_address(state_dir: Path) -> Any:
+    port = free_port()
+    server = start_dev_server(
+        db_file=state_dir / "temporal.db", port=port, log_file=state_dir / "temporal.log"
+    )
+    try:
+        wait_for_port("127.0.0.1", port, 60, server)
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except Exception:  # noqa: BLE001
+            server.kill()
+
+
+@pytest.fixture(scope="session")
+async def smtp(state_dir: Path) -> AsyncIterator[CaptureServer]:
+    server = CaptureServer(state_dir / "mail", port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def _database_url(state_dir: Path) -> str:
+    return os.environ.get("CVMS_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{state_dir}/cvms.db"
+
+
+@pytest.fixture(scope="session")
+def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Settings:
+    return Settings(
+        database_url=_database_url(state_dir),
+        temporal_address=temporal_address,
+        temporal_task_queue=f"cvms-test-{uuid.uuid4().hex[:8]}",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+        mail_from="cvms test <no-reply@cvms.test>",
+        public_base_url="http://cvms.test",
+        secret_key="test-secret-key-0123456789abcdef",
+        day_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")),
+        reminder_lead_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")) / 2,
+        dev_stack=True,
+        state_dir=state_dir,
+    )
+
+
+@pytest.fixture(scope="session")
+async def sessions(settings: Settings) -> AsyncIterator[Any]:
+    if settings.database_url.startswith("postgresql"):
+        await _reset_postgres(settings.database_url)
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    await seed(factory)
+    yield factory
+    await engine.dispose()
+
+
+async def _reset_postgres(url: str) -> None:
+    """A clean schema for the run: the test database is the run's own."""
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def temporal(temporal_address: str) -> Client:
+    return await Client.connect(temporal_address, data_converter=pydantic_data_converter)
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal: Client, settings: Settings, sessions: Any) -> AsyncIterator[Any]:
+    running = build_worker(temporal, settings)
+    async with running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, temporal: Client, sessions: Any, worker: Any) -> Any:
+    return create_app(settings, temporal)
+
+
+@pytest.fixture
+async def api(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cvms.test") as client:
+        yield client
+
+
+async def login(api: httpx.AsyncClient, login_name: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    """Logs in and returns the bearer header for that user."""
+    response = await api.post("/auth/login", json={"login_name": login_name, "password": password})
+    assert response.status_code == 200, response.text
+    api.cookies.clear()  # tests speak bearer; cookies would leak between users
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+@pytest.fixture
+def as_user(api: httpx.AsyncClient) -> Callable[[str], Awaitable[dict[str, str]]]:
+    async def _login(login_name: str) -> dict[str, str]:
+        return await login(api, login_name)
+
+    return _login
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], *, timeout: float = 30.0, what: str = "condition"
+) -> T:
+    """Polls an async check until it returns something truthy, or fails at the deadline."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,70 @@
+"""`make test`: the whole suite on SQLite, then again on PostgreSQL where one is reachable.
+
+PostgreSQL is used when CVMS_TEST_DATABASE_URL names one, or when a server
+answers on 127.0.0.1:5432 (a throwaway database is created for the run and
+dropped after). Otherwise the PostgreSQL run is skipped, and this says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+
+PYTEST = [sys.executable, "-m", "pytest"]
+ADMIN_URL = os.environ.get("CVMS_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def run(label: str, env: dict[str, str]) -> int:
+    print(f"\n=== cvms test suite on {label} ===", flush=True)
+    code = subprocess.call([*PYTEST, *sys.argv[1:]], env=env)
+    if code == 5:
+        print("pytest collected no tests: that is a failure for cvms", flush=True)
+    return code
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def postgres_database() -> tuple[str | None, str]:
+    """(async URL of a fresh database, or None, and why)."""
+    if url := os.environ.get("CVMS_TEST_DATABASE_URL"):
+        return url, "CVMS_TEST_DATABASE_URL"
+    name = f"cvms_test_{uuid.uuid4().hex[:8]}"
+    try:
+        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means: no PostgreSQL here
+        return None, f"no PostgreSQL at {ADMIN_URL} ({type(exc).__name__}: {exc})"
+    host = ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{host}/{name}", name
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.pop("CVMS_TEST_DATABASE_URL", None)
+    sqlite_code = run("SQLite", env)
+
+    pg_url, why = postgres_database()
+    if pg_url is None:
+        print(f"\n=== PostgreSQL run SKIPPED: {why} ===", flush=True)
+        return sqlite_code
+    try:
+        pg_code = run(f"PostgreSQL ({pg_url.rsplit('@', 1)[-1]})", {**env, "CVMS_TEST_DATABASE_URL": pg_url})
+    finally:
+        if why.startswith("cvms_test_"):
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{why}" WITH (FORCE)'))
+    print(f"\nSQLite: exit {sqlite_code}; PostgreSQL: exit {pg_code}", flush=True)
+    return sqlite_code or pg_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

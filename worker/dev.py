@@ -1,0 +1,176 @@
+"""`cvms dev` / `make dev`: the whole embedded stack in the foreground.
+
+Temporal dev server (SQLite file under .cvms/), SMTP capture server, worker and
+API as child processes; Ctrl-C stops them all. Data stays in .cvms/ between
+runs, and the demo data is seeded only once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from records.db import make_engine, make_sessionmaker
+from records.migrate import upgrade
+from worker.devserver import port_in_use, start_dev_server, wait_for_port
+from worker.seed import DEMO_PASSWORD, demo_logins, seed
+from worker.settings import Settings
+
+
+class PortTaken(SystemExit):
+    pass
+
+
+def _check_ports(settings: Settings) -> None:
+    wanted = [
+        (settings.api_port, "CVMS_API_PORT", "the API"),
+        (settings.temporal_port, "CVMS_TEMPORAL_PORT", "the Temporal dev server"),
+        (settings.temporal_ui_port, "CVMS_TEMPORAL_UI_PORT", "the Temporal Web UI"),
+        (settings.smtp_port, "CVMS_SMTP_PORT", "the SMTP capture server"),
+    ]
+    for port, variable, what in wanted:
+        if port_in_use("127.0.0.1", port):
+            raise PortTaken(
+                f"port {port} (for {what}) is already in use: stop whatever holds it, "
+                f"or choose another port with {variable}=<port>"
+            )
+
+
+def dev_environment(settings: Settings) -> dict[str, str]:
+    """The settings the child processes see, so they agree on every address."""
+    env = dict(os.environ)
+    env.update(
+        CVMS_DATABASE_URL=settings.database_url,
+        CVMS_TEMPORAL_ADDRESS=f"127.0.0.1:{settings.temporal_port}",
+        CVMS_SMTP_HOST="127.0.0.1",
+        CVMS_SMTP_PORT=str(settings.smtp_port),
+        CVMS_DEV_STACK="true",
+        CVMS_PUBLIC_BASE_URL=settings.public_base_url
+        if "CVMS_PUBLIC_BASE_URL" in os.environ
+        else f"http://127.0.0.1:{settings.api_port}",
+        CVMS_STATE_DIR=str(settings.state_dir),
+    )
+    return env
+
+
+def run_dev(settings: Settings) -> None:
+    state = Path(settings.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    _check_ports(settings)
+    env = dev_environment(settings)
+
+    print("cvms: applying database migrations …", flush=True)
+    upgrade(settings.database_url)
+
+    async def _seed() -> bool:
+        engine = make_engine(settings.database_url)
+        try:
+            return await seed(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    seeded = asyncio.run(_seed())
+    print("cvms: demo data " + ("seeded" if seeded else "already present, kept"), flush=True)
+
+    children: list[tuple[str, subprocess.Popen]] = []
+
+    def stop_all() -> None:
+        for _name, child in reversed(children):
+            if child.poll() is None:
+                try:
+                    os.killpg(child.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 15
+        for _name, child in reversed(children):
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+
+    def spawn(name: str, args: list[str]) -> subprocess.Popen:
+        log = open(state / f"{name}.log", "ab")  # noqa: SIM115
+        child = subprocess.Popen(
+            args,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        children.append((name, child))
+        return child
+
+    try:
+        temporal = start_dev_server(
+            db_file=state / "temporal.db",
+            port=settings.temporal_port,
+            ui_port=settings.temporal_ui_port,
+            log_file=state / "temporal.log",
+        )
+        children.append(("temporal", temporal))
+        smtp = spawn(
+            "smtp",
+            [
+                sys.executable,
+                "-m",
+                "notifications.capture",
+                "--folder",
+                str(state / "mail"),
+                "--port",
+                str(settings.smtp_port),
+            ],
+        )
+        wait_for_port("127.0.0.1", settings.temporal_port, 60, temporal)
+        wait_for_port("127.0.0.1", settings.smtp_port, 30, smtp)
+        spawn("worker", [sys.executable, "-m", "worker.cli", "worker"])
+        api = spawn("api", [sys.executable, "-m", "worker.cli", "api"])
+        wait_for_port("127.0.0.1", settings.api_port, 60, api)
+    except BaseException:
+        stop_all()
+        raise
+
+    base = f"http://127.0.0.1:{settings.api_port}"
+    logins = "\n".join(f"    {d.login_name:<10} {d.roles}" for d in demo_logins())
+    print(
+        f"""
+cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
+
+  API               {base}
+  API docs          {base}/docs
+  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}
+  Temporal frontend 127.0.0.1:{settings.temporal_port}
+  Captured mail     {base}/dev/mail/view   (JSON: {base}/dev/mail)
+  SMTP capture      127.0.0.1:{settings.smtp_port}
+  Logs              {state}/*.log
+
+  Demo logins (password: {DEMO_PASSWORD}):
+{logins}
+""",
+        flush=True,
+    )
+
+    stopping = False
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(f"cvms: {name} exited ({child.returncode}); see {state}/{name}.log", flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("cvms: stopping …", flush=True)
+        stop_all()
+        print("cvms: stopped", flush=True)

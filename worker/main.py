@@ -1,0 +1,52 @@
+"""The worker process: runs the cvms workflows and activities on the task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from api.temporal import connect
+from records.db import make_engine, make_sessionmaker
+from worker import registry
+from worker.settings import Settings
+
+log = logging.getLogger("cvms.worker")
+
+
+def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
+    sessions = make_sessionmaker(make_engine(settings.database_url))
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=registry.workflows(),
+        activities=registry.activities(settings, sessions),
+        max_concurrent_activities=100,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    client = await _connect_with_retry(settings)
+    worker = build_worker(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+
+
+async def _connect_with_retry(settings: Settings, attempts: int = 60) -> Client:
+    for attempt in range(attempts):
+        try:
+            return await connect(settings)
+        except Exception as exc:  # noqa: BLE001 - Temporal may still be starting
+            if attempt == attempts - 1:
+                raise
+            log.info("waiting for Temporal at %s (%s)", settings.temporal_address, exc)
+            await asyncio.sleep(1)
+    raise RuntimeError("unreachable")

@@ -1,0 +1,21 @@
+"""Every workflow and activity the cvms worker runs (one list, used by the worker and tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.email import EmailActivities
+from worker.settings import Settings
+from workflows.notify import SendEmailWorkflow
+
+
+def workflows() -> list[type]:
+    return [SendEmailWorkflow]
+
+
+def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    email = EmailActivities(settings, sessions)
+    return [email.deliver_email]

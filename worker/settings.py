@@ -1,0 +1,85 @@
+"""All configuration, read once from `CVMS_`-prefixed environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".cvms")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CVMS_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite+aiosqlite:///{STATE_DIR}/cvms.db",
+        description="SQLAlchemy async URL (sqlite+aiosqlite:///… or postgresql+asyncpg://…)",
+    )
+    temporal_address: str = Field(default="127.0.0.1:7233", description="Temporal frontend host:port")
+    temporal_namespace: str = Field(default="default", description="Temporal namespace")
+    temporal_task_queue: str = Field(default="cvms", description="Task queue of the cvms worker")
+    temporal_tls_cert: Path | None = Field(default=None, description="Client certificate (PEM) for mTLS")
+    temporal_tls_key: Path | None = Field(default=None, description="Client key (PEM) for mTLS")
+    temporal_api_key: str | None = Field(default=None, description="API key (Temporal Cloud)")
+
+    smtp_host: str = Field(default="127.0.0.1", description="SMTP relay host")
+    smtp_port: int = Field(default=8025, ge=1, le=65535, description="SMTP relay port")
+    smtp_user: str | None = Field(default=None, description="SMTP user name, if the relay needs one")
+    smtp_password: str | None = Field(default=None, description="SMTP password")
+    smtp_tls: bool = Field(default=False, description="Use implicit TLS to the relay")
+    smtp_starttls: bool = Field(default=False, description="Upgrade to TLS with STARTTLS")
+    mail_from: str = Field(default="cvms <no-reply@cvms.example>", description="Sender address")
+
+    public_base_url: str = Field(default="http://127.0.0.1:8000", description="Base URL in links")
+    secret_key: str = Field(
+        default="dev-insecure-secret-change-me",
+        min_length=16,
+        description="Signs recipient links and tokens; set a long random value in production",
+    )
+    day_seconds: float = Field(
+        default=86400, gt=0, description="Length of one 'day' of dose rules and reminder offsets"
+    )
+    reminder_lead_seconds: float = Field(
+        default=86400, ge=0, description="How long before an appointment the reminder is sent"
+    )
+    session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
+    dev_stack: bool = Field(default=False, description="Development stack: enables /dev/mail")
+
+    api_host: str = Field(default="127.0.0.1", description="API listen address")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="API listen port")
+    temporal_port: int = Field(default=7233, ge=1, le=65535, description="Dev Temporal port")
+    temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="Dev Temporal UI port")
+    state_dir: Path = Field(default=STATE_DIR, description="Where the dev stack keeps its files")
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up when a setting is missing or malformed; names the variable."""
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CVMS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()
