@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from api import auth, devmail, recipients, users
-from api.deps import Reader
+from api.deps import Public, Reader
 from api.errors import install_error_handlers
 from api.temporal import connect
 from records.db import make_engine, make_sessionmaker
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.temporal = temporal_client
     install_error_handlers(app)
 
-    @app.get("/health", tags=["health"])
+    @app.get("/health", tags=["health"], dependencies=[Public])
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 

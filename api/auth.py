@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import SESSION_COOKIE, CurrentUserDep, SessionDep, SettingsDep
+from api.deps import SESSION_COOKIE, CurrentUserDep, Public, SessionDep, SettingsDep
 from api.errors import Forbidden, Unauthorized, Unprocessable
 from api.security import (
     LinkError,
@@ -88,7 +88,7 @@ def describe(user: User, active_location_id: int | None) -> MeOut:
     )
 
 
-@router.post("/login", response_model=LoginOut)
+@router.post("/login", dependencies=[Public], response_model=LoginOut)
 async def login(body: LoginIn, response: Response, db: SessionDep, settings: SettingsDep) -> LoginOut:
     user = (
         await db.execute(select(User).where(User.login_name == body.login_name.strip()))
@@ -140,7 +140,7 @@ async def switch_location(body: SwitchLocationIn, current: CurrentUserDep, db: S
     return describe(current.user, body.location_id)
 
 
-@router.post("/set-password", status_code=204)
+@router.post("/set-password", dependencies=[Public], status_code=204)
 async def set_password(body: SetPasswordIn, db: SessionDep, settings: SettingsDep) -> Response:
     """Completes a new account from the link in its set-up email (single use)."""
     try:

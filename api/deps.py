@@ -44,6 +44,14 @@ async def get_temporal(request: Request) -> Client:
     return await request.app.state.temporal()
 
 
+def public_route() -> None:
+    """Marks a route as open without a provider login (log in, signed recipient links,
+    health, help-desk sign-up). The authorization test requires every route to carry
+    either this marker or an identity dependency, so nothing is public by accident."""
+
+
+Public = Depends(public_route)
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 TemporalDep = Annotated[Client, Depends(get_temporal)]

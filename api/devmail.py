@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.deps import SettingsDep
+from api.deps import Public, SettingsDep
 from api.errors import NotFound
 from notifications.capture import list_folder
 
-router = APIRouter(prefix="/dev/mail", tags=["development"])
+router = APIRouter(prefix="/dev/mail", tags=["development"], dependencies=[Public])
 
 
 def mail_folder(settings: SettingsDep):  # type: ignore[no-untyped-def]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy import select
 
@@ -61,15 +62,21 @@ def _row(user: User, role: str) -> LocationUser:
     )
 
 
-async def _membership(db: SessionDep, location_id: int, user_id: int) -> Membership:
+async def load_location_user(user_id: int, actor: Manager, db: SessionDep) -> Membership:
+    """The user's membership at the manager's active location; any other user is a 404."""
     membership = (
         await db.execute(
-            select(Membership).where(Membership.location_id == location_id, Membership.user_id == user_id)
+            select(Membership).where(
+                Membership.location_id == actor.location.id, Membership.user_id == user_id
+            )
         )
     ).scalar_one_or_none()
     if membership is None:
         raise NotFound("no such user at this location")
     return membership
+
+
+LocationUserDep = Annotated[Membership, Depends(load_location_user)]
 
 
 @router.get("", response_model=list[LocationUser])
@@ -144,8 +151,9 @@ async def add_user(
 
 
 @router.patch("/{user_id}", response_model=LocationUser)
-async def change_role(user_id: int, body: RoleChange, actor: Manager, db: SessionDep) -> LocationUser:
-    membership = await _membership(db, actor.location.id, user_id)
+async def change_role(
+    user_id: int, body: RoleChange, membership: LocationUserDep, actor: Manager, db: SessionDep
+) -> LocationUser:
     if membership.user_id == actor.user.id and body.role != Role.manager:
         raise Conflict("you cannot remove your own manager role; ask another manager")
     old = membership.role
@@ -165,8 +173,7 @@ async def change_role(user_id: int, body: RoleChange, actor: Manager, db: Sessio
 
 
 @router.delete("/{user_id}", status_code=204)
-async def remove_user(user_id: int, actor: Manager, db: SessionDep) -> Response:
-    membership = await _membership(db, actor.location.id, user_id)
+async def remove_user(user_id: int, membership: LocationUserDep, actor: Manager, db: SessionDep) -> Response:
     if membership.user_id == actor.user.id:
         raise Conflict("you cannot remove yourself from the location")
     audit(

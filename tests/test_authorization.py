@@ -1,0 +1,155 @@
+"""Walks every route of the app and checks its access rule for every role.
+
+A new route is covered without editing this file: it must carry a visible
+access rule (Public, a role-checked actor, a provider login, or a help-desk
+identity), and a location-scoped path parameter must have a factory below.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from fastapi.dependencies.models import Dependant
+from sqlalchemy import select
+
+from api.app import api_routes
+from api.deps import Require, get_current_user, public_route
+from api.permissions import allows
+from records.db import transaction
+from records.locations import Location
+from records.users import Membership, User
+from tests.conftest import login
+
+ROLE_LOGINS = {"manager": "manager", "provider": "provider", "scheduler": "scheduler", "readonly": "readonly"}
+MISSING_ID = 987654321
+
+# Path parameters naming a record shared by every location (never a 404 by location).
+SHARED_PATH_PARAMS = {"recipient_id"}
+
+
+async def _other_location_id(db: Any) -> int:
+    return (await db.execute(select(Location.id).where(Location.code == "BUNC-02"))).scalar_one()
+
+
+async def _user_only_at_other_location(sessions: Any) -> int:
+    async with transaction(sessions) as db:
+        user = User(
+            login_name=f"elsewhere.{uuid.uuid4().hex[:6]}",
+            email="elsewhere@cvms.test",
+            first_name="Else",
+            last_name="Where",
+        )
+        db.add(user)
+        await db.flush()
+        db.add(Membership(user_id=user.id, location_id=await _other_location_id(db), role="provider"))
+        return user.id
+
+
+# For each location-scoped path parameter: makes such a record at BUNC-02 and returns its id.
+FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
+    "user_id": _user_only_at_other_location,
+}
+
+
+def _walk(dependant: Dependant) -> list[Any]:
+    found = [dependant.call]
+    for sub in dependant.dependencies:
+        found += _walk(sub)
+    return found
+
+
+def access_rule(route: Any) -> tuple[str, Any]:
+    calls = _walk(route.dependant)
+    requirements = [c for c in calls if isinstance(c, Require)]
+    if requirements:
+        return "role", requirements[0].permission
+    if public_route in calls:
+        return "public", None
+    names = {getattr(c, "__name__", "") for c in calls}
+    if "get_current_agent" in names:
+        return "agent", None
+    if "get_current_requester" in names:
+        return "requester", None
+    if get_current_user in calls:
+        return "login", None
+    return "none", None
+
+
+def all_routes(app: Any) -> list[tuple[str, str, Any]]:
+    return sorted(
+        (path, method, route)
+        for path, methods, route in api_routes(app)
+        for method in methods
+        if method != "HEAD"
+    )
+
+
+def fill(path: str, value: Any = MISSING_ID) -> str:
+    return re.sub(r"\{[^}]+\}", str(value), path)
+
+
+def test_every_route_declares_an_access_rule(app):
+    undeclared = [f"{m} {p}" for p, m, r in all_routes(app) if access_rule(r)[0] == "none"]
+    assert undeclared == [], f"routes without an access rule: {undeclared}"
+
+
+def test_every_location_scoped_path_parameter_has_a_foreign_record_factory(app):
+    missing = set()
+    for path, _method, route in all_routes(app):
+        if access_rule(route)[0] != "role":
+            continue
+        for name in re.findall(r"\{([^}:]+)", path):
+            if name not in SHARED_PATH_PARAMS and name not in FOREIGN_RECORD_FACTORIES:
+                missing.add(name)
+    assert not missing, f"add these to FOREIGN_RECORD_FACTORIES or SHARED_PATH_PARAMS: {missing}"
+
+
+async def test_no_login_is_401_on_every_non_public_route(app, api):
+    for path, method, route in all_routes(app):
+        kind, _ = access_rule(route)
+        if kind == "public":
+            continue
+        response = await api.request(method, fill(path), json={})
+        assert response.status_code == 401, f"{method} {path}: {response.status_code}"
+        assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_LOGINS))
+async def test_each_role_gets_exactly_what_its_permissions_allow(app, api, role):
+    headers = await login(api, ROLE_LOGINS[role])
+    for path, method, route in all_routes(app):
+        kind, permission = access_rule(route)
+        if kind != "role":
+            continue
+        # A missing id: an allowed role gets past authorization (404/422), a refused one gets 403.
+        response = await api.request(method, fill(path), json={}, headers=headers)
+        if allows(role, permission):
+            assert response.status_code not in (401, 403), (
+                f"{role} refused on {method} {path}: {response.text}"
+            )
+        else:
+            assert response.status_code == 403, f"{role} allowed on {method} {path}: {response.status_code}"
+        assert response.status_code < 500, f"{method} {path}: {response.text}"
+
+
+async def test_records_of_another_location_are_404_on_every_route(app, api, sessions):
+    headers = await login(api, "manager")  # manager at WAKE-01 only: every permission there
+    foreign: dict[str, Any] = {}
+    for path, method, route in all_routes(app):
+        if access_rule(route)[0] != "role":
+            continue
+        params = [n for n in re.findall(r"\{([^}:]+)", path) if n not in SHARED_PATH_PARAMS]
+        if not params:
+            continue
+        url = path
+        for name in params:
+            if name not in foreign:
+                foreign[name] = await FOREIGN_RECORD_FACTORIES[name](sessions)
+            url = url.replace("{" + name + "}", str(foreign[name]))
+        url = fill(url, 1)  # any shared parameter left
+        response = await api.request(method, url, json={}, headers=headers)
+        assert response.status_code == 404, f"{method} {path} with another location's record: {response.text}"
