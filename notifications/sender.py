@@ -22,7 +22,6 @@ def build_message(
     # Deterministic Message-ID (from the outbox key): a relay or the capture
     # server can recognise a repeat of the same message.
     message["Message-ID"] = message_id
-    message["Content-Language"] = language
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     for attachment in email.attachments:
@@ -39,6 +38,8 @@ def build_message(
             filename=attachment.filename,
             params=extra,
         )
+    # After the body: set_content() clears every Content-* header it finds.
+    message["Content-Language"] = language
     return message
 
 
