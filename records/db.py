@@ -67,6 +67,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Search keys are stored folded, so a case-sensitive LIKE is exact and
+        # lets SQLite answer `key LIKE 'prefix%'` from the index.
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
         # Let SQLAlchemy, not pysqlite, decide when a transaction begins, and
         # begin it IMMEDIATE so concurrent writers queue rather than deadlock.

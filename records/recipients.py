@@ -27,7 +27,9 @@ def phone_digits(phone: str) -> str:
 class Recipient(Base):
     __tablename__ = "recipients"
     __table_args__ = (
-        Index("ix_recipients_last_key_birth", "last_key", "date_of_birth"),
+        # Name searches always carry the date of birth, which is the selective part.
+        Index("ix_recipients_birth_last_key", "date_of_birth", "last_key"),
+        Index("ix_recipients_last_key", "last_key"),
         Index("ix_recipients_first_key", "first_key"),
     )
 
