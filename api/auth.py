@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.deps import SESSION_COOKIE, CurrentUserDep, Public, SessionDep, SettingsDep
+from api.deps import SESSION_COOKIE, CurrentUserDep, Public, SessionDep, SessionsDep, SettingsDep
 from api.errors import Forbidden, Unauthorized, Unprocessable
 from api.security import (
     LinkError,
@@ -18,8 +19,9 @@ from api.security import (
     token_digest,
     verify_password,
 )
+from api.throttle import clear_failures, login_subjects, record_failure, refuse_if_throttled
 from records.audit import audit
-from records.db import utcnow
+from records.db import transaction, utcnow
 from records.users import LoginSession, Membership, User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -89,24 +91,36 @@ def describe(user: User, active_location_id: int | None) -> MeOut:
 
 
 @router.post("/login", dependencies=[Public], response_model=LoginOut)
-async def login(body: LoginIn, response: Response, db: SessionDep, settings: SettingsDep) -> LoginOut:
-    user = (
-        await db.execute(select(User).where(User.login_name == body.login_name.strip()))
-    ).scalar_one_or_none()
-    password_ok = verify_password(user.password_hash if user else None, body.password)
+async def login(
+    body: LoginIn, request: Request, response: Response, sessions: SessionsDep, settings: SettingsDep
+) -> LoginOut:
+    # Short transactions of its own, and argon2 off the event loop: a login must
+    # not hold the database's write lock while it hashes.
+    subjects = login_subjects(request, body.login_name)
+    async with transaction(sessions) as db:
+        await refuse_if_throttled(db, settings, subjects)
+        user = (
+            await db.execute(select(User).where(User.login_name == body.login_name.strip()))
+        ).scalar_one_or_none()
+    password_ok = await asyncio.to_thread(
+        verify_password, user.password_hash if user else None, body.password
+    )
     if user is None or not password_ok or not user.is_active:
+        await record_failure(sessions, subjects)
         raise Unauthorized("login name or password is wrong")
     token = new_token()
     active = min((m.location_id for m in user.memberships), default=None)
     expires = utcnow() + timedelta(hours=settings.session_hours)
-    db.add(
-        LoginSession(
-            token_hash=token_digest(token),
-            user_id=user.id,
-            active_location_id=active,
-            expires_at=expires,
+    async with transaction(sessions) as db:
+        await clear_failures(db, subjects[0])
+        db.add(
+            LoginSession(
+                token_hash=token_digest(token),
+                user_id=user.id,
+                active_location_id=active,
+                expires_at=expires,
+            )
         )
-    )
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -54,6 +54,8 @@ Public = Depends(public_route)
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+# For the few routes that manage their own short transactions (logins).
+SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
 
 

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default=86400, ge=0, description="How long before an appointment the reminder is sent"
     )
     session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins (per login name, and per client address) before a pause"
+    )
+    login_window_seconds: float = Field(
+        default=900, gt=0, description="Window in which failed logins are counted; also the pause"
+    )
     dev_stack: bool = Field(default=False, description="Development stack: enables /dev/mail")
 
     api_host: str = Field(default="127.0.0.1", description="API listen address")
