@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -51,6 +51,9 @@ def public_route() -> None:
 
 
 Public = Depends(public_route)
+
+# Every record id in a path: a positive 32-bit integer (what both databases hold).
+RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]

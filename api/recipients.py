@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic.networks import validate_email
 from sqlalchemy import and_, func, or_, select
 
-from api.deps import Reader, Registrar, SessionDep
+from api.deps import Reader, RecordId, Registrar, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from records.audit import audit, diff
 from records.db import utcnow
@@ -138,7 +138,7 @@ def snapshot(recipient: Recipient) -> dict[str, object]:
     return {name: getattr(recipient, name) for name in EDITABLE}
 
 
-async def load_recipient(db: SessionDep, recipient_id: int) -> Recipient:
+async def load_recipient(db: SessionDep, recipient_id: RecordId) -> Recipient:
     recipient = await db.get(Recipient, recipient_id)
     if recipient is None:
         raise NotFound("no such recipient")
@@ -241,13 +241,13 @@ async def register_recipient(body: RecipientCreate, actor: Registrar, db: Sessio
 
 
 @router.get("/{recipient_id}", response_model=RecipientOut)
-async def read_recipient(recipient_id: int, actor: Reader, db: SessionDep) -> RecipientOut:
+async def read_recipient(recipient_id: RecordId, actor: Reader, db: SessionDep) -> RecipientOut:
     return RecipientOut.model_validate(await load_recipient(db, recipient_id))
 
 
 @router.patch("/{recipient_id}", response_model=RecipientOut)
 async def edit_recipient(
-    recipient_id: int, body: RecipientUpdate, actor: Registrar, db: SessionDep
+    recipient_id: RecordId, body: RecipientUpdate, actor: Registrar, db: SessionDep
 ) -> RecipientOut:
     recipient = await load_recipient(db, recipient_id)
     before = snapshot(recipient)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy import select
 
 from api.auth import SET_PASSWORD_PURPOSE
-from api.deps import Manager, SessionDep, SettingsDep, TemporalDep
+from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound
 from api.mail import queue_email
 from api.security import sign_link
@@ -43,7 +43,7 @@ class RoleChange(BaseModel):
 
 
 class LocationUser(BaseModel):
-    user_id: int
+    user_id: RecordId
     login_name: str
     name: str
     email: str
@@ -62,7 +62,7 @@ def _row(user: User, role: str) -> LocationUser:
     )
 
 
-async def load_location_user(user_id: int, actor: Manager, db: SessionDep) -> Membership:
+async def load_location_user(user_id: RecordId, actor: Manager, db: SessionDep) -> Membership:
     """The user's membership at the manager's active location; any other user is a 404."""
     membership = (
         await db.execute(
@@ -152,7 +152,7 @@ async def add_user(
 
 @router.patch("/{user_id}", response_model=LocationUser)
 async def change_role(
-    user_id: int, body: RoleChange, membership: LocationUserDep, actor: Manager, db: SessionDep
+    user_id: RecordId, body: RoleChange, membership: LocationUserDep, actor: Manager, db: SessionDep
 ) -> LocationUser:
     if membership.user_id == actor.user.id and body.role != Role.manager:
         raise Conflict("you cannot remove your own manager role; ask another manager")
@@ -173,7 +173,9 @@ async def change_role(
 
 
 @router.delete("/{user_id}", status_code=204)
-async def remove_user(user_id: int, membership: LocationUserDep, actor: Manager, db: SessionDep) -> Response:
+async def remove_user(
+    user_id: RecordId, membership: LocationUserDep, actor: Manager, db: SessionDep
+) -> Response:
     if membership.user_id == actor.user.id:
         raise Conflict("you cannot remove yourself from the location")
     audit(
