@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import auth, devmail, recipients, users
+from api import auth, devmail, helpdesk, helpdesk_agent, recipients, users
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
 from api.temporal import connect
@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(users.router)
     app.include_router(recipients.router)
     app.include_router(devmail.router)
+    app.include_router(helpdesk.router)
+    app.include_router(helpdesk_agent.router)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -16,6 +16,7 @@ from api.mail import start_committed_email
 from api.permissions import Permission, allows
 from api.security import token_digest
 from records.db import utcnow
+from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
 from worker.settings import Settings
@@ -38,6 +39,14 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         async with session.begin():
             yield session
         await start_committed_email(session)
+        for action in session.info.pop("after_commit", []):
+            await action()
+
+
+def after_commit(db: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Runs `action` once the request's transaction has committed (never after a rollback),
+    e.g. starting the workflow of a record the request created."""
+    db.info.setdefault("after_commit", []).append(action)
 
 
 async def get_temporal(request: Request) -> Client:
@@ -159,3 +168,74 @@ Registrar = Annotated[Actor, Depends(Require(Permission.register))]
 Documenter = Annotated[Actor, Depends(Require(Permission.document))]
 Scheduler = Annotated[Actor, Depends(Require(Permission.schedule))]
 Manager = Annotated[Actor, Depends(Require(Permission.manage))]
+
+
+# --- help desk -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentRequester:
+    """A help-desk requester's login (never a provider's)."""
+
+    requester: Requester
+    login: LoginSession
+
+    @property
+    def actor(self) -> str:
+        return f"requester:{self.requester.id}"
+
+
+async def get_current_requester(request: Request, db: SessionDep) -> CurrentRequester:
+    """A requester login, even one that must still replace its temporary password."""
+    login = await _login_session(request, db)
+    if login.requester_id is None:
+        raise Forbidden("this needs a help-desk requester account; log in at /helpdesk/login")
+    requester = await db.get(Requester, login.requester_id)
+    if requester is None:
+        raise Unauthorized("your help-desk account no longer exists")
+    return CurrentRequester(requester=requester, login=login)
+
+
+async def get_ready_requester(
+    current: Annotated[CurrentRequester, Depends(get_current_requester)],
+) -> CurrentRequester:
+    """A requester who has replaced the temporary password: needed everywhere but /password."""
+    if current.requester.must_change_password:
+        raise Forbidden(
+            "set your own password first (POST /helpdesk/password)", code="password_change_required"
+        )
+    return current
+
+
+RequesterLoginDep = Annotated[CurrentRequester, Depends(get_current_requester)]
+RequesterDep = Annotated[CurrentRequester, Depends(get_ready_requester)]
+
+
+@dataclass(frozen=True)
+class CurrentAgent:
+    """A help-desk agent: a user login whose user has an active agent record."""
+
+    agent: Agent
+    user: User
+    team_ids: frozenset[int]
+
+    @property
+    def actor(self) -> str:
+        return f"agent:{self.agent.id}"
+
+
+async def get_current_agent(request: Request, db: SessionDep) -> CurrentAgent:
+    login = await _login_session(request, db)
+    if login.user_id is None:
+        raise Forbidden("this is a help-desk requester account; agent pages need an agent login")
+    user = await db.get(User, login.user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("your account is not active")
+    agent = (await db.execute(select(Agent).where(Agent.user_id == user.id))).scalar_one_or_none()
+    if agent is None or not agent.is_active:
+        raise Forbidden("you are not a help-desk agent")
+    team_ids = (await db.execute(select(TeamMember.team_id).where(TeamMember.agent_id == agent.id))).scalars()
+    return CurrentAgent(agent=agent, user=user, team_ids=frozenset(team_ids))
+
+
+AgentDep = Annotated[CurrentAgent, Depends(get_current_agent)]

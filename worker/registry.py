@@ -8,14 +8,17 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.email import EmailActivities
+from activities.helpdesk import HelpdeskActivities
 from worker.settings import Settings
+from workflows.case import CaseWorkflow
 from workflows.notify import SendEmailWorkflow
 
 
 def workflows() -> list[type]:
-    return [SendEmailWorkflow]
+    return [SendEmailWorkflow, CaseWorkflow]
 
 
 def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
     email = EmailActivities(settings, sessions)
-    return [email.deliver_email]
+    helpdesk = HelpdeskActivities(settings, sessions)
+    return [email.deliver_email, helpdesk.record_case_change]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.security import hash_password
 from records.db import transaction
+from records.helpdesk import Agent, Category, Requester, RoutingRule, Team, TeamMember, Topic
 from records.locations import Location
 from records.users import Membership, User
 
@@ -78,8 +79,87 @@ async def seed_foundation(db: AsyncSession) -> bool:
     return True
 
 
+HELPDESK_TOPICS = (
+    # code, name, default priority
+    ("login-access", "Login and access", "high"),
+    ("switching-locations", "Switching locations", "normal"),
+    ("documenting-doses", "Documenting doses", "high"),
+    ("scheduling", "Scheduling", "normal"),
+    ("vaccination-record", "Vaccination record", "normal"),
+    ("other", "Other", "low"),
+)
+HELPDESK_CATEGORIES = (
+    # code, name, team its cases go to
+    ("vaccine-provider", "Vaccine Provider", "Provider Support"),
+    ("recipient", "Recipient", "Recipient Support"),
+    ("other", "Other", "General Support"),
+)
+HELPDESK_TEAMS = (
+    # name, escalation email, default team
+    ("Provider Support", "provider-support@cvms.example", False),
+    ("Recipient Support", "recipient-support@cvms.example", False),
+    ("General Support", "help-desk@cvms.example", True),
+)
+DEMO_AGENT = ("agent", "Alex", "Agent")
+DEMO_REQUESTER = ("requester@cvms.example", "Rosa", "Requester")
+
+
+async def seed_helpdesk(db: AsyncSession) -> bool:
+    """Categories, topics, teams, routing rules, a demo agent (all teams, administrator)
+    and a demo requester; False when the help desk was already seeded."""
+    if (await db.execute(select(Team.id).limit(1))).first() is not None:
+        return False
+    teams = {}
+    for name, email, is_default in HELPDESK_TEAMS:
+        teams[name] = Team(name=name, email=email, is_default=is_default)
+        db.add(teams[name])
+    for position, (code, name, team_name) in enumerate(HELPDESK_CATEGORIES):
+        category = Category(code=code, name=name, position=position)
+        db.add(category)
+        await db.flush()
+        for topic_position, (topic_code, topic_name, priority) in enumerate(HELPDESK_TOPICS):
+            db.add(
+                Topic(
+                    category_id=category.id,
+                    code=topic_code,
+                    name=topic_name,
+                    default_priority=priority,
+                    position=topic_position,
+                )
+            )
+        db.add(RoutingRule(category_id=category.id, topic_id=None, team_id=teams[team_name].id))
+    login_name, first, last = DEMO_AGENT
+    password_hash = hash_password(DEMO_PASSWORD)
+    user = User(
+        login_name=login_name,
+        email=f"{login_name}@cvms.example",
+        first_name=first,
+        last_name=last,
+        password_hash=password_hash,
+    )
+    db.add(user)
+    await db.flush()
+    agent = Agent(user_id=user.id, display_name=f"{first} {last}", is_admin=True)
+    db.add(agent)
+    await db.flush()
+    for team in teams.values():
+        db.add(TeamMember(team_id=team.id, agent_id=agent.id))
+    email, first, last = DEMO_REQUESTER
+    db.add(
+        Requester(
+            first_name=first,
+            last_name=last,
+            email=email,
+            password_hash=password_hash,
+            must_change_password=False,
+            confirmed=True,
+        )
+    )
+    return True
+
+
 # Each later domain (products, help desk, …) adds its seeding step here.
-SEED_STEPS = [seed_foundation]
+SEED_STEPS = [seed_foundation, seed_helpdesk]
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> bool:
@@ -94,4 +174,7 @@ def demo_logins() -> list[DemoLogin]:
     return [
         DemoLogin(login, ", ".join(f"{role} at {code}" for code, role in roles.items()))
         for login, _first, _last, roles in DEMO_USERS
+    ] + [
+        DemoLogin(DEMO_AGENT[0], "help-desk agent and administrator, all teams (log in at /auth/login)"),
+        DemoLogin(DEMO_REQUESTER[0], "help-desk requester (log in at /helpdesk/login)"),
     ]

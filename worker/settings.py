@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from workflows.business_hours import BusinessCalendar
+from workflows.sla import SlaTargets
 
 STATE_DIR = Path(".cvms")
 
@@ -45,6 +48,37 @@ class Settings(BaseSettings):
     reminder_lead_seconds: float = Field(
         default=86400, ge=0, description="How long before an appointment the reminder is sent"
     )
+    helpdesk_hours: str = Field(
+        default="mon-fri 07:00-19:00; sat 08:00-16:00",
+        description="Help-desk business hours in its time zone ('mon-fri 07:00-19:00; sat …' or 'always')",
+    )
+    helpdesk_time_zone: str = Field(default="America/New_York", description="Help-desk calendar time zone")
+    helpdesk_holidays: str = Field(
+        default="2026-01-01,2026-01-19,2026-05-25,2026-07-03,2026-09-07,2026-11-11,2026-11-26,2026-12-25",
+        description="Help-desk holidays (closed all day): ISO dates separated by commas",
+    )
+    helpdesk_sla_targets: str = Field(
+        default="urgent=1h/4h,high=2h/8h,normal=4h/24h,low=8h/48h",
+        description="Business-time targets per priority: priority=first_response/resolution (s, m or h)",
+    )
+    helpdesk_reopen_window_seconds: float = Field(
+        default=7 * 86400, gt=0, description="How long after resolution a case can be reopened"
+    )
+    helpdesk_auto_close_seconds: float = Field(
+        default=3 * 86400, gt=0, description="How long a resolved case waits before it closes by itself"
+    )
+    helpdesk_registration_code: str = Field(
+        default="CVMS-HELP-2026",
+        min_length=4,
+        description="Generic help-desk registration code (a location's provider PIN also works)",
+    )
+    helpdesk_attachment_max_bytes: int = Field(
+        default=5 * 1024 * 1024, ge=0, description="Largest attachment accepted on a case"
+    )
+    helpdesk_attachment_types: str = Field(
+        default="application/pdf,image/png,image/jpeg,text/plain",
+        description="Attachment content types accepted on a case, separated by commas",
+    )
     session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed logins (per login name, and per client address) before a pause"
@@ -66,6 +100,24 @@ class Settings(BaseSettings):
         if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @model_validator(mode="after")
+    def _helpdesk_calendar_and_targets(self) -> Settings:
+        # Read them once here, so a bad calendar or target fails at start-up, not in a workflow.
+        self.helpdesk_calendar()
+        self.helpdesk_targets()
+        return self
+
+    def helpdesk_calendar(self) -> BusinessCalendar:
+        holidays = () if self.helpdesk_hours.strip().lower() == "always" else self.helpdesk_holidays
+        return BusinessCalendar.from_spec(self.helpdesk_hours, tz=self.helpdesk_time_zone, holidays=holidays)
+
+    def helpdesk_targets(self) -> SlaTargets:
+        return SlaTargets.parse(self.helpdesk_sla_targets)
+
+    @property
+    def helpdesk_attachment_type_list(self) -> frozenset[str]:
+        return frozenset(t.strip().lower() for t in self.helpdesk_attachment_types.split(",") if t.strip())
 
     @property
     def is_sqlite(self) -> bool:

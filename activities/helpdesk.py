@@ -1,0 +1,115 @@
+"""Record keeping of the case workflow: its event log, notes and the case row.
+
+Idempotent: every event carries the sequence number the workflow gave it, so a
+retried activity finds the events it already wrote (unique on case and seq)
+and sets the case's columns to the same absolute values again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from records.db import transaction
+from records.helpdesk import Case, CaseEventRecord, CaseNote
+from worker.settings import Settings
+
+
+@dataclass(frozen=True)
+class NoteIn:
+    author: str  # "agent:2" / "requester:3"
+    author_name: str
+    visibility: str  # "public" | "internal"
+    purpose: str  # "note" | "reply" | "resolution"
+    body: str
+
+
+@dataclass(frozen=True)
+class CaseEventIn:
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    priority: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    note: NoteIn | None = None
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """New events of a case and the case row's columns after them."""
+
+    case_id: int
+    events: list[CaseEventIn]
+    state: str
+    priority: str
+    assignee_id: int | None
+    first_response_breached: bool
+    resolution_breached: bool
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+class HelpdeskActivities:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+
+    @activity.defn
+    async def record_case_change(self, change: CaseChange) -> None:
+        async with transaction(self.sessions) as db:
+            case = await db.get(Case, change.case_id)
+            if case is None:
+                raise ApplicationError(f"case {change.case_id} does not exist", non_retryable=True)
+            seqs = [event.seq for event in change.events]
+            written = set(
+                (
+                    await db.execute(
+                        select(CaseEventRecord.seq).where(
+                            CaseEventRecord.case_id == case.id, CaseEventRecord.seq.in_(seqs)
+                        )
+                    )
+                ).scalars()
+            )
+            for event in change.events:
+                if event.seq in written:
+                    continue
+                db.add(
+                    CaseEventRecord(
+                        case_id=case.id,
+                        seq=event.seq,
+                        at=event.at,
+                        kind=event.kind,
+                        actor=event.actor,
+                        priority=event.priority,
+                        details=event.details,
+                    )
+                )
+                if event.note is not None:
+                    db.add(
+                        CaseNote(
+                            case_id=case.id,
+                            seq=event.seq,
+                            at=event.at,
+                            author=event.note.author,
+                            author_name=event.note.author_name,
+                            visibility=event.note.visibility,
+                            purpose=event.note.purpose,
+                            body=event.note.body,
+                        )
+                    )
+            case.state = change.state
+            case.priority = change.priority
+            case.assignee_id = change.assignee_id
+            case.first_response_breached = change.first_response_breached
+            case.resolution_breached = change.resolution_breached
+            case.resolved_at = change.resolved_at
+            case.closed_at = change.closed_at
+            if change.events:
+                case.updated_at = max(event.at for event in change.events)

@@ -1,0 +1,406 @@
+"""One workflow per help-desk case (ID `case-<number>`), driven by Workflow Updates.
+
+The workflow owns the case once intake has created its row: every change is an
+`act` update that is validated against the case's state (an invalid transition
+is rejected before anything is written), appended to the event log through an
+activity, and answered with the new state. Between changes the workflow sleeps
+until the next SLA breach instant or the auto-close instant, both computed
+from the event log with the pure `workflows.sla.compute_sla`, recomputed after
+every change. Email goes out from the main loop, through the outbox, once per
+event (natural keys such as `case-1001:resolved:7`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities, EmailRequest
+    from activities.helpdesk import CaseChange, CaseEventIn, HelpdeskActivities, NoteIn
+    from workflows.business_hours import BusinessCalendar
+    from workflows.sla import EVENT_KINDS, PRIORITIES, CaseEvent, SlaState, SlaTargets, compute_sla
+
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+AGENT_ACTIONS = frozenset({"assign", "note", "pending", "open", "resolve", "reopen", "priority"})
+REQUESTER_ACTIONS = frozenset({"reply", "reopen"})
+# Targets in the order the SLA state names them; used in escalation keys.
+SLA_TARGET_NAMES = ("first_response", "resolution")
+
+
+@dataclass(frozen=True)
+class CaseStart:
+    """Everything the workflow needs, fixed at intake (so a settings change affects new cases only)."""
+
+    case_id: int
+    number: int
+    created_at: datetime
+    priority: str
+    subject: str
+    requester_email: str
+    requester_name: str
+    language: str
+    team_name: str
+    team_email: str
+    calendar: dict[str, Any]  # BusinessCalendar.to_dict()
+    sla_targets: str  # SlaTargets.to_setting()
+    reopen_window_seconds: float
+    auto_close_seconds: float
+    time_zone: str
+    requester_url: str  # where the requester sees the case
+    agent_url: str  # where the team works it
+    linked_number: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """One change asked of a case. `actor` is "agent:<id>" or "requester:<id>"."""
+
+    kind: str  # assign | note | pending | open | resolve | reopen | priority | reply
+    actor: str
+    actor_name: str
+    body: str = ""
+    visibility: str = "public"  # for notes: public | internal
+    assignee_id: int | None = None
+    assignee_name: str = ""
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    number: int
+    state: str
+    priority: str
+    assignee_id: int | None
+    first_response_breached: bool
+    resolution_breached: bool
+    sla: dict[str, Any] = field(default_factory=dict)
+
+
+def case_workflow_id(number: int) -> str:
+    return f"case-{number}"
+
+
+@workflow.defn
+class CaseWorkflow:
+    @workflow.init
+    def __init__(self, start: CaseStart) -> None:
+        # State is set up here, not in run(), so an update that arrives with the start sees it.
+        self._lock = asyncio.Lock()
+        self._mail: list[EmailRequest] = []
+        self._woken = False
+        self.start = start
+        self.calendar = BusinessCalendar.from_dict(start.calendar)
+        self.targets = SlaTargets.parse(start.sla_targets)
+        self.state = "new"
+        self.priority = start.priority
+        self.assignee_id: int | None = None
+        self.seq = 1  # 1 is the "created" event intake wrote
+        self.sla_events = [CaseEvent(at=start.created_at, kind="created", priority=start.priority)]
+        self.public_notes: list[dict[str, str]] = []
+        self.first_response_given = False
+        self.resolved_at: datetime | None = None
+        self.closed_at: datetime | None = None
+        self.breaches: dict[str, int] = {name: 0 for name in SLA_TARGET_NAMES}
+        self._queue_mail("received", "case_received")
+
+    @workflow.run
+    async def run(self, start: CaseStart) -> str:
+        while True:
+            async with self._lock:
+                await self._escalate_breaches()
+                if self._auto_close_due():
+                    await self._close()
+            await self._send_mail()
+            if self.state == "closed":
+                break
+            self._woken = False
+            try:
+                await workflow.wait_condition(
+                    lambda: self._woken or bool(self._mail), timeout=self._time_to_next_deadline()
+                )
+            except TimeoutError:
+                pass  # a breach or auto-close instant has come: the loop re-checks both
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._send_mail()
+        return "closed"
+
+    # --- the one update -------------------------------------------------------------------------
+
+    @workflow.update
+    async def act(self, action: CaseAction) -> CaseView:
+        async with self._lock:
+            # Checked again under the lock: another update may have changed the state meanwhile.
+            refusal = self._refusal(action)
+            if refusal:
+                raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+            events = self._apply(action, workflow.now())
+            await self._record(events)
+            self._woken = True
+            return self.view()
+
+    @act.validator
+    def _validate_act(self, action: CaseAction) -> None:
+        refusal = self._refusal(action)
+        if refusal:
+            raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+
+    @workflow.query
+    def view(self) -> CaseView:
+        return CaseView(
+            number=self.start.number,
+            state=self.state,
+            priority=self.priority,
+            assignee_id=self.assignee_id,
+            first_response_breached=self.breaches["first_response"] > 0,
+            resolution_breached=self.breaches["resolution"] > 0,
+            sla=self._sla().to_dict(),
+        )
+
+    def _refusal(self, action: CaseAction) -> str | None:
+        """Why `action` is not allowed now (None: it is)."""
+        kind, state = action.kind, self.state
+        is_agent = action.actor.startswith("agent:")
+        allowed = AGENT_ACTIONS if is_agent else REQUESTER_ACTIONS
+        if kind not in allowed:
+            return f"'{kind}' is not something {'an agent' if is_agent else 'a requester'} can do"
+        if state == "closed":
+            return f"case {self.start.number} is closed"
+        if kind in ("note", "reply", "resolve") and not action.body.strip():
+            return "the note is empty"
+        if kind == "note" and action.visibility not in ("public", "internal"):
+            return "a note is public or internal"
+        if kind == "pending" and state not in ("new", "open"):
+            return f"only a new or open case can wait on the requester (this one is {state})"
+        if kind == "open" and state != "pending":
+            return f"only a pending case can be set open again (this one is {state})"
+        if kind == "resolve" and state == "resolved":
+            return "the case is already resolved"
+        if kind == "reopen":
+            if state != "resolved":
+                return f"only a resolved case can be reopened (this one is {state})"
+            assert self.resolved_at is not None
+            window = timedelta(seconds=self.start.reopen_window_seconds)
+            if workflow.now() - self.resolved_at > window:
+                return "the reopen window has passed; reply to open a new case"
+        if kind == "assign" and action.assignee_id is None:
+            return "name the agent to assign"
+        if kind == "priority":
+            if action.priority not in PRIORITIES:
+                return f"priority must be one of {', '.join(PRIORITIES)}"
+            if action.priority == self.priority:
+                return f"the priority is already {self.priority}"
+        return None
+
+    def _apply(self, action: CaseAction, now: datetime) -> list[CaseEventIn]:
+        """Changes the state for an allowed action; returns the events to record."""
+        events: list[CaseEventIn] = []
+
+        def add(kind: str, *, note: NoteIn | None = None, **details: Any) -> None:
+            self.seq += 1
+            priority = details.pop("priority", None)
+            events.append(
+                CaseEventIn(
+                    seq=self.seq,
+                    at=now,
+                    kind=kind,
+                    actor=action.actor,
+                    priority=priority,
+                    details=details,
+                    note=note,
+                )
+            )
+            if kind in EVENT_KINDS:
+                self.sla_events.append(CaseEvent(at=now, kind=kind, priority=priority))
+
+        def add_note(visibility: str, purpose: str) -> None:
+            note = NoteIn(action.actor, action.actor_name, visibility, purpose, action.body.strip())
+            add("note", note=note, visibility=visibility, purpose=purpose)
+            if visibility == "public":
+                self.public_notes.append(
+                    {
+                        "at": now.isoformat(),
+                        "author": action.actor_name,
+                        "body": note.body,
+                        "purpose": purpose,
+                    }
+                )
+                if action.actor.startswith("agent:") and not self.first_response_given:
+                    self.first_response_given = True
+                    add("first_response")
+
+        kind = action.kind
+        if kind == "assign":
+            self.assignee_id = action.assignee_id
+            add("assigned", assignee_id=action.assignee_id, assignee_name=action.assignee_name)
+            if self.state == "new":
+                self.state = "open"
+        elif kind == "note":
+            add_note(action.visibility, "note")
+            if action.visibility == "public":
+                if self.state == "new":
+                    self.state = "open"
+                self._queue_mail(f"note:{self.seq}", "case_note", note=action.body.strip())
+        elif kind == "reply":
+            add_note("public", "reply")
+            if self.state == "pending":
+                self.state = "open"
+                add("open")
+        elif kind == "pending":
+            if action.body.strip():
+                add_note("public", "note")
+            self.state = "pending"
+            add("pending")
+            self._queue_mail(f"pending:{self.seq}", "case_pending", note=action.body.strip())
+        elif kind == "open":
+            self.state = "open"
+            add("open")
+        elif kind == "resolve":
+            add_note("public", "resolution")
+            self.state = "resolved"
+            self.resolved_at = now
+            add("resolved")
+            # The resolution is shown on its own; the list holds every public note before it.
+            self._queue_mail(
+                f"resolved:{self.seq}",
+                "case_resolved",
+                resolution=action.body.strip(),
+                public_notes=self.public_notes[:-1],
+            )
+        elif kind == "reopen":
+            self.state = "open"
+            self.resolved_at = None
+            add("reopened")
+            self._queue_mail(f"reopened:{self.seq}", "case_reopened", reopened_by=action.actor_name)
+        elif kind == "priority":
+            previous, self.priority = self.priority, action.priority or self.priority
+            add("priority", priority=self.priority, previous=previous)
+        return events
+
+    # --- SLA, escalation and auto-close ---------------------------------------------------------
+
+    def _sla(self) -> SlaState:
+        return compute_sla(self.sla_events, self.calendar, self.targets, workflow.now())
+
+    async def _escalate_breaches(self) -> None:
+        """Flags the case and emails the team once for each target that has newly breached."""
+        sla = self._sla()
+        events: list[CaseEventIn] = []
+        for name, target in zip(SLA_TARGET_NAMES, sla.targets, strict=True):
+            if not target.breached or self.breaches[name] > 0:
+                continue
+            self.breaches[name] += 1
+            self.seq += 1
+            due = target.breached_at.isoformat() if target.breached_at else ""
+            events.append(
+                CaseEventIn(
+                    seq=self.seq,
+                    at=workflow.now(),
+                    kind="breach",
+                    actor="system",
+                    details={"target": name, "due_at": due, "priority": sla.priority},
+                )
+            )
+            self._queue_mail(
+                f"breach:{name}:{self.breaches[name]}",
+                "case_breach",
+                to=self.start.team_email,
+                language="en",
+                target=name,
+                due_at=due,
+                priority=sla.priority,
+            )
+        if events:
+            await self._record(events)
+
+    def _auto_close_due(self) -> bool:
+        if self.state != "resolved" or self.resolved_at is None:
+            return False
+        return workflow.now() >= self.resolved_at + timedelta(seconds=self.start.auto_close_seconds)
+
+    async def _close(self) -> None:
+        now = workflow.now()
+        self.state = "closed"
+        self.closed_at = now
+        self.seq += 1
+        self.sla_events.append(CaseEvent(at=now, kind="closed"))
+        await self._record([CaseEventIn(seq=self.seq, at=now, kind="closed", actor="system")])
+        self._queue_mail("closed", "case_closed")
+
+    def _time_to_next_deadline(self) -> timedelta | None:
+        now = workflow.now()
+        deadlines = []
+        upcoming = self._sla().next_breach_instant
+        if upcoming is not None:
+            deadlines.append(upcoming)
+        if self.state == "resolved" and self.resolved_at is not None:
+            deadlines.append(self.resolved_at + timedelta(seconds=self.start.auto_close_seconds))
+        if not deadlines:
+            return None
+        # At least a millisecond: a timer must have a positive duration.
+        return max(min(deadlines) - now, timedelta(milliseconds=1))
+
+    # --- records and email ----------------------------------------------------------------------
+
+    async def _record(self, events: list[CaseEventIn]) -> None:
+        await workflow.execute_activity_method(
+            HelpdeskActivities.record_case_change,
+            CaseChange(
+                case_id=self.start.case_id,
+                events=events,
+                state=self.state,
+                priority=self.priority,
+                assignee_id=self.assignee_id,
+                first_response_breached=self.breaches["first_response"] > 0,
+                resolution_breached=self.breaches["resolution"] > 0,
+                resolved_at=self.resolved_at,
+                closed_at=self.closed_at,
+            ),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    def _queue_mail(
+        self, event: str, template: str, *, to: str | None = None, language: str | None = None, **extra: Any
+    ) -> None:
+        start = self.start
+        context = {
+            "number": start.number,
+            "subject": start.subject,
+            "name": start.requester_name,
+            "team_name": start.team_name,
+            "state": self.state,
+            "time_zone": start.time_zone,
+            "case_url": start.requester_url if to is None else start.agent_url,
+            "linked_number": start.linked_number,
+            "public_notes": list(self.public_notes),
+            "reopen_days": f"{start.reopen_window_seconds / 86400:.3g}",
+            "auto_close_days": f"{start.auto_close_seconds / 86400:.3g}",
+            **extra,
+        }
+        self._mail.append(
+            EmailRequest(
+                key=f"{case_workflow_id(start.number)}:{event}",
+                to=to or start.requester_email,
+                language=language or start.language,
+                template=template,
+                context=context,
+            )
+        )
+
+    async def _send_mail(self) -> None:
+        while self._mail:
+            request = self._mail[0]
+            await workflow.execute_activity_method(
+                EmailActivities.deliver_email,
+                request,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=ACTIVITY_RETRY,
+            )
+            self._mail.pop(0)
