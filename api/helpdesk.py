@@ -66,7 +66,7 @@ class RegisteredOut(BaseModel):
 
 
 class RequesterLoginIn(BaseModel):
-    email: EmailStr
+    email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
 
 

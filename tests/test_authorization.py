@@ -19,10 +19,13 @@ from sqlalchemy import select
 from api.app import api_routes
 from api.deps import Require, get_current_user, public_route
 from api.permissions import allows
+from api.security import hash_password
 from records.db import transaction
+from records.helpdesk import Requester
 from records.locations import Location
 from records.users import Membership, User
 from tests.conftest import login
+from worker.seed import DEMO_PASSWORD
 
 ROLE_LOGINS = {"manager": "manager", "provider": "provider", "scheduler": "scheduler", "readonly": "readonly"}
 MISSING_ID = 987654321
@@ -153,3 +156,64 @@ async def test_records_of_another_location_are_404_on_every_route(app, api, sess
         url = fill(url, 1)  # any shared parameter left
         response = await api.request(method, url, json={}, headers=headers)
         assert response.status_code == 404, f"{method} {path} with another location's record: {response.text}"
+
+
+# --- the help desk: requester and agent logins ---------------------------------------------------
+
+
+async def requester_login(api: Any, sessions: Any) -> dict[str, str]:
+    """A ready help-desk requester (password set) and its bearer header."""
+    email = f"req.{uuid.uuid4().hex[:8]}@clinic.example"
+    async with transaction(sessions) as db:
+        db.add(
+            Requester(
+                first_name="Rae",
+                last_name="Quest",
+                email=email,
+                password_hash=hash_password(DEMO_PASSWORD),
+                must_change_password=False,
+                confirmed=True,
+            )
+        )
+    response = await api.post("/helpdesk/login", json={"email": email, "password": DEMO_PASSWORD})
+    assert response.status_code == 200, response.text
+    api.cookies.clear()
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def test_a_requester_login_is_refused_on_every_provider_route(app, api, sessions):
+    headers = await requester_login(api, sessions)
+    for path, method, route in all_routes(app):
+        if access_rule(route)[0] not in ("role", "login"):
+            continue
+        response = await api.request(method, fill(path), json={}, headers=headers)
+        assert response.status_code in (401, 403), (
+            f"requester let in on {method} {path}: {response.status_code}"
+        )
+
+
+async def test_agent_routes_refuse_requesters_and_providers(app, api, sessions):
+    requester = await requester_login(api, sessions)
+    provider = await login(api, "provider")
+    for path, method, route in all_routes(app):
+        if access_rule(route)[0] != "agent":
+            continue
+        for who, headers in (("requester", requester), ("provider", provider)):
+            response = await api.request(method, fill(path), json={}, headers=headers)
+            assert response.status_code == 403, f"{who} on {method} {path}: {response.status_code}"
+
+
+async def test_requester_routes_refuse_providers_and_agents(app, api):
+    provider = await login(api, "provider")
+    agent = await login(api, "agent")
+    for path, method, route in all_routes(app):
+        if access_rule(route)[0] != "requester":
+            continue
+        for who, headers in (("provider", provider), ("agent", agent)):
+            response = await api.request(method, fill(path), json={}, headers=headers)
+            assert response.status_code == 403, f"{who} on {method} {path}: {response.status_code}"
+
+
+async def test_there_are_help_desk_routes_of_each_kind(app):
+    kinds = {access_rule(route)[0] for _path, _method, route in all_routes(app)}
+    assert {"agent", "requester"} <= kinds

@@ -4,9 +4,11 @@ SLA targets and windows of seconds (settings), so a whole life takes seconds."""
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -15,9 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from api.app import create_app
-from records.db import transaction
-from records.helpdesk import Case, CaseEventRecord
-from tests.conftest import login
+from api.security import hash_password
+from records.db import transaction, utcnow
+from records.helpdesk import Agent, Case, CaseEventRecord, Team, TeamMember
+from records.users import User
+from tests.conftest import eventually, login
 from worker.seed import DEMO_PASSWORD
 
 # Round the clock; "normal" cases must get a first response within 4 s, others have 10 min.
@@ -272,3 +276,256 @@ async def test_a_case_runs_its_whole_life_through_the_api(desk, smtp, sessions, 
     assert new_case["linked_case_number"] == number and new_case["state"] == "new"
     [linked_mail] = await smtp.wait_for(with_key(f"case-{new_number}:received"))
     assert f"#{number}" in text_of(linked_mail)
+
+
+async def agent_case(api: httpx.AsyncClient, agent: dict[str, str], number: int) -> dict[str, Any]:
+    response = await api.get(f"/helpdesk/agent/cases/{number}", headers=agent)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_missed_first_response_escalates_to_the_team_exactly_once(desk, smtp, sessions):
+    _email, requester = await register_requester(desk, smtp)
+    case = await open_case(desk, requester, topic="switching-locations")  # normal: 4 s first response
+    number = case["number"]
+    assert case["priority"] == "normal"
+    breach_key = f"case-{number}:breach:first_response:1"
+    [breach] = await smtp.wait_for(with_key(breach_key), timeout=30)
+    assert breach["To"] == "provider-support@cvms.example"
+    assert f"#{number}" in breach["Subject"] and "first response" in breach["Subject"]
+
+    agent = await agent_headers(desk)
+    view = await agent_case(desk, agent, number)
+    assert view["first_response_breached"] is True and view["sla_status"] == "breached"
+    created = datetime.fromisoformat(case["created_at"])
+    due = datetime.fromisoformat(view["sla"]["first_response"]["breached_at"])
+    assert abs((due - created) - timedelta(seconds=FIRST_RESPONSE_SECONDS)) < timedelta(milliseconds=5)
+    breached = (await desk.get("/helpdesk/agent/queue", params={"sla": "breached"}, headers=agent)).json()
+    assert number in [item["number"] for item in breached]
+
+    # Later changes recompute the timers but never escalate the same breach again.
+    await desk.post(f"/helpdesk/agent/cases/{number}/assign", json={}, headers=agent)
+    noted = await desk.post(
+        f"/helpdesk/agent/cases/{number}/notes",
+        json={"body": "Looking at it now.", "visibility": "public"},
+        headers=agent,
+    )
+    assert noted.status_code == 200
+    await smtp.wait_for(lambda m: m["To"] == _email and "new note" in m["Subject"])
+    breach_events = [e for e in await case_events(sessions, number) if e.kind == "breach"]
+    assert [e.details["target"] for e in breach_events] == ["first_response"]
+    assert len([m for m in smtp.messages if with_key(breach_key)(m)]) == 1
+    assert not [m for m in smtp.messages if with_key(f"case-{number}:breach:resolution:1")(m)]
+    assert smtp.store.duplicates() == {}
+
+
+async def test_a_case_pending_before_its_target_does_not_breach_while_pending(desk, smtp, sessions):
+    email, requester = await register_requester(desk, smtp)
+    case = await open_case(desk, requester, topic="scheduling")  # normal: 4 s first response
+    number = case["number"]
+    agent = await agent_headers(desk)
+    pending = await desk.post(f"/helpdesk/agent/cases/{number}/pending", json={}, headers=agent)
+    assert pending.status_code == 200, pending.text
+    created = datetime.fromisoformat(case["created_at"])
+    events = {e.kind: e for e in await case_events(sessions, number)}
+    assert events["pending"].at - created < timedelta(seconds=FIRST_RESPONSE_SECONDS)
+
+    # Well past the instant the target would have been due had the clock kept running.
+    original_due = created + timedelta(seconds=FIRST_RESPONSE_SECONDS)
+    await eventually(
+        lambda: _after(original_due + timedelta(seconds=1.5)),
+        timeout=10,
+        what="the original due instant to pass",
+    )
+    view = await agent_case(desk, agent, number)
+    assert view["first_response_breached"] is False and view["state"] == "pending"
+    assert view["sla"]["first_response"]["status"] == "paused"
+    assert view["sla"]["first_response"]["elapsed_business_seconds"] < FIRST_RESPONSE_SECONDS
+    assert "breach" not in [e.kind for e in await case_events(sessions, number)]
+    assert not [m for m in smtp.messages if with_key(f"case-{number}:breach:first_response:1")(m)]
+
+    # The reply resumes the clock: the breach comes, later by exactly the time spent pending.
+    replied = await desk.post(
+        f"/helpdesk/cases/{number}/reply", json={"body": "Here it is."}, headers=requester
+    )
+    assert replied.json()["state"] == "open"
+    await smtp.wait_for(with_key(f"case-{number}:breach:first_response:1"), timeout=30)
+    events = await case_events(sessions, number)
+    paused = next(e.at for e in events if e.kind == "open") - next(
+        e.at for e in events if e.kind == "pending"
+    )
+    breach = next(e for e in events if e.kind == "breach")
+    assert abs(datetime.fromisoformat(breach.details["due_at"]) - (original_due + paused)) < timedelta(
+        milliseconds=5
+    )
+
+
+async def _after(instant: datetime) -> bool:
+    return utcnow() > instant
+
+
+async def test_one_requester_cannot_see_or_change_another_requesters_case(desk, smtp):
+    _a, ana = await register_requester(desk, smtp)
+    _b, ben = await register_requester(desk, smtp, email=unique_email("ben"))
+    case = await open_case(
+        desk,
+        ana,
+        attachment={"filename": "shot.png", "content_type": "image/png", "content_base64": "iVBORw0KGgo="},
+    )
+    number = case["number"]
+    mine = (await desk.get(f"/helpdesk/cases/{number}", headers=ana)).json()
+    [attachment] = mine["attachments"]
+    for method, path, body in (
+        ("GET", f"/helpdesk/cases/{number}", None),
+        ("GET", f"/helpdesk/cases/{number}/attachments/{attachment['id']}", None),
+        ("POST", f"/helpdesk/cases/{number}/reply", {"body": "let me in"}),
+        ("POST", f"/helpdesk/cases/{number}/reopen", None),
+    ):
+        response = await desk.request(method, path, json=body, headers=ben)
+        assert response.status_code == 404, f"{method} {path}: {response.status_code}"
+    assert number not in [c["number"] for c in (await desk.get("/helpdesk/cases", headers=ben)).json()]
+    assert number in [c["number"] for c in (await desk.get("/helpdesk/cases", headers=ana)).json()]
+    download = await desk.get(f"/helpdesk/cases/{number}/attachments/{attachment['id']}", headers=ana)
+    assert download.status_code == 200 and download.content == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_requester_login_has_no_provider_access(desk, smtp):
+    _email, requester = await register_requester(desk, smtp)
+    assert (await desk.get("/auth/me", headers=requester)).status_code == 403
+    assert (await desk.get("/location", headers=requester)).status_code == 403
+    assert (await desk.get("/helpdesk/agent/queue", headers=requester)).status_code == 403
+    provider = await login(desk, "provider")
+    assert (await desk.get("/helpdesk/cases", headers=provider)).status_code == 403
+    assert (await desk.get("/helpdesk/agent/queue", headers=provider)).status_code == 403
+
+
+async def test_registration_needs_a_provider_pin_or_the_generic_code_and_one_account_per_email(desk, smtp):
+    body = {
+        "first_name": "Cy",
+        "last_name": "Doe",
+        "email": unique_email("cy"),
+        "registration_code": "NOPE-0000",
+    }
+    bad = await desk.post("/helpdesk/register", json=body)
+    assert bad.status_code == 422 and bad.json()["code"] == "bad_registration_code"
+    generic = await desk.post("/helpdesk/register", json=body | {"registration_code": "cvms-help-2026"})
+    assert generic.status_code == 202, generic.text
+    again = await desk.post("/helpdesk/register", json=body | {"registration_code": "BUNC-3307"})
+    assert again.status_code == 409
+    wrong = await desk.post("/helpdesk/login", json={"email": body["email"], "password": "not it at all"})
+    assert wrong.status_code == 401
+
+
+async def test_spanish_requester_gets_spanish_email(desk, smtp):
+    email, requester = await register_requester(desk, smtp, language="es")
+    case = await open_case(desk, requester, category="recipient", topic="vaccination-record")
+    assert case["team"] == "Recipient Support"
+    [received] = await smtp.wait_for(with_key(f"case-{case['number']}:received"))
+    assert received["Subject"].startswith("Recibimos su caso") and "Qué sigue" in text_of(received)
+    assert received["Content-Language"] == "es"
+
+
+async def test_intake_checks_category_topic_and_attachment_limits(desk, smtp, settings):
+    _email, requester = await register_requester(desk, smtp)
+    base = {"category": "vaccine-provider", "topic": "scheduling", "subject": "Help", "description": "x"}
+
+    async def refused(**changes: Any) -> str:
+        response = await desk.post("/helpdesk/cases", json=base | changes, headers=requester)
+        assert response.status_code == 422, response.text
+        return response.json().get("code", "")
+
+    assert await refused(category="nope") == "bad_category"
+    assert await refused(topic="nope") == "bad_topic"
+    exe = {"filename": "x.exe", "content_type": "application/x-msdownload", "content_base64": "AAAA"}
+    assert await refused(attachment=exe) == "attachment_type"
+    big = base64.b64encode(b"x" * (settings.helpdesk_attachment_max_bytes + 1)).decode()
+    huge = {"filename": "big.pdf", "content_type": "application/pdf", "content_base64": big}
+    assert await refused(attachment=huge) == "attachment_size"
+    mine = (await desk.get("/helpdesk/cases", headers=requester)).json()
+    assert mine == []  # nothing was opened by the refused requests
+
+
+async def test_agents_assign_teammates_change_priority_and_see_only_their_teams(desk, smtp, sessions):
+    _email, requester = await register_requester(desk, smtp)
+    number = (await open_case(desk, requester))["number"]
+    teammate_login, teammate_id = await make_agent(sessions, "Provider Support")
+    outsider_login, _ = await make_agent(sessions, "Recipient Support")
+    agent = await agent_headers(desk)
+
+    assigned = await desk.post(
+        f"/helpdesk/agent/cases/{number}/assign", json={"agent_id": teammate_id}, headers=agent
+    )
+    assert assigned.status_code == 200 and assigned.json()["assignee_id"] == teammate_id
+    _outsider_id = (await desk.get("/helpdesk/agent/me", headers=await login(desk, outsider_login))).json()
+    refused = await desk.post(
+        f"/helpdesk/agent/cases/{number}/assign", json={"agent_id": _outsider_id["agent_id"]}, headers=agent
+    )
+    assert refused.status_code == 422
+
+    teammate = await login(desk, teammate_login)
+    theirs = (await desk.get("/helpdesk/agent/queue", params={"assignee": "me"}, headers=teammate)).json()
+    assert [c["number"] for c in theirs] == [number]
+    outsider = await login(desk, outsider_login)
+    assert (await desk.get(f"/helpdesk/agent/cases/{number}", headers=outsider)).status_code == 404
+    assert number not in [
+        c["number"] for c in (await desk.get("/helpdesk/agent/queue", headers=outsider)).json()
+    ]
+
+    raised = await desk.post(
+        f"/helpdesk/agent/cases/{number}/priority", json={"priority": "urgent"}, headers=teammate
+    )
+    assert raised.status_code == 200 and raised.json()["priority"] == "urgent"
+    assert raised.json()["sla"]["priority"] == "urgent"
+    same = await desk.post(
+        f"/helpdesk/agent/cases/{number}/priority", json={"priority": "urgent"}, headers=teammate
+    )
+    assert same.status_code == 409
+    urgent = (await desk.get("/helpdesk/agent/queue", params={"priority": "urgent"}, headers=teammate)).json()
+    assert number in [c["number"] for c in urgent]
+    not_resolved = await desk.post(f"/helpdesk/agent/cases/{number}/reopen", headers=teammate)
+    assert not_resolved.status_code == 409
+
+
+async def test_routing_rules_are_data_an_administrator_changes(desk, smtp, sessions):
+    _email, requester = await register_requester(desk, smtp)
+    admin = await agent_headers(desk)
+    teams = {
+        t["name"]: t["id"] for t in (await desk.get("/helpdesk/agent/me", headers=admin)).json()["teams"]
+    }
+    rule = {
+        "category": "vaccine-provider",
+        "topic": "vaccination-record",
+        "team_id": teams["Recipient Support"],
+    }
+    plain_login, _ = await make_agent(sessions, "Provider Support")
+    plain = await login(desk, plain_login)
+    assert (await desk.put("/helpdesk/agent/routing-rules", json=rule, headers=plain)).status_code == 403
+    try:
+        assert (await desk.put("/helpdesk/agent/routing-rules", json=rule, headers=admin)).status_code == 200
+        case = await open_case(desk, requester, topic="vaccination-record")
+        assert case["team"] == "Recipient Support"
+        assert (await open_case(desk, requester, topic="scheduling"))["team"] == "Provider Support"
+    finally:
+        back = rule | {"team_id": teams["Provider Support"]}
+        assert (await desk.put("/helpdesk/agent/routing-rules", json=back, headers=admin)).status_code == 200
+
+
+async def make_agent(sessions: Any, team_name: str) -> tuple[str, int]:
+    """A new agent user on one team; returns its login name and agent id."""
+    login_name = f"agent.{uuid.uuid4().hex[:6]}"
+    async with transaction(sessions) as db:
+        user = User(
+            login_name=login_name,
+            email=f"{login_name}@cvms.test",
+            first_name="Ty",
+            last_name="Mate",
+            password_hash=hash_password(DEMO_PASSWORD),
+        )
+        db.add(user)
+        await db.flush()
+        agent = Agent(user_id=user.id, display_name=f"Ty Mate {login_name}")
+        db.add(agent)
+        await db.flush()
+        team = (await db.execute(select(Team).where(Team.name == team_name))).scalar_one()
+        db.add(TeamMember(team_id=team.id, agent_id=agent.id))
+        return login_name, agent.id
