@@ -12,7 +12,20 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import auth, devmail, helpdesk, helpdesk_agent, recipients, users
+from api import (
+    appointments,
+    auth,
+    devmail,
+    doses,
+    helpdesk,
+    helpdesk_agent,
+    journeys,
+    products,
+    recipient_links,
+    recipients,
+    slots,
+    users,
+)
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
 from api.temporal import connect
@@ -87,6 +100,12 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(devmail.router)
     app.include_router(helpdesk.router)
     app.include_router(helpdesk_agent.router)
+    app.include_router(products.router)
+    app.include_router(slots.router)
+    app.include_router(appointments.router)
+    app.include_router(doses.router)
+    app.include_router(journeys.router)
+    app.include_router(recipient_links.router)
     return app
 
 

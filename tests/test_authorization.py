@@ -52,9 +52,30 @@ async def _user_only_at_other_location(sessions: Any) -> int:
         return user.id
 
 
+async def _slot_at_other_location(sessions: Any) -> int:
+    from tests.journeys import foreign_records
+
+    return (await foreign_records(sessions))["slot_id"]
+
+
+async def _appointment_at_other_location(sessions: Any) -> int:
+    from tests.journeys import foreign_records
+
+    return (await foreign_records(sessions))["appointment_id"]
+
+
+async def _dose_at_other_location(sessions: Any) -> int:
+    from tests.journeys import foreign_records
+
+    return (await foreign_records(sessions))["dose_id"]
+
+
 # For each location-scoped path parameter: makes such a record at BUNC-02 and returns its id.
 FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "user_id": _user_only_at_other_location,
+    "slot_id": _slot_at_other_location,
+    "appointment_id": _appointment_at_other_location,
+    "dose_id": _dose_at_other_location,
 }
 
 

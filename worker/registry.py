@@ -9,16 +9,29 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.email import EmailActivities
 from activities.helpdesk import HelpdeskActivities
+from activities.journey import JourneyActivities
 from worker.settings import Settings
 from workflows.case import CaseWorkflow
+from workflows.journey import JourneyWorkflow
 from workflows.notify import SendEmailWorkflow
 
 
 def workflows() -> list[type]:
-    return [SendEmailWorkflow, CaseWorkflow]
+    return [SendEmailWorkflow, CaseWorkflow, JourneyWorkflow]
 
 
 def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
     email = EmailActivities(settings, sessions)
     helpdesk = HelpdeskActivities(settings, sessions)
-    return [email.deliver_email, helpdesk.record_case_change]
+    journey = JourneyActivities(settings, sessions)
+    return [
+        email.deliver_email,
+        helpdesk.record_case_change,
+        journey.book_appointment,
+        journey.reschedule_appointment,
+        journey.change_appointment_status,
+        journey.document_dose,
+        journey.edit_dose,
+        journey.remove_dose,
+        journey.compose_email,
+    ]

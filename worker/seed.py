@@ -11,6 +11,7 @@ from api.security import hash_password
 from records.db import transaction
 from records.helpdesk import Agent, Category, Requester, RoutingRule, Team, TeamMember, Topic
 from records.locations import Location
+from records.products import seed_demo_lots, seed_products
 from records.users import Membership, User
 
 DEMO_PASSWORD = "cvms-demo-2026"
@@ -159,7 +160,7 @@ async def seed_helpdesk(db: AsyncSession) -> bool:
 
 
 # Each later domain (products, help desk, …) adds its seeding step here.
-SEED_STEPS = [seed_foundation, seed_helpdesk]
+SEED_STEPS = [seed_foundation, seed_helpdesk, seed_products, seed_demo_lots]
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> bool:

@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         default="application/pdf,image/png,image/jpeg,text/plain",
         description="Attachment content types accepted on a case, separated by commas",
     )
+    recipient_link_max_age_seconds: float = Field(
+        default=120 * 86400,
+        gt=0,
+        description="How long a recipient's signed link (appointment, booking, record) stays valid",
+    )
     session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed logins (per login name, and per client address) before a pause"

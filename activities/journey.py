@@ -1,0 +1,603 @@
+"""The journey's I/O: every database step of a dose series, and composing its email.
+
+Each step is one transaction and idempotent: a booking or a dose carries the
+client's idempotency key (unique per journey), seat changes are conditional
+UPDATEs, and status changes only move from the expected status. A retried
+activity therefore finds its own earlier work instead of repeating it.
+
+A business refusal (slot full, appointment no longer booked) is a
+non-retryable ``ApplicationError`` of type ``JourneyRefused`` whose first
+detail is ``{"code", "status", ...}``; the API turns it into that HTTP status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+
+from activities.email import EmailRequest
+from api.security import sign_link
+from notifications.invite import CalendarInvite
+from records.audit import audit, diff
+from records.db import transaction, utcnow
+from records.journeys import Dose, Journey, JourneyStatus
+from records.locations import Location
+from records.recipients import Recipient
+from records.scheduling import ACTIVE_STATUSES, Appointment, AppointmentStatus, Slot, claim_seat, release_seat
+from worker.settings import Settings
+from workflows.dose_rules import ProductRule
+
+REFUSED = "JourneyRefused"
+
+# Purposes of the signed links a recipient gets (api/recipient_links.py reads them).
+LINK_APPOINTMENT = "appointment"
+LINK_BOOK = "book"
+LINK_RECORD = "record"
+
+
+def refused(code: str, message: str, status: int = 409, **details: Any) -> ApplicationError:
+    return ApplicationError(
+        message,
+        {"code": code, "status": status, **details},
+        type=REFUSED,
+        non_retryable=True,
+        category=ApplicationErrorCategory.BENIGN,
+    )
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class SlotFact:
+    slot_id: int
+    location_id: int
+    start_at: datetime
+    end_at: datetime
+    product_code: str
+
+
+@dataclass(frozen=True)
+class AppointmentFact:
+    appointment_id: int
+    journey_id: str
+    recipient_id: int
+    location_id: int
+    slot_id: int
+    start_at: datetime
+    end_at: datetime
+    product_code: str
+    dose_number: int
+    status: str
+    invite_sequence: int
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @classmethod
+    def of(cls, row: Appointment) -> AppointmentFact:
+        return cls(
+            appointment_id=row.id,
+            journey_id=row.journey_id,
+            recipient_id=row.recipient_id,
+            location_id=row.location_id,
+            slot_id=row.slot_id,
+            start_at=row.start_at,
+            end_at=row.end_at,
+            product_code=row.product_code,
+            dose_number=row.dose_number,
+            status=row.status,
+            invite_sequence=row.invite_sequence,
+        )
+
+
+@dataclass(frozen=True)
+class DoseFact:
+    dose_id: int
+    dose_number: int
+    product_code: str
+    given_at: datetime
+    location_id: int
+    warning: str | None = None
+
+    @classmethod
+    def of(cls, row: Dose) -> DoseFact:
+        return cls(
+            dose_id=row.id,
+            dose_number=row.dose_number,
+            product_code=row.product_code,
+            given_at=row.given_at,
+            location_id=row.location_id,
+            warning=row.warning,
+        )
+
+
+# --------------------------------------------------------------------------- steps
+
+
+@dataclass(frozen=True)
+class BookStep:
+    journey_id: str
+    recipient_id: int
+    series_no: int
+    rule: ProductRule
+    slot: SlotFact
+    dose_number: int
+    idempotency_key: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class RescheduleStep:
+    appointment_id: int
+    slot: SlotFact
+    actor: str
+
+
+@dataclass(frozen=True)
+class StatusStep:
+    """Cancel, check in, or mark missed: moves an appointment from an expected status."""
+
+    appointment_id: int
+    to_status: str
+    actor: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentStep:
+    journey_id: str
+    recipient_id: int
+    series_no: int
+    rule: ProductRule
+    dose_number: int
+    location_id: int
+    lot_number: str
+    expires_on: date
+    injection_site: str
+    route: str
+    administered_by: str
+    given_at: datetime
+    warning: str | None
+    idempotency_key: str
+    actor: str
+    completes_series: bool
+    appointment_id: int | None = None  # the appointment this dose fulfils
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    dose: DoseFact
+    appointment: AppointmentFact | None
+
+
+@dataclass(frozen=True)
+class DoseChanges:
+    """Fields of a documented dose a provider may correct (None: unchanged)."""
+
+    lot_number: str | None = None
+    expires_on: date | None = None
+    injection_site: str | None = None
+    route: str | None = None
+    administered_by: str | None = None
+    given_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class EditStep:
+    dose_id: int
+    changes: DoseChanges
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class RemoveStep:
+    dose_id: int
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ComposeStep:
+    """One email of a journey: the workflow says what happened, the activity fills in who and where."""
+
+    key: str
+    template: str
+    journey_id: str
+    recipient_id: int
+    appointment: AppointmentFact | None = None
+    invite_method: str | None = None  # "REQUEST" / "CANCEL" attaches a calendar invite
+    dose_number: int | None = None
+    product_name: str = ""
+    window_earliest: datetime | None = None
+    window_latest: datetime | None = None
+    location_id: int | None = None  # where the last dose was given (time zone of due-dates)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+INVITE_TEXT = {
+    "en": ("Vaccination appointment, dose {n}", "Bring an ID. Manage your appointment: {url}"),
+    "es": ("Cita de vacunación, dosis {n}", "Traiga una identificación. Administre su cita: {url}"),
+}
+
+
+# --------------------------------------------------------------------------- activities
+
+
+class JourneyActivities:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+
+    # ---- appointments
+
+    @activity.defn
+    async def book_appointment(self, step: BookStep) -> AppointmentFact:
+        try:
+            async with transaction(self.sessions) as db:
+                existing = await self._appointment_by_key(db, step.journey_id, step.idempotency_key)
+                if existing is not None:
+                    return AppointmentFact.of(existing)
+                await self._ensure_journey(db, step.journey_id, step.recipient_id, step.series_no, step.rule)
+                if not await claim_seat(db, step.slot.slot_id):
+                    raise await self._no_seat(db, step.slot.slot_id)
+                row = Appointment(
+                    journey_id=step.journey_id,
+                    recipient_id=step.recipient_id,
+                    location_id=step.slot.location_id,
+                    slot_id=step.slot.slot_id,
+                    start_at=step.slot.start_at,
+                    end_at=step.slot.end_at,
+                    product_code=step.slot.product_code,
+                    dose_number=step.dose_number,
+                    idempotency_key=step.idempotency_key,
+                    booked_by=step.actor,
+                )
+                db.add(row)
+                await db.flush()
+                audit(
+                    db,
+                    actor=step.actor,
+                    location_id=row.location_id,
+                    entity="appointment",
+                    entity_id=row.id,
+                    action="book",
+                    changes={"slot_id": [None, row.slot_id], "dose_number": [None, row.dose_number]},
+                )
+                return AppointmentFact.of(row)
+        except IntegrityError:
+            # A concurrent attempt with the same key won (PostgreSQL); hand back its row.
+            async with transaction(self.sessions) as db:
+                existing = await self._appointment_by_key(db, step.journey_id, step.idempotency_key)
+                if existing is None:
+                    raise
+                return AppointmentFact.of(existing)
+
+    @activity.defn
+    async def reschedule_appointment(self, step: RescheduleStep) -> AppointmentFact:
+        async with transaction(self.sessions) as db:
+            row = await self._appointment(db, step.appointment_id)
+            if row.slot_id == step.slot.slot_id:
+                return AppointmentFact.of(row)  # already moved (a retry)
+            if row.status != AppointmentStatus.booked:
+                raise refused("appointment_not_booked", f"This appointment is {row.status}; it cannot move.")
+            if not await claim_seat(db, step.slot.slot_id):
+                raise await self._no_seat(db, step.slot.slot_id)
+            await release_seat(db, row.slot_id)
+            before = {"slot_id": row.slot_id, "start_at": row.start_at}
+            row.slot_id = step.slot.slot_id
+            row.location_id = step.slot.location_id
+            row.start_at = step.slot.start_at
+            row.end_at = step.slot.end_at
+            row.invite_sequence += 1
+            audit(
+                db,
+                actor=step.actor,
+                location_id=row.location_id,
+                entity="appointment",
+                entity_id=row.id,
+                action="reschedule",
+                changes=diff(before, {"slot_id": row.slot_id, "start_at": row.start_at}),
+            )
+            return AppointmentFact.of(row)
+
+    @activity.defn
+    async def change_appointment_status(self, step: StatusStep) -> AppointmentFact:
+        allowed_from = {
+            AppointmentStatus.cancelled: ACTIVE_STATUSES,
+            AppointmentStatus.checked_in: (AppointmentStatus.booked.value,),
+            AppointmentStatus.missed: (AppointmentStatus.booked.value,),
+        }[AppointmentStatus(step.to_status)]
+        async with transaction(self.sessions) as db:
+            row = await self._appointment(db, step.appointment_id)
+            if row.status == step.to_status:
+                return AppointmentFact.of(row)  # a retry
+            if row.status not in allowed_from:
+                raise refused(
+                    "appointment_status",
+                    f"This appointment is {row.status.replace('_', ' ')}; it cannot become "
+                    f"{step.to_status.replace('_', ' ')}.",
+                )
+            before = row.status
+            # Conditional on the status we read, so two writers cannot both move it.
+            moved = await db.execute(
+                update(Appointment)
+                .where(Appointment.id == row.id, Appointment.status == before)
+                .values(
+                    status=step.to_status,
+                    cancel_reason=step.reason if step.to_status == AppointmentStatus.cancelled else None,
+                    checked_in_at=utcnow() if step.to_status == AppointmentStatus.checked_in else None,
+                    invite_sequence=Appointment.invite_sequence
+                    + (1 if step.to_status == AppointmentStatus.cancelled else 0),
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if moved.rowcount != 1:
+                raise refused("appointment_status", "This appointment changed meanwhile; try again.")
+            if step.to_status == AppointmentStatus.cancelled:
+                await release_seat(db, row.slot_id)
+            audit(
+                db,
+                actor=step.actor,
+                location_id=row.location_id,
+                entity="appointment",
+                entity_id=row.id,
+                action=step.to_status,
+                changes={"status": [before, step.to_status]},
+                reason=step.reason,
+            )
+            await db.refresh(row)
+            return AppointmentFact.of(row)
+
+    # ---- doses
+
+    @activity.defn
+    async def document_dose(self, step: DocumentStep) -> DocumentResult:
+        async with transaction(self.sessions) as db:
+            existing = (
+                await db.execute(
+                    select(Dose).where(
+                        Dose.journey_id == step.journey_id, Dose.idempotency_key == step.idempotency_key
+                    )
+                )
+            ).scalar_one_or_none()
+            if existing is not None:
+                appointment = (
+                    await db.get(Appointment, existing.appointment_id) if existing.appointment_id else None
+                )
+                return DocumentResult(
+                    DoseFact.of(existing), AppointmentFact.of(appointment) if appointment else None
+                )
+            journey = await self._ensure_journey(
+                db, step.journey_id, step.recipient_id, step.series_no, step.rule
+            )
+            dose = Dose(
+                journey_id=step.journey_id,
+                recipient_id=step.recipient_id,
+                location_id=step.location_id,
+                appointment_id=step.appointment_id,
+                dose_number=step.dose_number,
+                product_code=step.rule.code,
+                product_version=step.rule.version,
+                lot_number=step.lot_number,
+                expires_on=step.expires_on,
+                injection_site=step.injection_site,
+                route=step.route,
+                administered_by=step.administered_by,
+                given_at=step.given_at,
+                warning=step.warning,
+                documented_by=step.actor,
+                idempotency_key=step.idempotency_key,
+            )
+            db.add(dose)
+            await db.flush()
+            audit(
+                db,
+                actor=step.actor,
+                location_id=step.location_id,
+                entity="dose",
+                entity_id=dose.id,
+                action="document",
+                changes=diff({}, _dose_snapshot(dose)),
+                reason=step.warning,
+            )
+            appointment = None
+            if step.appointment_id is not None:
+                appointment = await db.get(Appointment, step.appointment_id)
+                if appointment is not None and appointment.status in ACTIVE_STATUSES:
+                    appointment.status = AppointmentStatus.completed.value
+            if step.completes_series:
+                journey.status = JourneyStatus.complete.value
+                journey.completed_at = utcnow()
+            await db.flush()
+            return DocumentResult(DoseFact.of(dose), AppointmentFact.of(appointment) if appointment else None)
+
+    @activity.defn
+    async def edit_dose(self, step: EditStep) -> DoseFact:
+        async with transaction(self.sessions) as db:
+            dose = await self._dose(db, step.dose_id)
+            before = _dose_snapshot(dose)
+            for name, value in step.changes.as_dict().items():
+                setattr(dose, name, value)
+            changes = diff(before, _dose_snapshot(dose))
+            if changes:
+                audit(
+                    db,
+                    actor=step.actor,
+                    location_id=dose.location_id,
+                    entity="dose",
+                    entity_id=dose.id,
+                    action="edit",
+                    changes=changes,
+                    reason=step.reason,
+                )
+            return DoseFact.of(dose)
+
+    @activity.defn
+    async def remove_dose(self, step: RemoveStep) -> DoseFact:
+        async with transaction(self.sessions) as db:
+            dose = await self._dose(db, step.dose_id)
+            if not dose.removed:
+                dose.removed = True
+                dose.removed_reason = step.reason
+                dose.removed_at = utcnow()
+                audit(
+                    db,
+                    actor=step.actor,
+                    location_id=dose.location_id,
+                    entity="dose",
+                    entity_id=dose.id,
+                    action="remove",
+                    changes={"removed": [False, True]},
+                    reason=step.reason,
+                )
+                journey = await db.get(Journey, dose.journey_id)
+                if journey is not None:
+                    journey.status = JourneyStatus.active.value
+                    journey.completed_at = None
+            return DoseFact.of(dose)
+
+    # ---- email
+
+    @activity.defn
+    async def compose_email(self, step: ComposeStep) -> EmailRequest | None:
+        """The message for one journey event, with signed links; None when the recipient has no email."""
+        async with transaction(self.sessions) as db:
+            recipient = await db.get(Recipient, step.recipient_id)
+            if recipient is None or not recipient.email:
+                return None
+            location_id = step.appointment.location_id if step.appointment else step.location_id
+            location = await db.get(Location, location_id) if location_id else None
+        language = recipient.preferred_language if recipient.preferred_language in INVITE_TEXT else "en"
+        base = self.settings.public_base_url.rstrip("/")
+        secret = self.settings.secret_key
+        context: dict[str, Any] = {
+            "name": recipient.first_name,
+            "full_name": recipient.full_name,
+            "journey_id": step.journey_id,
+            "product_name": step.product_name,
+            "dose_number": step.dose_number,
+            "time_zone": location.time_zone if location else "UTC",
+            "location_name": location.name if location else "",
+            "location_address": location.address if location else "",
+            "location_phone": location.phone if location else "",
+            "record_url": f"{base}/r/record/"
+            + sign_link(secret, LINK_RECORD, {"r": recipient.id, "j": step.journey_id}),
+            **step.extra,
+        }
+        if step.window_earliest is not None:
+            context["window_earliest"] = step.window_earliest.isoformat()
+        if step.window_latest is not None:
+            context["window_latest"] = step.window_latest.isoformat()
+        if step.dose_number is not None:
+            context["book_url"] = f"{base}/r/book/" + sign_link(
+                secret, LINK_BOOK, {"j": step.journey_id, "n": step.dose_number}
+            )
+        invite = None
+        appointment = step.appointment
+        if appointment is not None:
+            appointment_url = f"{base}/r/appointments/" + sign_link(
+                secret, LINK_APPOINTMENT, {"a": appointment.appointment_id, "j": step.journey_id}
+            )
+            context.update(
+                appointment_id=appointment.appointment_id,
+                appointment_url=appointment_url,
+                start_at=appointment.start_at.isoformat(),
+                end_at=appointment.end_at.isoformat(),
+                dose_number=appointment.dose_number,
+            )
+            if step.invite_method:
+                summary, description = INVITE_TEXT[language]
+                invite = CalendarInvite(
+                    uid=f"appointment-{appointment.appointment_id}@cvms",
+                    sequence=appointment.invite_sequence,
+                    method=step.invite_method,
+                    start=appointment.start_at.isoformat(),
+                    end=appointment.end_at.isoformat(),
+                    summary=summary.format(n=appointment.dose_number),
+                    location=", ".join(
+                        p for p in (context["location_name"], context["location_address"]) if p
+                    ),
+                    description=description.format(url=appointment_url),
+                    organizer_email=parseaddr(self.settings.mail_from)[1],
+                    attendee_email=recipient.email,
+                )
+        return EmailRequest(
+            key=step.key,
+            to=recipient.email,
+            language=language,
+            template=step.template,
+            context=context,
+            invite=invite,
+        )
+
+    # ---- helpers
+
+    async def _ensure_journey(
+        self, db: AsyncSession, journey_id: str, recipient_id: int, series_no: int, rule: ProductRule
+    ) -> Journey:
+        journey = await db.get(Journey, journey_id)
+        if journey is None:
+            journey = Journey(id=journey_id, recipient_id=recipient_id, series_no=series_no)
+            db.add(journey)
+        journey.product_code = rule.code
+        journey.product_version = rule.version
+        await db.flush()
+        return journey
+
+    async def _appointment_by_key(self, db: AsyncSession, journey_id: str, key: str) -> Appointment | None:
+        return (
+            await db.execute(
+                select(Appointment).where(
+                    Appointment.journey_id == journey_id, Appointment.idempotency_key == key
+                )
+            )
+        ).scalar_one_or_none()
+
+    async def _appointment(self, db: AsyncSession, appointment_id: int) -> Appointment:
+        row = await db.get(Appointment, appointment_id)
+        if row is None:
+            raise refused("not_found", "No such appointment.", status=404)
+        return row
+
+    async def _dose(self, db: AsyncSession, dose_id: int) -> Dose:
+        row = await db.get(Dose, dose_id)
+        if row is None:
+            raise refused("not_found", "No such dose.", status=404)
+        return row
+
+    async def _no_seat(self, db: AsyncSession, slot_id: int) -> ApplicationError:
+        slot = await db.get(Slot, slot_id)
+        if slot is None:
+            return refused("not_found", "No such slot.", status=404)
+        if not slot.is_open:
+            return refused("slot_closed", "This slot is closed to bookings.")
+        return refused("slot_full", "This slot is full; choose another.", slot_id=slot_id)
+
+
+def _dose_snapshot(dose: Dose) -> dict[str, Any]:
+    return {
+        "dose_number": dose.dose_number,
+        "product_code": dose.product_code,
+        "lot_number": dose.lot_number,
+        "expires_on": dose.expires_on,
+        "injection_site": dose.injection_site,
+        "route": dose.route,
+        "administered_by": dose.administered_by,
+        "given_at": dose.given_at,
+        "location_id": dose.location_id,
+    }

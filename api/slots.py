@@ -1,0 +1,157 @@
+"""Slots: a location manager publishes capacity and closes it; anyone at the location lists it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import select
+
+from api.deps import Manager, Reader, SessionDep
+from api.errors import Conflict, NotFound, Unprocessable
+from records.audit import audit
+from records.db import utcnow
+from records.locations import Location
+from records.products import current_product
+from records.scheduling import Slot
+
+router = APIRouter(prefix="/slots", tags=["slots"])
+
+
+class SlotIn(BaseModel):
+    start_at: AwareDatetime
+    end_at: AwareDatetime
+    capacity: int = Field(ge=1, le=10_000)
+    product_code: str = Field(min_length=1, max_length=40)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SlotIn:
+        if self.end_at <= self.start_at:
+            raise ValueError("end_at must be after start_at")
+        return self
+
+
+class SlotOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    location_id: int
+    start_at: datetime
+    end_at: datetime
+    capacity: int
+    booked: int
+    seats_left: int
+    product_code: str
+    is_open: bool
+
+
+def slot_out(slot: Slot) -> SlotOut:
+    return SlotOut(
+        id=slot.id,
+        location_id=slot.location_id,
+        start_at=slot.start_at,
+        end_at=slot.end_at,
+        capacity=slot.capacity,
+        booked=slot.booked,
+        seats_left=max(slot.capacity - slot.booked, 0) if slot.is_open else 0,
+        product_code=slot.product_code,
+        is_open=slot.is_open,
+    )
+
+
+async def load_slot(slot_id: int, actor: Reader, db: SessionDep) -> Slot:
+    """A slot of the active location; another location's slot is a 404."""
+    slot = (
+        await db.execute(select(Slot).where(Slot.id == slot_id, Slot.location_id == actor.location.id))
+    ).scalar_one_or_none()
+    if slot is None:
+        raise NotFound("no such slot at this location")
+    return slot
+
+
+SlotDep = Annotated[Slot, Depends(load_slot)]
+
+
+def day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """A calendar day of the location, as UTC instants [start, end)."""
+    zone = ZoneInfo(tz_name)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end
+
+
+def require_scheduling(location: Location) -> None:
+    if not location.scheduling_enabled:
+        raise Conflict(
+            f"{location.name} takes walk-ins only; scheduling is not enabled here",
+            code="scheduling_disabled",
+        )
+
+
+@router.post("", response_model=SlotOut, status_code=201)
+async def publish_slot(body: SlotIn, actor: Manager, db: SessionDep) -> SlotOut:
+    require_scheduling(actor.location)
+    if body.end_at <= utcnow():
+        raise Unprocessable(
+            "this slot would already be over", errors=[{"field": "end_at", "message": "past"}]
+        )
+    if await current_product(db, body.product_code) is None:
+        raise Unprocessable(
+            f"unknown product {body.product_code!r}",
+            errors=[{"field": "product_code", "message": "unknown product"}],
+        )
+    slot = Slot(
+        location_id=actor.location.id, created_by=actor.user.id, booked=0, is_open=True, **body.model_dump()
+    )
+    db.add(slot)
+    await db.flush()
+    audit(
+        db,
+        actor=actor.actor,
+        location_id=actor.location.id,
+        entity="slot",
+        entity_id=slot.id,
+        action="publish",
+        changes={k: [None, str(v)] for k, v in body.model_dump().items()},
+    )
+    return slot_out(slot)
+
+
+@router.get("", response_model=list[SlotOut])
+async def list_slots(
+    actor: Reader,
+    db: SessionDep,
+    day: Annotated[date | None, Query(description="a day in the location's time zone")] = None,
+    product_code: Annotated[str | None, Query(max_length=40)] = None,
+    available_only: bool = False,
+) -> list[SlotOut]:
+    query = select(Slot).where(Slot.location_id == actor.location.id)
+    if day is not None:
+        start, end = day_bounds(day, actor.location.time_zone)
+        query = query.where(Slot.start_at >= start, Slot.start_at < end)
+    if product_code:
+        query = query.where(Slot.product_code == product_code)
+    if available_only:
+        query = query.where(Slot.is_open.is_(True), Slot.booked < Slot.capacity, Slot.end_at > utcnow())
+    rows = await db.execute(query.order_by(Slot.start_at, Slot.id).limit(500))
+    return [slot_out(s) for s in rows.scalars()]
+
+
+@router.post("/{slot_id}/close", response_model=SlotOut)
+async def close_slot(slot_id: int, actor: Manager, slot: SlotDep, db: SessionDep) -> SlotOut:
+    """No new bookings; appointments already booked keep their seats."""
+    if slot.is_open:
+        slot.is_open = False
+        audit(
+            db,
+            actor=actor.actor,
+            location_id=actor.location.id,
+            entity="slot",
+            entity_id=slot.id,
+            action="close",
+            changes={"is_open": [True, False]},
+        )
+    return slot_out(slot)

@@ -1,0 +1,693 @@
+"""The dose-series journey: one workflow per recipient and series, `journey-<recipient>-<series>`.
+
+The API drives it with Workflow Updates (book, reschedule, cancel, check in,
+no-show, document / edit / remove a dose), started with update-with-start so
+the first booking or walk-in dose creates it. Each handler checks the rules
+(validators refuse before anything enters history where the state suffices),
+does its one database step as a local activity, and returns. The main loop
+sends the email the handlers announced and sleeps until the next timed event
+(reminder, missed appointment, next dose due, overdue) or a state change,
+whichever comes first, then recomputes: nothing polls.
+
+Deterministic: no I/O, no wall clock; durations come from the input (the
+settings when the journey started), the rule version is the one it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.email import EmailActivities
+    from activities.journey import (
+        REFUSED,
+        AppointmentFact,
+        BookStep,
+        ComposeStep,
+        DocumentResult,
+        DocumentStep,
+        DoseChanges,
+        DoseFact,
+        EditStep,
+        JourneyActivities,
+        RemoveStep,
+        RescheduleStep,
+        SlotFact,
+        StatusStep,
+        refused,
+    )
+    from workflows.dose_rules import (
+        ProductRule,
+        RuleViolation,
+        check_booking,
+        check_documentation,
+        check_same_product,
+        next_dose_window,
+    )
+    from workflows.journey_timers import (
+        DOSE_DUE,
+        MISSED,
+        OVERDUE,
+        REMINDER,
+        TimedAppointment,
+        TimedDose,
+        Timer,
+        TimerInputs,
+        next_timer,
+    )
+
+# Steps a person waits for: a few quick attempts, then the update fails and the API says so.
+STEP_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
+# Steps the journey takes on its own (a missed appointment): keep trying.
+SYSTEM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+EMAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+SYSTEM = "system"
+
+
+# --------------------------------------------------------------------------- inputs and outputs
+
+
+@dataclass(frozen=True)
+class JourneyInput:
+    """How a run starts: the series as the records know it (empty for a new journey)."""
+
+    journey_id: str
+    recipient_id: int
+    series_no: int
+    day_seconds: float
+    reminder_lead_seconds: float
+    rule: ProductRule | None = None
+    doses: list[DoseFact] = field(default_factory=list)
+    appointment: AppointmentFact | None = None
+    removals: int = 0
+
+
+@dataclass(frozen=True)
+class BookRequest:
+    slot: SlotFact
+    rule: ProductRule  # newest version of the slot's product; a started series keeps its own
+    idempotency_key: str
+    actor: str
+    dose_number: int | None = None  # when given, must be the dose that is next
+
+
+@dataclass(frozen=True)
+class RescheduleRequest:
+    appointment_id: int
+    slot: SlotFact
+    actor: str
+
+
+@dataclass(frozen=True)
+class AppointmentRequest:
+    """Cancel (reason required), check in, or mark a no-show."""
+
+    appointment_id: int
+    actor: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentRequest:
+    rule: ProductRule  # newest version of the product given
+    location_id: int
+    lot_number: str
+    expires_on: date
+    injection_site: str
+    route: str
+    administered_by: str
+    given_at: datetime
+    idempotency_key: str
+    actor: str
+    dose_number: int | None = None
+
+
+@dataclass(frozen=True)
+class DocumentOutcome:
+    dose: DoseFact
+    warning: str | None
+    series_complete: bool
+
+
+@dataclass(frozen=True)
+class EditDoseRequest:
+    dose_id: int
+    changes: DoseChanges
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class RemoveDoseRequest:
+    dose_id: int
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class JourneyView:
+    journey_id: str
+    recipient_id: int
+    series_no: int
+    product_code: str | None
+    product_version: int | None
+    doses_required: int | None
+    doses: list[DoseFact]
+    appointment: AppointmentFact | None
+    complete: bool
+    next_dose_number: int | None
+    next_dose_earliest: datetime | None
+    next_dose_latest: datetime | None
+    next_event: str | None
+    next_event_at: datetime | None
+
+
+# --------------------------------------------------------------------------- the workflow
+
+
+def _refusal(violation: RuleViolation) -> ApplicationError:
+    return refused(violation.code, violation.message, violation.http_status, **violation.details)
+
+
+@workflow.defn
+class JourneyWorkflow:
+    @workflow.init
+    def __init__(self, input: JourneyInput) -> None:
+        self.input = input
+        self.rule: ProductRule | None = input.rule
+        self.doses: list[DoseFact] = sorted(input.doses, key=lambda d: d.dose_number)
+        self.appointment: AppointmentFact | None = input.appointment
+        self.removals = input.removals
+        self.done: set[str] = set()
+        self.outbox: list[ComposeStep] = []
+        self.version = 0  # bumped on every state change, wakes the main loop to recompute timers
+        self.lock = asyncio.Lock()  # one handler at a time changes the series
+
+    # ---- main loop
+
+    @workflow.run
+    async def run(self, input: JourneyInput) -> JourneyView:
+        while True:
+            await self._deliver_announcements()
+            if self.complete:
+                # Let in-flight handlers (a removal reopening the series) finish before deciding.
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                if self.complete and not self.outbox:
+                    return self.view()
+                continue
+            timer = next_timer(self._timer_inputs(), workflow.now())
+            woken = self._woken_after(self.version)
+            if timer is None:
+                await workflow.wait_condition(woken)
+                continue
+            delay = (timer.at - workflow.now()).total_seconds()
+            if delay > 0:
+                try:
+                    await workflow.wait_condition(woken, timeout=delay, timeout_summary=timer.event)
+                    continue
+                except TimeoutError:
+                    pass
+            await self._fire(timer)
+
+    async def _fire(self, timer: Timer) -> None:
+        self.done.add(timer.mark)
+        appointment = self.appointment
+        if timer.event == REMINDER and appointment is not None:
+            self._announce(
+                "reminder", f"a{appointment.appointment_id}.{appointment.invite_sequence}", appointment
+            )
+        elif timer.event == MISSED and appointment is not None:
+            async with self.lock:
+                current = self.appointment
+                if current is None or current.appointment_id != timer.appointment_id:
+                    return
+                if current.status != "booked":
+                    return
+                try:
+                    self.appointment = await self._system_step(
+                        JourneyActivities.change_appointment_status,
+                        StatusStep(current.appointment_id, "missed", SYSTEM),
+                    )
+                except ActivityError:
+                    return  # the records refused (it changed meanwhile): nothing was missed
+                self._announce(
+                    "missed", f"a{current.appointment_id}", self.appointment, dose_number=current.dose_number
+                )
+                self._changed()
+        elif timer.event in (DOSE_DUE, OVERDUE) and timer.dose_number is not None:
+            template = "dose2_due" if timer.event == DOSE_DUE else "dose2_overdue"
+            window = next_dose_window(self._rule(), self.doses[-1].given_at, self.input.day_seconds)
+            self._announce(
+                template,
+                timer.mark.split(":", 1)[1],
+                None,
+                dose_number=timer.dose_number,
+                window_earliest=window.earliest,
+                window_latest=window.recommended_latest,
+                location_id=self.doses[-1].location_id,
+            )
+
+    # ---- appointments
+
+    @workflow.update
+    async def book(self, request: BookRequest) -> AppointmentFact:
+        async with self.lock:
+            rule, number = self._check_book(request)
+            fact = await self._step(
+                JourneyActivities.book_appointment,
+                BookStep(
+                    journey_id=self.input.journey_id,
+                    recipient_id=self.input.recipient_id,
+                    series_no=self.input.series_no,
+                    rule=rule,
+                    slot=request.slot,
+                    dose_number=number,
+                    idempotency_key=request.idempotency_key,
+                    actor=request.actor,
+                ),
+            )
+            self.rule = rule
+            self.appointment = fact
+            self._announce("appointment_confirmed", f"a{fact.appointment_id}", fact, invite="REQUEST")
+            self._changed()
+            return fact
+
+    @book.validator
+    def _validate_book(self, request: BookRequest) -> None:
+        self._check_book(request)
+
+    def _check_book(self, request: BookRequest) -> tuple[ProductRule, int]:
+        if self.appointment is not None and self.appointment.active:
+            raise refused(
+                "already_booked",
+                "This series already has an appointment; reschedule or cancel it instead.",
+                appointment_id=self.appointment.appointment_id,
+            )
+        number = len(self.doses) + 1
+        rule = self._series_rule(request.rule)
+        self._check_number(request.dose_number, number)
+        try:
+            if self.doses:
+                check_same_product(rule.code, request.slot.product_code)
+            check_booking(
+                rule,
+                number,
+                request.slot.start_at,
+                self.doses[-1].given_at if self.doses else None,
+                self.input.day_seconds,
+            )
+        except RuleViolation as violation:
+            raise _refusal(violation) from None
+        return rule, number
+
+    @workflow.update
+    async def reschedule(self, request: RescheduleRequest) -> AppointmentFact:
+        async with self.lock:
+            self._check_reschedule(request)
+            fact = await self._step(
+                JourneyActivities.reschedule_appointment,
+                RescheduleStep(request.appointment_id, request.slot, request.actor),
+            )
+            self.appointment = fact
+            self._announce(
+                "rescheduled", f"a{fact.appointment_id}.{fact.invite_sequence}", fact, invite="REQUEST"
+            )
+            self._changed()
+            return fact
+
+    @reschedule.validator
+    def _validate_reschedule(self, request: RescheduleRequest) -> None:
+        self._check_reschedule(request)
+
+    def _check_reschedule(self, request: RescheduleRequest) -> None:
+        current = self._current_appointment(request.appointment_id)
+        if current.status != "booked":
+            raise refused("appointment_status", f"This appointment is {current.status}; it cannot move.")
+        if request.slot.slot_id == current.slot_id:
+            raise refused("same_slot", "The appointment is already in this slot.")
+        if request.slot.product_code != current.product_code:
+            raise refused(
+                "wrong_product",
+                f"This appointment is for {current.product_code}; "
+                f"the slot offers {request.slot.product_code}.",
+            )
+        try:
+            check_booking(
+                self._rule(),
+                current.dose_number,
+                request.slot.start_at,
+                self.doses[-1].given_at if self.doses else None,
+                self.input.day_seconds,
+            )
+        except RuleViolation as violation:
+            raise _refusal(violation) from None
+
+    @workflow.update
+    async def cancel(self, request: AppointmentRequest) -> AppointmentFact:
+        return await self._move_appointment(request, "cancelled")
+
+    @cancel.validator
+    def _validate_cancel(self, request: AppointmentRequest) -> None:
+        self._check_move(request, "cancelled")
+
+    @workflow.update
+    async def check_in(self, request: AppointmentRequest) -> AppointmentFact:
+        return await self._move_appointment(request, "checked_in")
+
+    @check_in.validator
+    def _validate_check_in(self, request: AppointmentRequest) -> None:
+        self._check_move(request, "checked_in")
+
+    @workflow.update
+    async def no_show(self, request: AppointmentRequest) -> AppointmentFact:
+        return await self._move_appointment(request, "missed")
+
+    @no_show.validator
+    def _validate_no_show(self, request: AppointmentRequest) -> None:
+        self._check_move(request, "missed")
+
+    def _check_move(self, request: AppointmentRequest, to_status: str) -> AppointmentFact:
+        current = self._current_appointment(request.appointment_id)
+        allowed = ("booked", "checked_in") if to_status == "cancelled" else ("booked",)
+        if current.status not in allowed:
+            raise refused(
+                "appointment_status",
+                f"This appointment is {current.status.replace('_', ' ')}; it cannot become "
+                f"{to_status.replace('_', ' ')}.",
+            )
+        return current
+
+    async def _move_appointment(self, request: AppointmentRequest, to_status: str) -> AppointmentFact:
+        async with self.lock:
+            self._check_move(request, to_status)
+            fact = await self._step(
+                JourneyActivities.change_appointment_status,
+                StatusStep(request.appointment_id, to_status, request.actor, request.reason),
+            )
+            self.appointment = fact
+            # Both offer a link to book the same dose again.
+            if to_status == "cancelled":
+                self._announce(
+                    "cancelled", f"a{fact.appointment_id}", fact, invite="CANCEL", dose_number=fact.dose_number
+                )
+            elif to_status == "missed":
+                self._announce("missed", f"a{fact.appointment_id}", fact, dose_number=fact.dose_number)
+            self._changed()
+            return fact
+
+    # ---- doses
+
+    @workflow.update
+    async def document_dose(self, request: DocumentRequest) -> DocumentOutcome:
+        async with self.lock:
+            rule, number, warning = self._check_document(request)
+            appointment = self.appointment
+            fulfils = (
+                appointment.appointment_id
+                if appointment is not None and appointment.active and appointment.dose_number == number
+                else None
+            )
+            result: DocumentResult = await self._step(
+                JourneyActivities.document_dose,
+                DocumentStep(
+                    journey_id=self.input.journey_id,
+                    recipient_id=self.input.recipient_id,
+                    series_no=self.input.series_no,
+                    rule=rule,
+                    dose_number=number,
+                    location_id=request.location_id,
+                    lot_number=request.lot_number,
+                    expires_on=request.expires_on,
+                    injection_site=request.injection_site,
+                    route=request.route,
+                    administered_by=request.administered_by,
+                    given_at=request.given_at,
+                    warning=warning,
+                    idempotency_key=request.idempotency_key,
+                    actor=request.actor,
+                    completes_series=number >= rule.doses,
+                    appointment_id=fulfils,
+                ),
+            )
+            self.rule = rule
+            self.doses.append(result.dose)
+            if result.appointment is not None:
+                self.appointment = result.appointment
+            if self.complete:
+                self._announce(
+                    "series_complete", f"d{result.dose.dose_id}", None, location_id=request.location_id
+                )
+            self._changed()
+            return DocumentOutcome(
+                dose=result.dose, warning=result.dose.warning, series_complete=self.complete
+            )
+
+    @document_dose.validator
+    def _validate_document(self, request: DocumentRequest) -> None:
+        self._check_document(request)
+
+    def _check_document(self, request: DocumentRequest) -> tuple[ProductRule, int, str | None]:
+        number = len(self.doses) + 1
+        rule = self._series_rule(request.rule)
+        self._check_number(request.dose_number, number)
+        try:
+            if self.doses:
+                check_same_product(rule.code, request.rule.code)
+            warning = check_documentation(
+                rule,
+                number,
+                request.given_at,
+                self.doses[-1].given_at if self.doses else None,
+                self.input.day_seconds,
+            )
+        except RuleViolation as violation:
+            raise _refusal(violation) from None
+        return rule, number, warning
+
+    @workflow.update
+    async def edit_dose(self, request: EditDoseRequest) -> DoseFact:
+        async with self.lock:
+            index = self._check_edit(request)
+            fact = await self._step(
+                JourneyActivities.edit_dose,
+                EditStep(request.dose_id, request.changes, request.reason, request.actor),
+            )
+            self.doses[index] = fact
+            self._changed()
+            return fact
+
+    @edit_dose.validator
+    def _validate_edit(self, request: EditDoseRequest) -> None:
+        self._check_edit(request)
+
+    def _check_edit(self, request: EditDoseRequest) -> int:
+        index = self._dose_index(request.dose_id)
+        given_at = request.changes.given_at
+        if given_at is not None:
+            dose = self.doses[index]
+            try:
+                check_documentation(
+                    self._rule(),
+                    dose.dose_number,
+                    given_at,
+                    self.doses[index - 1].given_at if index > 0 else None,
+                    self.input.day_seconds,
+                )
+                if index + 1 < len(self.doses):
+                    check_documentation(
+                        self._rule(),
+                        self.doses[index + 1].dose_number,
+                        self.doses[index + 1].given_at,
+                        given_at,
+                        self.input.day_seconds,
+                    )
+            except RuleViolation as violation:
+                raise _refusal(violation) from None
+        return index
+
+    @workflow.update
+    async def remove_dose(self, request: RemoveDoseRequest) -> JourneyView:
+        async with self.lock:
+            self._check_remove(request)
+            await self._step(
+                JourneyActivities.remove_dose, RemoveStep(request.dose_id, request.reason, request.actor)
+            )
+            self.doses.pop()
+            # The series steps back: the removed dose is due again, announced afresh.
+            self.removals += 1
+            self._changed()
+            return self.view()
+
+    @remove_dose.validator
+    def _validate_remove(self, request: RemoveDoseRequest) -> None:
+        self._check_remove(request)
+
+    def _check_remove(self, request: RemoveDoseRequest) -> None:
+        index = self._dose_index(request.dose_id)
+        if index != len(self.doses) - 1:
+            raise refused(
+                "later_dose_exists",
+                f"Dose {self.doses[-1].dose_number} of this series is documented; remove it first.",
+            )
+
+    # ---- reading
+
+    @workflow.query
+    def view(self) -> JourneyView:
+        timer = next_timer(self._timer_inputs(), workflow.now()) if not self.complete else None
+        rule = self.rule
+        earliest = latest = None
+        next_number = None
+        if rule is not None and not self.complete:
+            next_number = len(self.doses) + 1
+            if self.doses:
+                window = next_dose_window(rule, self.doses[-1].given_at, self.input.day_seconds)
+                earliest, latest = window.earliest, window.recommended_latest
+        return JourneyView(
+            journey_id=self.input.journey_id,
+            recipient_id=self.input.recipient_id,
+            series_no=self.input.series_no,
+            product_code=rule.code if rule else None,
+            product_version=rule.version if rule else None,
+            doses_required=rule.doses if rule else None,
+            doses=list(self.doses),
+            appointment=self.appointment,
+            complete=self.complete,
+            next_dose_number=next_number,
+            next_dose_earliest=earliest,
+            next_dose_latest=latest,
+            next_event=timer.event if timer else None,
+            next_event_at=timer.at if timer else None,
+        )
+
+    # ---- helpers
+
+    @property
+    def complete(self) -> bool:
+        return self.rule is not None and len(self.doses) >= self.rule.doses
+
+    def _series_rule(self, newest: ProductRule) -> ProductRule:
+        """A series keeps the rule version it started with; before its first dose a booking or
+        dose of another product starts it afresh with that product's newest version."""
+        if self.doses:
+            return self._rule()
+        if self.rule is not None and self.rule.code == newest.code:
+            return self.rule
+        return newest
+
+    def _rule(self) -> ProductRule:
+        if self.rule is None:
+            raise refused("no_series", "This series has no product yet.")
+        return self.rule
+
+    def _check_number(self, requested: int | None, expected: int) -> None:
+        if requested is not None and requested != expected:
+            raise refused(
+                "dose_number_mismatch",
+                f"This series has {expected - 1} dose(s) documented; the next is dose {expected}, "
+                f"not dose {requested}.",
+                expected=expected,
+            )
+
+    def _current_appointment(self, appointment_id: int) -> AppointmentFact:
+        current = self.appointment
+        if current is None or current.appointment_id != appointment_id:
+            raise refused("not_current", "This is not the series' current appointment.", status=409)
+        return current
+
+    def _dose_index(self, dose_id: int) -> int:
+        for index, dose in enumerate(self.doses):
+            if dose.dose_id == dose_id:
+                return index
+        raise refused("not_found", "No such dose in this series (it may have been removed).", status=404)
+
+    def _timer_inputs(self) -> TimerInputs:
+        appointment = self.appointment
+        return TimerInputs(
+            rule=self.rule,
+            doses=tuple(TimedDose(d.dose_id, d.dose_number, d.given_at) for d in self.doses),
+            appointment=TimedAppointment(
+                appointment.appointment_id,
+                appointment.start_at,
+                appointment.end_at,
+                appointment.status,
+                appointment.invite_sequence,
+            )
+            if appointment is not None
+            else None,
+            day_seconds=self.input.day_seconds,
+            reminder_lead_seconds=self.input.reminder_lead_seconds,
+            done=frozenset(self.done),
+            removals=self.removals,
+        )
+
+    def _woken_after(self, seen: int):  # type: ignore[no-untyped-def]
+        """The wake-up condition: the series changed since `seen`, or email is waiting."""
+        return lambda: self.version != seen or bool(self.outbox)
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def _announce(
+        self,
+        template: str,
+        occurrence: str,
+        appointment: AppointmentFact | None,
+        *,
+        invite: str | None = None,
+        **fields: object,
+    ) -> None:
+        """Queues one email; its key is natural (journey, event, occurrence) so it goes out once."""
+        rule = self.rule
+        step = ComposeStep(
+            key=f"{self.input.journey_id}:{template}:{occurrence}",
+            template=template,
+            journey_id=self.input.journey_id,
+            recipient_id=self.input.recipient_id,
+            appointment=appointment,
+            invite_method=invite,
+            product_name=rule.name if rule else "",
+        )
+        self.outbox.append(replace(step, **fields))  # type: ignore[arg-type]
+
+    async def _deliver_announcements(self) -> None:
+        while self.outbox:
+            step = self.outbox.pop(0)
+            request = await workflow.execute_local_activity_method(
+                JourneyActivities.compose_email,
+                step,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=SYSTEM_RETRY,
+            )
+            if request is not None:
+                await workflow.execute_activity_method(
+                    EmailActivities.deliver_email,
+                    request,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    retry_policy=EMAIL_RETRY,
+                )
+
+    async def _step(self, activity, step):  # type: ignore[no-untyped-def]
+        """One database step for a waiting person; a refusal fails the update with its message."""
+        try:
+            return await workflow.execute_local_activity_method(
+                activity, step, start_to_close_timeout=timedelta(seconds=30), retry_policy=STEP_RETRY
+            )
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type == REFUSED:
+                raise ApplicationError(
+                    cause.message, *cause.details, type=REFUSED, non_retryable=True
+                ) from None
+            raise
+
+    async def _system_step(self, activity, step):  # type: ignore[no-untyped-def]
+        return await workflow.execute_local_activity_method(
+            activity, step, start_to_close_timeout=timedelta(seconds=30), retry_policy=SYSTEM_RETRY
+        )
