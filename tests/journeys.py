@@ -109,7 +109,8 @@ async def publish_slot(
     capacity: int = 5,
     product: str = "pfizer",
 ) -> dict[str, Any]:
-    start = utcnow() + timedelta(seconds=start_in)
+    # Whole seconds, like real slots: calendar invites carry no fractions of a second.
+    start = (utcnow() + timedelta(seconds=start_in)).replace(microsecond=0)
     response = await api.post(
         "/slots",
         json={
