@@ -207,22 +207,46 @@ async def foreign_records(sessions: Any) -> dict[str, int]:
     recipient = await new_recipient(sessions)
     async with transaction(sessions) as db:
         jid = journey_id(recipient.id, 1)
-        db.add(Journey(id=jid, recipient_id=recipient.id, series_no=1, product_code="pfizer", product_version=1))
+        db.add(
+            Journey(id=jid, recipient_id=recipient.id, series_no=1, product_code="pfizer", product_version=1)
+        )
         start = utcnow() + timedelta(days=3)
         slot = Slot(
-            location_id=bunc, start_at=start, end_at=start + timedelta(minutes=15), capacity=3, booked=1,
+            location_id=bunc,
+            start_at=start,
+            end_at=start + timedelta(minutes=15),
+            capacity=3,
+            booked=1,
             product_code="pfizer",
         )
         db.add(slot)
         await db.flush()
         appointment = Appointment(
-            journey_id=jid, recipient_id=recipient.id, location_id=bunc, slot_id=slot.id, start_at=slot.start_at,
-            end_at=slot.end_at, product_code="pfizer", dose_number=1, idempotency_key=unique(), booked_by="test",
+            journey_id=jid,
+            recipient_id=recipient.id,
+            location_id=bunc,
+            slot_id=slot.id,
+            start_at=slot.start_at,
+            end_at=slot.end_at,
+            product_code="pfizer",
+            dose_number=1,
+            idempotency_key=unique(),
+            booked_by="test",
         )
         dose = Dose(
-            journey_id=jid, recipient_id=recipient.id, location_id=bunc, dose_number=1, product_code="pfizer",
-            product_version=1, lot_number="X", expires_on=LOT_EXPIRY, injection_site="left_deltoid",
-            route="intramuscular", administered_by="Someone", given_at=utcnow(), documented_by="test",
+            journey_id=jid,
+            recipient_id=recipient.id,
+            location_id=bunc,
+            dose_number=1,
+            product_code="pfizer",
+            product_version=1,
+            lot_number="X",
+            expires_on=LOT_EXPIRY,
+            injection_site="left_deltoid",
+            route="intramuscular",
+            administered_by="Someone",
+            given_at=utcnow(),
+            documented_by="test",
             idempotency_key=unique(),
         )
         db.add_all([appointment, dose])

@@ -72,7 +72,9 @@ async def run_series(api, smtp, sessions, temporal, language: str) -> str:
     scheduler = await login(api, "scheduler")
     provider = await login(api, "provider")
     words = EXPECTED[language]
-    recipient = await new_recipient(sessions, language=language, first_name="Ana" if language == "es" else "Ann")
+    recipient = await new_recipient(
+        sessions, language=language, first_name="Ana" if language == "es" else "Ann"
+    )
 
     # --- dose 1: booked by the scheduler
     slot1 = await publish_slot(api, manager, start_in=3, length=4)
@@ -141,7 +143,9 @@ async def run_series(api, smtp, sessions, temporal, language: str) -> str:
     reminder2 = [m for m in mails_to(smtp, recipient.email) if words["reminder"] in str(m["Subject"])][-1]
     assert_appointment_mail(reminder2, recipient, language, appointment2, sequence=0)
 
-    assert (await api.post(f"/appointments/{appointment2['id']}/check-in", headers=scheduler)).status_code == 200
+    assert (
+        await api.post(f"/appointments/{appointment2['id']}/check-in", headers=scheduler)
+    ).status_code == 200
     dose2 = await api.post(
         f"/recipients/{recipient.id}/doses",
         json={"product_code": "pfizer", "lot_number": PFIZER_LOT, "injection_site": "right_deltoid"},

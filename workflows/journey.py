@@ -394,7 +394,11 @@ class JourneyWorkflow:
             # Both offer a link to book the same dose again.
             if to_status == "cancelled":
                 self._announce(
-                    "cancelled", f"a{fact.appointment_id}", fact, invite="CANCEL", dose_number=fact.dose_number
+                    "cancelled",
+                    f"a{fact.appointment_id}",
+                    fact,
+                    invite="CANCEL",
+                    dose_number=fact.dose_number,
                 )
             elif to_status == "missed":
                 self._announce("missed", f"a{fact.appointment_id}", fact, dose_number=fact.dose_number)
