@@ -160,7 +160,9 @@ async def register(
     """Creates a help-desk account and emails its temporary password."""
     code = body.registration_code.strip()
     location_id = None
-    if not secrets.compare_digest(code.upper(), settings.helpdesk_registration_code.upper()):
+    if not secrets.compare_digest(
+        code.upper().encode(), settings.helpdesk_registration_code.upper().encode()
+    ):
         location_id = (
             await db.execute(select(Location.id).where(func.upper(Location.provider_pin) == code.upper()))
         ).scalar_one_or_none()
