@@ -15,10 +15,14 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
+from google.protobuf.duration_pb2 import Duration
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
+from api.temporal import connect
 from bench.common import serve_in_thread
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
@@ -27,6 +31,7 @@ from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD, seed
 from worker.settings import Settings
 
+FUZZ_NAMESPACE = "cvms-fuzz"
 # Routes that would end the fuzzing session itself.
 SKIPPED = {("POST", "/auth/logout")}
 
@@ -37,6 +42,11 @@ def fuzz_settings(settings: Settings, state_dir: Path) -> Settings:
         update={
             "database_url": f"sqlite+aiosqlite:///{state_dir}/fuzz.db",
             "temporal_task_queue": f"cvms-fuzz-{uuid.uuid4().hex[:8]}",
+            # Workflow IDs and Message-IDs come from record ids (email-user-7:…, case-1001), which
+            # this database hands out again: its own namespace and mail domain keep them apart
+            # from the main suite's (the capture server drops a repeated Message-ID).
+            "temporal_namespace": FUZZ_NAMESPACE,
+            "mail_from": "cvms fuzz <no-reply@fuzz.cvms.test>",
             "day_seconds": 86400.0,  # no timers fire while fuzzing
         }
     )
@@ -48,7 +58,16 @@ async def fuzz_world(fuzz_settings: Settings, temporal: Any) -> AsyncIterator[Se
     engine = make_engine(fuzz_settings.database_url)
     await seed(make_sessionmaker(engine))
     await engine.dispose()
-    async with build_worker(temporal, fuzz_settings):
+    try:
+        await temporal.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=FUZZ_NAMESPACE, workflow_execution_retention_period=Duration(seconds=86400)
+            )
+        )
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+    async with build_worker(await connect(fuzz_settings), fuzz_settings):
         yield fuzz_settings
 
 
