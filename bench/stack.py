@@ -1,0 +1,75 @@
+"""A throwaway cvms stack for benchmarks: Temporal dev server, SMTP capture,
+migrated SQLite database, worker, and the API on a real HTTP port."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from notifications.capture import CaptureServer
+from records.db import make_engine, make_sessionmaker
+from records.migrate import upgrade
+from worker.devserver import free_port, start_dev_server, wait_for_port
+from worker.seed import seed
+from worker.settings import Settings
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    temporal: Client
+    smtp: CaptureServer
+    sessions: Any
+    server_pid: int
+    folder: Path
+
+    def server_rss_mb(self) -> float:
+        return rss_mb(self.server_pid)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+@contextlib.asynccontextmanager
+async def stack(**overrides: Any) -> AsyncIterator[Stack]:
+    with tempfile.TemporaryDirectory(prefix="cvms-bench-") as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        server = start_dev_server(db_file=folder / "temporal.db", port=port, log_file=folder / "temporal.log")
+        smtp = CaptureServer(folder / "mail", port=free_port())
+        smtp.start()
+        try:
+            wait_for_port("127.0.0.1", port, 60, server)
+            settings = Settings(
+                database_url=f"sqlite+aiosqlite:///{folder}/cvms.db",
+                temporal_address=f"127.0.0.1:{port}",
+                temporal_task_queue=f"cvms-bench-{uuid.uuid4().hex[:6]}",
+                smtp_port=smtp.port,
+                secret_key="bench-secret-0123456789abcdef",
+                public_base_url="http://cvms.bench",
+                **overrides,
+            )
+            upgrade(settings.database_url)
+            engine = make_engine(settings.database_url)
+            sessions = make_sessionmaker(engine)
+            await seed(sessions)
+            client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
+            yield Stack(settings, client, smtp, sessions, server.pid, folder)
+            await engine.dispose()
+        finally:
+            smtp.stop()
+            server.terminate()
+            server.wait(timeout=30)
