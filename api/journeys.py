@@ -11,6 +11,7 @@ idempotency key, so a retried request is answered once.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
+    WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
@@ -50,6 +52,9 @@ IdempotencyKey = Annotated[
 
 # For reading what the workflow wrote: the request's own transaction ended before the update.
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+
+QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 class ServiceUnavailable(ApiError):
@@ -176,9 +181,9 @@ def refusal_error(cause: BaseException) -> ApiError:
 
 async def query_view(temporal: Client, jid: str) -> JourneyView | None:
     try:
-        return await temporal.get_workflow_handle(jid).query(JourneyWorkflow.view)
-    except RPCError:
-        return None
+        return await temporal.get_workflow_handle(jid).query(JourneyWorkflow.view, rpc_timeout=QUERY_TIMEOUT)
+    except (RPCError, WorkflowQueryFailedError):
+        return None  # no such workflow, or no worker to answer: the records answer instead
 
 
 @router.get("/recipients/{recipient_id}/journey", response_model=JourneyView)

@@ -137,6 +137,13 @@ async def test_a_janssen_walk_in_completes_the_series_after_one_dose(api, smtp, 
     view = (await api.get(f"/recipients/{recipient.id}/journey", headers=twosites)).json()
     assert view["complete"] is True and view["doses_required"] == 1
 
+    # A booking after the series is complete starts the recipient's next series.
+    manager, scheduler = [await login(api, n) for n in ("manager", "scheduler")]
+    slot = await publish_slot(api, manager, start_in=3600, product="janssen")
+    again = await book(api, scheduler, recipient.id, slot["id"])
+    assert again.status_code == 201, again.text
+    assert again.json()["journey_id"] == f"journey-{recipient.id}-2"
+
     # BUNC-02 is walk-in only: no slots, no bookings there.
     refused = await api.post(
         "/slots",
@@ -270,3 +277,20 @@ async def test_a_series_keeps_the_rule_version_it_started_with(api, sessions):
 
 async def _count(smtp, address: str, subject_part: str, n: int) -> bool:
     return len([m for m in mails_to(smtp, address) if subject_part in str(m["Subject"])]) >= n
+
+
+async def test_a_second_dose_not_given_by_the_recommended_latest_is_announced_overdue(api, smtp, sessions):
+    provider = await login(api, "provider")
+    product = await new_product(sessions, interval_days=1, latest_days=2, grace_days=0)
+    lot = await add_lot(sessions, product)
+    recipient = await new_recipient(sessions, language="es")
+    dose1 = await document(api, provider, recipient.id, product=product, lot=lot, given_at=days_ago(3))
+    assert dose1.status_code == 201, dose1.text
+    due = await mail(smtp, recipient.email, "Ya le corresponde la dosis 2")
+    overdue = await mail(smtp, recipient.email, "Su dosis 2 está atrasada")
+    assert overdue["Content-Language"] == "es"
+    assert "no necesita empezar de nuevo" in text_of(overdue)
+    assert "/r/book/" in text_of(overdue) and "/r/book/" in text_of(due)
+    # a late dose is still a valid dose: the series completes without starting over
+    late = await document(api, provider, recipient.id, product=product, lot=lot)
+    assert late.status_code == 201 and late.json()["series_complete"] is True, late.text

@@ -244,3 +244,24 @@ def _signed_long_ago(secret: str, purpose: str, payload: dict) -> str:
             return int(time.time()) - 10 * 365 * 86400
 
     return URLSafeTimedSerializer(secret, salt=f"cvms:{purpose}", signer=LongAgo).dumps(payload)
+
+
+async def test_a_recipient_moves_their_appointment_through_the_signed_link(api, smtp, sessions):
+    manager = await login(api, "manager")
+    scheduler = await login(api, "scheduler")
+    recipient = await new_recipient(sessions)
+    first = await publish_slot(api, manager, start_in=3600)
+    later = await publish_slot(api, manager, start_in=5400)
+    appointment = (await book(api, scheduler, recipient.id, first["id"])).json()
+    confirmed = await mail(smtp, recipient.email, "confirmed")
+    token = link_token(confirmed, "appointments")
+
+    moved = await api.post(f"/r/appointments/{token}/reschedule", json={"slot_id": later["id"]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["slot_id"] == later["id"]
+    invite = invite_of(await mail(smtp, recipient.email, "has moved to"))
+    assert invite["uid"] == invite_of(confirmed)["uid"] and invite["sequence"] == 1
+    seen = await api.get(f"/r/appointments/{token}")
+    assert seen.json()["slot_id"] == later["id"] and seen.json()["status"] == "booked"
+    record = await api.get(f"/appointments/{appointment['id']}", headers=scheduler)
+    assert record.json()["invite_sequence"] == 1
