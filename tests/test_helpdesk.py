@@ -529,3 +529,55 @@ async def make_agent(sessions: Any, team_name: str) -> tuple[str, int]:
         team = (await db.execute(select(Team).where(Team.name == team_name))).scalar_one()
         db.add(TeamMember(team_id=team.id, agent_id=agent.id))
         return login_name, agent.id
+
+
+async def test_the_queue_puts_the_oldest_breach_first_and_filters_by_sla_state(desk, smtp):
+    _email, requester = await register_requester(desk, smtp)
+    older = (await open_case(desk, requester, topic="scheduling"))["number"]  # normal: breaches in 4 s
+    newer = (await open_case(desk, requester, topic="switching-locations"))["number"]
+    calm = (await open_case(desk, requester, topic="login-access"))["number"]  # high: 10 min
+    await smtp.wait_for(with_key(f"case-{newer}:breach:first_response:1"), timeout=30)
+    await smtp.wait_for(with_key(f"case-{older}:breach:first_response:1"), timeout=30)
+    agent = await agent_headers(desk)
+
+    queue = [c["number"] for c in (await desk.get("/helpdesk/agent/queue", headers=agent)).json()]
+    assert queue.index(older) < queue.index(newer) < queue.index(calm)
+    breached = [
+        c["number"]
+        for c in (await desk.get("/helpdesk/agent/queue", params={"sla": "breached"}, headers=agent)).json()
+    ]
+    assert older in breached and newer in breached and calm not in breached
+    ok = (await desk.get("/helpdesk/agent/queue", params={"sla": "ok", "state": "new"}, headers=agent)).json()
+    assert calm in [c["number"] for c in ok] and all(c["state"] == "new" for c in ok)
+
+
+@pytest.fixture(scope="session")
+def short_reopen_app(settings, temporal, sessions, worker) -> Any:
+    """Cases that may be reopened for one second after resolution and never close by themselves."""
+    update = FAST_HELPDESK | {"helpdesk_reopen_window_seconds": 1.0, "helpdesk_auto_close_seconds": 3600.0}
+    return create_app(settings.model_copy(update=update), temporal)
+
+
+async def test_reopening_after_the_window_is_refused_and_changes_nothing(short_reopen_app, smtp, sessions):
+    transport = httpx.ASGITransport(app=short_reopen_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cvms.test") as api:
+        _email, requester = await register_requester(api, smtp)
+        number = (await open_case(api, requester))["number"]
+        agent = await agent_headers(api)
+        resolved = await api.post(
+            f"/helpdesk/agent/cases/{number}/resolve", json={"resolution": "Done."}, headers=agent
+        )
+        assert resolved.status_code == 200
+        resolved_at = next(e.at for e in await case_events(sessions, number) if e.kind == "resolved")
+        await eventually(
+            lambda: _after(resolved_at + timedelta(seconds=1.2)), timeout=10, what="the reopen window to pass"
+        )
+        before = len(await case_events(sessions, number))
+        for headers, path in (
+            (requester, f"/helpdesk/cases/{number}/reopen"),
+            (agent, f"/helpdesk/agent/cases/{number}/reopen"),
+        ):
+            refused = await api.post(path, headers=headers)
+            assert refused.status_code == 409 and "window" in refused.json()["detail"], refused.text
+        assert len(await case_events(sessions, number)) == before
+        assert (await api.get(f"/helpdesk/cases/{number}", headers=requester)).json()["state"] == "resolved"
