@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from workflows.business_hours import BusinessCalendar
 from workflows.sla import SlaTargets
+
+if TYPE_CHECKING:
+    from joserfc.jwk import ECKey
 
 STATE_DIR = Path(".cvms")
 
@@ -41,6 +45,13 @@ class Settings(BaseSettings):
         default="dev-insecure-secret-change-me",
         min_length=16,
         description="Signs recipient links and tokens; set a long random value in production",
+    )
+    health_card_key: str | None = Field(
+        default=None,
+        description=(
+            "SMART Health Card signing key: an EC P-256 private key as PEM text or the path of a PEM file; "
+            "unset: derived from CVMS_SECRET_KEY"
+        ),
     )
     day_seconds: float = Field(
         default=86400, gt=0, description="Length of one 'day' of dose rules and reminder offsets"
@@ -106,12 +117,30 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("health_card_key")
+    @classmethod
+    def _readable_signing_key(cls, value: str | None) -> str | None:
+        # Read it once here, so a missing file or a wrong key type fails at start-up.
+        if value:
+            from notifications.health_card import load_pem_signing_key
+
+            try:
+                load_pem_signing_key(value)
+            except (OSError, TypeError, ValueError) as exc:
+                raise ValueError(str(exc).split(". ")[0]) from None
+        return value
+
     @model_validator(mode="after")
     def _helpdesk_calendar_and_targets(self) -> Settings:
         # Read them once here, so a bad calendar or target fails at start-up, not in a workflow.
         self.helpdesk_calendar()
         self.helpdesk_targets()
         return self
+
+    def health_card_signing_key(self) -> ECKey:
+        from notifications.health_card import load_signing_key  # crypto libraries only when needed
+
+        return load_signing_key(self.health_card_key, self.secret_key)
 
     def helpdesk_calendar(self) -> BusinessCalendar:
         holidays = () if self.helpdesk_hours.strip().lower() == "always" else self.helpdesk_holidays

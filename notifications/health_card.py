@@ -1,0 +1,214 @@
+"""SMART Health Cards: the deployment's signing key, its JWKS, and the signed card with its QR code.
+
+Follows the SMART Health Cards framework (https://spec.smarthealth.cards): a minimal FHIR
+R4 Bundle (Patient + Immunizations) inside a verifiable-credential payload, minified,
+raw-DEFLATE-compressed, signed as a compact JWS (ES256, header zip=DEF, kid = RFC 7638
+thumbprint), then numerically encoded as `shc:/…` in a version ≤ 22, error-level L QR code.
+Verifiers fetch the public key from `<iss>/.well-known/jwks.json`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import segno
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from joserfc import jws
+from joserfc.jwk import ECKey
+from joserfc.registry import HeaderParameter
+from segno.consts import MODE_BYTE, MODE_NUMERIC
+
+from notifications.immunization import CVX_SYSTEM, FHIR_VERSION, DoseFacts, PatientFacts, vaccine_for
+
+CARD_TYPES = [
+    "https://smarthealth.cards#health-card",
+    "https://smarthealth.cards#immunization",
+    "https://smarthealth.cards#covid19",
+]
+MAX_QR_VERSION = 22  # the framework's limit for a single (unchunked) QR code
+MAX_JWS_LENGTH = 1195  # what fits in a version 22 QR code in numeric mode
+# JWS itself has no "zip" header (it comes from JWE); the framework uses it, so allow it.
+_REGISTRY = jws.JWSRegistry(
+    header_registry={"zip": HeaderParameter("Compression algorithm (SMART Health Cards)", "str")},
+    algorithms=["ES256"],
+)
+
+
+class HealthCardTooLarge(ValueError):
+    """The signed card does not fit in one QR code."""
+
+
+# --- the deployment's key ----------------------------------------------------------------------
+
+
+def load_signing_key(configured: str | None, secret_key: str) -> ECKey:
+    """The EC P-256 key cards are signed with.
+
+    `configured` (CVMS_HEALTH_CARD_KEY) is PEM text or the path of a PEM file. When it is
+    unset the key is derived from the secret key (HKDF-SHA256), so every API replica that
+    shares CVMS_SECRET_KEY signs with the same key and nothing has to be written to disk;
+    a production deployment that wants to rotate the two separately sets its own key.
+    """
+    return load_pem_signing_key(configured) if configured else derive_signing_key(secret_key)
+
+
+@lru_cache(maxsize=4)
+def load_pem_signing_key(configured: str) -> ECKey:
+    is_pem_text = configured.lstrip().startswith("-----BEGIN")
+    pem = configured.encode() if is_pem_text else Path(configured).read_bytes()
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, ec.EllipticCurvePrivateKey) or not isinstance(private.curve, ec.SECP256R1):
+        raise ValueError("must be an EC P-256 (prime256v1) private key in PEM")
+    return ECKey.import_key(private)
+
+
+@lru_cache(maxsize=4)
+def derive_signing_key(secret_key: str) -> ECKey:
+    return ECKey.import_key(ec.derive_private_key(_derived_scalar(secret_key), ec.SECP256R1()))
+
+
+def _derived_scalar(secret_key: str) -> int:
+    # 48 bytes reduced modulo the group order is uniform enough (bias < 2^-128).
+    material = HKDF(
+        algorithm=hashes.SHA256(), length=48, salt=b"cvms", info=b"smart-health-card signing key"
+    ).derive(secret_key.encode())
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    return int.from_bytes(material, "big") % (order - 1) + 1
+
+
+def key_id(key: ECKey) -> str:
+    """RFC 7638 JWK thumbprint (SHA-256, base64url) of the public key, as the framework requires."""
+    return key.thumbprint()
+
+
+def jwks(key: ECKey) -> dict[str, Any]:
+    """The public JWK Set served at /.well-known/jwks.json."""
+    public = key.as_dict(private=False)
+    public.update({"kid": key_id(key), "use": "sig", "alg": "ES256"})
+    return {"keys": [public]}
+
+
+# --- the card ----------------------------------------------------------------------------------
+
+
+def card_bundle(patient: PatientFacts, doses: list[DoseFacts]) -> dict[str, Any]:
+    """The minimal Bundle the framework asks for: no ids, no narrative, `resource:N` references.
+
+    Doses removed as erroneous are not part of a person's proof.
+    """
+    given = [n for n in (patient.first_name, patient.middle_name) if n]
+    entries: list[dict[str, Any]] = [
+        {
+            "fullUrl": "resource:0",
+            "resource": {
+                "resourceType": "Patient",
+                "name": [{"family": patient.last_name, "given": given}],
+                "birthDate": patient.date_of_birth.isoformat(),
+            },
+        }
+    ]
+    for dose in sorted((d for d in doses if not d.removed), key=lambda d: (d.given_at, d.id)):
+        cvx = vaccine_for(dose.product_code).cvx
+        entries.append(
+            {
+                "fullUrl": f"resource:{len(entries)}",
+                "resource": {
+                    "resourceType": "Immunization",
+                    "status": "completed",
+                    "vaccineCode": {"coding": [{"system": CVX_SYSTEM, "code": cvx}]},
+                    "patient": {"reference": "resource:0"},
+                    "occurrenceDateTime": dose.given_at.date().isoformat(),
+                    "performer": [{"actor": {"display": dose.location_name}}],
+                    "lotNumber": dose.lot_number,
+                },
+            }
+        )
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def credential(issuer: str, issued_at: datetime, bundle: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "iss": issuer.rstrip("/"),
+        "nbf": int(issued_at.timestamp()),
+        "vc": {
+            "type": CARD_TYPES,
+            "credentialSubject": {"fhirVersion": FHIR_VERSION, "fhirBundle": bundle},
+        },
+    }
+
+
+def minified(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def deflate_raw(data: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)  # wbits -15: raw DEFLATE, no zlib header
+    return compressor.compress(data) + compressor.flush()
+
+
+def inflate_raw(data: bytes) -> bytes:
+    return zlib.decompress(data, wbits=-15)
+
+
+def sign(payload: dict[str, Any], key: ECKey) -> str:
+    header = {"alg": "ES256", "zip": "DEF", "kid": key_id(key)}
+    return jws.serialize_compact(header, deflate_raw(minified(payload)), key, registry=_REGISTRY)
+
+
+def verify(token: str, key: ECKey) -> dict[str, Any]:
+    """The payload of a card signed by `key`; raises joserfc's BadSignatureError otherwise."""
+    compact = jws.deserialize_compact(token, key, registry=_REGISTRY)
+    return json.loads(inflate_raw(compact.payload))
+
+
+def numeric_uri(token: str) -> str:
+    """`shc:/` then two digits per JWS character (its code point minus 45)."""
+    return "shc:/" + "".join(f"{ord(ch) - 45:02d}" for ch in token)
+
+
+def token_from_uri(uri: str) -> str:
+    digits = uri.removeprefix("shc:/")
+    return "".join(chr(int(digits[i : i + 2]) + 45) for i in range(0, len(digits), 2))
+
+
+def qr_code(uri: str) -> segno.QRCode:
+    # Two segments as the framework specifies: "shc:/" in byte mode, the digits in numeric mode.
+    return segno.make_qr(
+        [("shc:/", MODE_BYTE), (uri.removeprefix("shc:/"), MODE_NUMERIC)], error="L", boost_error=False
+    )
+
+
+def qr_png(uri: str, *, scale: int = 4) -> bytes:
+    buffer = io.BytesIO()
+    qr_code(uri).save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class HealthCard:
+    token: str  # the compact JWS
+    uri: str  # shc:/…
+    qr_png: bytes
+
+    def file_document(self) -> dict[str, Any]:
+        """The `.smart-health-card` file (application/smart-health-card)."""
+        return {"verifiableCredential": [self.token]}
+
+
+def health_card(
+    patient: PatientFacts, doses: list[DoseFacts], *, issuer: str, issued_at: datetime, key: ECKey
+) -> HealthCard:
+    token = sign(credential(issuer, issued_at, card_bundle(patient, doses)), key)
+    if len(token) > MAX_JWS_LENGTH:
+        raise HealthCardTooLarge(f"the card is {len(token)} characters; one QR code holds {MAX_JWS_LENGTH}")
+    uri = numeric_uri(token)
+    return HealthCard(token=token, uri=uri, qr_png=qr_png(uri))
