@@ -17,6 +17,7 @@ from api import (
     auth,
     devmail,
     doses,
+    exports,
     helpdesk,
     helpdesk_agent,
     journeys,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(doses.router)
     app.include_router(journeys.router)
     app.include_router(recipient_links.router)
+    app.include_router(exports.router)
     return app
 
 

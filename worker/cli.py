@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
+from pathlib import Path
 
 import typer
 
@@ -46,6 +48,62 @@ def seed() -> None:
             await engine.dispose()
 
     typer.echo("demo data seeded" if asyncio.run(_run()) else "demo data already present")
+
+
+@app.command()
+def export(
+    since: str | None = typer.Option(
+        None, help="Doses documented, edited or removed since this ISO 8601 time (with its offset, e.g. …Z)"
+    ),
+    export_format: str = typer.Option("fhir", "--format", help="fhir (R4 Bundle) or vxu (HL7 2.5.1)"),
+    recipient: int | None = typer.Option(None, help="Export this recipient's doses, wherever given"),
+    location: str | None = typer.Option(None, help="Only doses documented at this location code"),
+    output: Path | None = typer.Option(None, help="Write to this file instead of standard output"),
+) -> None:
+    """Export documented doses for the state immunization registry."""
+    from api.exports import ExportFormat, export_text
+    from records.db import make_engine, make_sessionmaker
+
+    if (since is None) == (recipient is None):
+        raise typer.BadParameter("give either --since or --recipient")
+    try:
+        chosen = ExportFormat(export_format)
+    except ValueError:
+        raise typer.BadParameter("--format must be fhir or vxu") from None
+    since_at = None
+    if since is not None:
+        try:
+            since_at = datetime.fromisoformat(since)
+        except ValueError:
+            raise typer.BadParameter("--since must be an ISO 8601 time") from None
+        if since_at.tzinfo is None:
+            raise typer.BadParameter("--since needs a UTC offset, e.g. 2026-11-01T00:00:00Z")
+    settings = load_settings()
+
+    async def _run() -> str:
+        engine = make_engine(settings.database_url)
+        try:
+            return await export_text(
+                make_sessionmaker(engine),
+                settings,
+                chosen,
+                since=since_at,
+                recipient_id=recipient,
+                location_code=location,
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        content = asyncio.run(_run())
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if output is None:
+        typer.echo(content, nl=False)
+    else:
+        output.write_bytes(content.encode())  # as is: HL7 segments end with \r
+        typer.echo(f"wrote {output}", err=True)
 
 
 @app.command()
