@@ -22,13 +22,15 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.journey import LINK_RECORD
 from api.deps import Manager, Public, Reader, RecordId, SessionDep, SettingsDep
 from api.errors import Conflict, NotFound
-from notifications.health_card import HealthCard, health_card, jwks
+from api.recipient_links import open_link
+from notifications.health_card import HealthCard, HealthCardTooLarge, health_card, jwks
 from notifications.immunization import DoseFacts, PatientFacts, fhir_bundle
 from notifications.vxu import vxu_batch
 from records.db import transaction, utcnow
-from records.journeys import Dose
+from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
@@ -177,7 +179,8 @@ async def health_card_for_recipient(
 ) -> HealthCard | None:
     """The recipient's SMART Health Card (signed JWS, `shc:/` URI and QR code PNG), or None
     when no dose is documented. `journey_id` limits it to one series, as on that series'
-    vaccination record. This is what the vaccination record PDF embeds (`card.qr_png`)."""
+    vaccination record. This is what the vaccination record PDF embeds (`card.qr_png`).
+    Raises HealthCardTooLarge if the doses do not fit in one QR code."""
     conditions: list[Any] = [Dose.recipient_id == recipient_id, Dose.removed.is_(False)]
     if journey_id is not None:
         conditions.append(Dose.journey_id == journey_id)
@@ -197,7 +200,7 @@ async def health_card_for_recipient(
 # --- routes ----------------------------------------------------------------------------------
 
 
-@router.get("/.well-known/jwks.json", dependencies=[Public], tags=["exports"])
+@router.get("/.well-known/jwks.json", dependencies=[Public])
 async def health_card_keys(settings: SettingsDep) -> JSONResponse:
     """The public key SMART Health Cards from this deployment are signed with."""
     # Verifier apps fetch it from the browser too, so the framework asks for open CORS.
@@ -251,20 +254,19 @@ async def export_location_doses(
     return _download(content, MEDIA_TYPES[export_format], filename)
 
 
-async def _card(db: AsyncSession, settings: Settings, recipient_id: int) -> HealthCard:
-    await _recipient(db, recipient_id)
-    card = await health_card_for_recipient(db, settings, recipient_id)
+async def _issue_card(
+    db: AsyncSession, settings: Settings, recipient_id: int, journey_id: str | None = None
+) -> HealthCard:
+    try:
+        card = await health_card_for_recipient(db, settings, recipient_id, journey_id=journey_id)
+    except HealthCardTooLarge as exc:
+        raise Conflict(str(exc), code="health_card_too_large") from None
     if card is None:
-        raise Conflict("no dose is documented for this recipient yet", code="no_documented_doses")
+        raise Conflict("no dose is documented yet", code="no_documented_doses")
     return card
 
 
-@router.get("/recipients/{recipient_id}/health-card")
-async def recipient_health_card(
-    recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
-) -> Response:
-    """The recipient's SMART Health Card as a `.smart-health-card` file."""
-    card = await _card(db, settings, recipient_id)
+def _card_file(card: HealthCard, recipient_id: int) -> Response:
     return _download(
         json.dumps(card.file_document()),
         "application/smart-health-card",
@@ -272,10 +274,43 @@ async def recipient_health_card(
     )
 
 
+@router.get("/recipients/{recipient_id}/health-card")
+async def recipient_health_card(
+    recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
+) -> Response:
+    """The recipient's SMART Health Card (all their doses) as a `.smart-health-card` file."""
+    await _recipient(db, recipient_id)
+    return _card_file(await _issue_card(db, settings, recipient_id), recipient_id)
+
+
 @router.get("/recipients/{recipient_id}/health-card.png")
 async def recipient_health_card_qr(
     recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
 ) -> Response:
     """The recipient's SMART Health Card as a QR code image."""
-    card = await _card(db, settings, recipient_id)
+    await _recipient(db, recipient_id)
+    return Response((await _issue_card(db, settings, recipient_id)).qr_png, media_type="image/png")
+
+
+async def _linked_journey(db: AsyncSession, settings: Settings, token: str) -> Journey:
+    payload = open_link(settings, LINK_RECORD, token)
+    journey = await db.get(Journey, payload.get("j"))
+    if journey is None or journey.recipient_id != payload.get("r"):
+        raise NotFound("this record no longer exists")
+    return journey
+
+
+@router.get("/r/record/{token}/health-card", dependencies=[Public])
+async def linked_health_card(token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    """The series' SMART Health Card through the recipient's signed record link."""
+    journey = await _linked_journey(db, settings, token)
+    card = await _issue_card(db, settings, journey.recipient_id, journey.id)
+    return _card_file(card, journey.recipient_id)
+
+
+@router.get("/r/record/{token}/health-card.png", dependencies=[Public])
+async def linked_health_card_qr(token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    """The series' SMART Health Card QR code through the recipient's signed record link."""
+    journey = await _linked_journey(db, settings, token)
+    card = await _issue_card(db, settings, journey.recipient_id, journey.id)
     return Response(card.qr_png, media_type="image/png")

@@ -11,7 +11,9 @@ import sys
 from datetime import timedelta
 from typing import Any
 
+from activities.journey import LINK_RECORD
 from api.exports import health_card_for_recipient
+from api.security import sign_link
 from records.db import transaction, utcnow
 from tests.conftest import login
 from tests.journeys import add_lot, document, location_id, new_recipient
@@ -192,3 +194,23 @@ async def test_cvms_export_command_writes_what_the_registry_reads(api, sessions,
     assert missing.returncode == 1 and "no recipient" in missing.stderr
     neither = await asyncio.to_thread(run)
     assert neither.returncode != 0
+
+
+async def test_recipient_downloads_their_card_through_the_signed_record_link(api, sessions, settings):
+    provider = await login(api, "provider")
+    recipient, dose = await _documented(api, sessions, provider)
+    jwks = (await api.get("/.well-known/jwks.json")).json()
+    token = sign_link(settings.secret_key, LINK_RECORD, {"r": recipient.id, "j": dose["journey_id"]})
+
+    card_file = await api.get(f"/r/record/{token}/health-card")  # no login: the link is the key
+    assert card_file.status_code == 200, card_file.text
+    (jws,) = card_file.json()["verifiableCredential"]
+    _, payload = verify_card(jws, jwks)
+    immunization = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"][1]["resource"]
+    assert immunization["lotNumber"] == dose["lot_number"]
+    qr = await api.get(f"/r/record/{token}/health-card.png")
+    verify_card(uri_to_token(scan_qr(qr.content)), jwks)
+
+    assert (await api.get(f"/r/record/{token[:-2]}xx/health-card")).status_code == 403
+    other = sign_link(settings.secret_key, LINK_RECORD, {"r": recipient.id + 1, "j": dose["journey_id"]})
+    assert (await api.get(f"/r/record/{other}/health-card.png")).status_code == 404
