@@ -77,7 +77,7 @@ async def run_series(api, smtp, sessions, temporal, language: str) -> str:
     )
 
     # --- dose 1: booked by the scheduler
-    slot1 = await publish_slot(api, manager, start_in=3, length=4)
+    slot1 = await publish_slot(api, manager, start_in=5, length=30)
     booked = await api.post(
         "/appointments",
         json={"recipient_id": recipient.id, "slot_id": slot1["id"], "dose_number": 1},
@@ -121,7 +121,7 @@ async def run_series(api, smtp, sessions, temporal, language: str) -> str:
     assert words["hello"].format(name=recipient.first_name) in text_of(due)
     assert "Pfizer-BioNTech" in text_of(due)
     token = link_token(due, "book")
-    slot2 = await publish_slot(api, manager, start_in=3, length=4)
+    slot2 = await publish_slot(api, manager, start_in=5, length=30)
     choices = await api.get(f"/r/book/{token}")
     assert choices.status_code == 200, choices.text
     assert choices.json()["dose_number"] == 2 and choices.json()["product_code"] == "pfizer"
@@ -199,4 +199,4 @@ async def test_a_two_dose_series_runs_end_to_end_in_english_and_in_spanish(api, 
     )
     assert len(set(journeys)) == 2
     assert smtp.store.duplicates() == {}
-    assert (utcnow() - started).total_seconds() < 120
+    assert (utcnow() - started).total_seconds() < 150  # 21 "days" of 2 s dominate

@@ -36,14 +36,14 @@ async def test_a_series_completes_after_its_worker_stops_mid_series_and_no_email
     # Its own task queue, API and workers, so stopping this worker leaves the session's alone.
     own = settings.model_copy(update={"temporal_task_queue": f"journey-restart-{uuid.uuid4().hex[:8]}"})
     app = create_app(own, temporal)
-    product = await new_product(sessions, interval_days=3, latest_days=30, grace_days=1)
+    product = await new_product(sessions, interval_days=5, latest_days=30, grace_days=1)
     lot = await add_lot(sessions, product)
     recipient = await new_recipient(sessions)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cvms.test") as api:
         manager, scheduler, provider = [await login(api, n) for n in ("manager", "scheduler", "provider")]
 
         async with build_worker(temporal, own):
-            slot = await publish_slot(api, manager, start_in=2, length=4, product=product)
+            slot = await publish_slot(api, manager, start_in=4, length=30, product=product)
             appointment = (await book(api, scheduler, recipient.id, slot["id"])).json()
             await mail(smtp, recipient.email, "confirmed")
             await mail(smtp, recipient.email, "Reminder")
@@ -52,7 +52,7 @@ async def test_a_series_completes_after_its_worker_stops_mid_series_and_no_email
             ).status_code == 200
             dose1 = await document(api, provider, recipient.id, product=product, lot=lot)
             assert dose1.status_code == 201, dose1.text
-            due_at = utcnow() + timedelta(seconds=3 * settings.day_seconds)
+            due_at = utcnow() + timedelta(seconds=5 * settings.day_seconds)
         # The worker is gone; the dose-2-due timer comes and goes with nobody to act on it.
 
         async def past_due() -> bool:
@@ -63,7 +63,7 @@ async def test_a_series_completes_after_its_worker_stops_mid_series_and_no_email
 
         async with build_worker(temporal, own):  # a fresh worker: replays the history, carries on
             due = await mail(smtp, recipient.email, "Your dose 2 is due")
-            slot2 = await publish_slot(api, manager, start_in=3, length=4, product=product)
+            slot2 = await publish_slot(api, manager, start_in=4, length=30, product=product)
             booked = await api.post(f"/r/book/{link_token(due, 'book')}", json={"slot_id": slot2["id"]})
             assert booked.status_code == 201, booked.text
             await eventually(
