@@ -265,3 +265,67 @@ async def test_a_recipient_moves_their_appointment_through_the_signed_link(api, 
     assert seen.json()["slot_id"] == later["id"] and seen.json()["status"] == "booked"
     record = await api.get(f"/appointments/{appointment['id']}", headers=scheduler)
     assert record.json()["invite_sequence"] == 1
+
+
+async def test_managers_keep_lots_and_publish_slots_and_bad_ones_are_refused(api):
+    manager = await login(api, "manager")
+    provider = await login(api, "provider")
+    lot_number = unique("lot-")
+    added = await api.post(
+        "/lots",
+        json={"product_code": "moderna", "lot_number": lot_number, "expires_on": "2031-06-30"},
+        headers=manager,
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["lot_number"] == lot_number.upper()
+    again = await api.post(
+        "/lots",
+        json={"product_code": "moderna", "lot_number": lot_number, "expires_on": "2031-06-30"},
+        headers=manager,
+    )
+    assert again.status_code == 409 and again.json()["code"] == "duplicate_lot"
+    unknown = await api.post(
+        "/lots",
+        json={"product_code": "snake-oil", "lot_number": "X1", "expires_on": "2031-06-30"},
+        headers=manager,
+    )
+    assert unknown.status_code == 422
+    listed = await api.get("/lots", headers=provider)
+    assert lot_number.upper() in [lot["lot_number"] for lot in listed.json()]
+    products = {p["code"]: p for p in (await api.get("/products", headers=provider)).json()}
+    assert products["pfizer"]["interval_days"] == 21 and products["janssen"]["doses"] == 1
+
+    start = datetime.now(ZoneInfo("UTC")).replace(microsecond=0)
+    backwards = await api.post(
+        "/slots",
+        json={
+            "start_at": start.isoformat(),
+            "end_at": start.isoformat(),
+            "capacity": 2,
+            "product_code": "pfizer",
+        },
+        headers=manager,
+    )
+    assert backwards.status_code == 422
+    naive = await api.post(
+        "/slots",
+        json={
+            "start_at": "2031-01-01T09:00:00",
+            "end_at": "2031-01-01T10:00:00",
+            "capacity": 2,
+            "product_code": "pfizer",
+        },
+        headers=manager,
+    )
+    assert naive.status_code == 422
+    no_seats = await api.post(
+        "/slots",
+        json={
+            "start_at": "2031-01-01T09:00:00Z",
+            "end_at": "2031-01-01T10:00:00Z",
+            "capacity": 0,
+            "product_code": "pfizer",
+        },
+        headers=manager,
+    )
+    assert no_seats.status_code == 422
