@@ -15,6 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from api.app import create_app
 from api.security import hash_password
@@ -23,6 +26,7 @@ from records.helpdesk import Agent, Case, CaseEventRecord, Team, TeamMember
 from records.users import User
 from tests.conftest import eventually, login
 from worker.seed import DEMO_PASSWORD
+from workflows.case import CaseWorkflow
 
 # Round the clock; "normal" cases must get a first response within 4 s, others have 10 min.
 FAST_HELPDESK = dict(
@@ -387,6 +391,9 @@ async def test_one_requester_cannot_see_or_change_another_requesters_case(desk, 
     assert number in [c["number"] for c in (await desk.get("/helpdesk/cases", headers=ana)).json()]
     download = await desk.get(f"/helpdesk/cases/{number}/attachments/{attachment['id']}", headers=ana)
     assert download.status_code == 200 and download.content == b"\x89PNG\r\n\x1a\n"
+    agent = await agent_headers(desk)
+    seen = await desk.get(f"/helpdesk/agent/cases/{number}/attachments/{attachment['id']}", headers=agent)
+    assert seen.status_code == 200 and seen.headers["content-type"] == "image/png"
 
 
 async def test_a_requester_login_has_no_provider_access(desk, smtp):
@@ -581,3 +588,29 @@ async def test_reopening_after_the_window_is_refused_and_changes_nothing(short_r
             assert refused.status_code == 409 and "window" in refused.json()["detail"], refused.text
         assert len(await case_events(sessions, number)) == before
         assert (await api.get(f"/helpdesk/cases/{number}", headers=requester)).json()["state"] == "resolved"
+
+
+async def test_recorded_case_histories_replay_deterministically(desk, smtp, temporal):
+    """Every case workflow this session ran (closed or still open) replays against the current
+    code: the workflow is deterministic, and a change that breaks running cases fails here."""
+    _email, requester = await register_requester(desk, smtp)
+    number = (await open_case(desk, requester))["number"]
+    agent = await agent_headers(desk)
+    await desk.post(
+        f"/helpdesk/agent/cases/{number}/notes", json={"body": "Hi", "visibility": "public"}, headers=agent
+    )
+    runs = [
+        (execution.id, execution.run_id)
+        async for execution in temporal.list_workflows("WorkflowType = 'CaseWorkflow'", limit=60)
+    ]
+    histories = [await temporal.get_workflow_handle(i, run_id=r).fetch_history() for i, r in runs]
+    if f"case-{number}" not in [i for i, _ in runs]:  # visibility lags a moment behind
+        histories.append(await temporal.get_workflow_handle(f"case-{number}").fetch_history())
+
+    async def recorded() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
+    assert results.replay_failures == {}, results.replay_failures
