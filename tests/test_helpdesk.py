@@ -493,7 +493,7 @@ async def test_agents_assign_teammates_change_priority_and_see_only_their_teams(
     assert not_resolved.status_code == 409
 
 
-async def test_routing_rules_are_data_an_administrator_changes(desk, smtp, sessions):
+async def test_routing_rules_and_topic_priorities_are_data_an_administrator_changes(desk, smtp, sessions):
     _email, requester = await register_requester(desk, smtp)
     admin = await agent_headers(desk)
     teams = {
@@ -515,6 +515,19 @@ async def test_routing_rules_are_data_an_administrator_changes(desk, smtp, sessi
     finally:
         back = rule | {"team_id": teams["Provider Support"]}
         assert (await desk.put("/helpdesk/agent/routing-rules", json=back, headers=admin)).status_code == 200
+
+    # The topic gives new cases their priority; an administrator changes it.
+    categories = (await desk.get("/helpdesk/categories")).json()
+    topic = next(t for c in categories if c["code"] == "other" for t in c["topics"] if t["code"] == "other")
+    path = f"/helpdesk/agent/topics/{topic['id']}"
+    assert (await desk.put(path, json={"default_priority": "urgent"}, headers=plain)).status_code == 403
+    try:
+        assert (await desk.put(path, json={"default_priority": "urgent"}, headers=admin)).status_code == 200
+        case = await open_case(desk, requester, category="other", topic="other")
+        assert case["priority"] == "urgent" and case["team"] == "General Support"
+    finally:
+        restore = {"default_priority": topic["default_priority"]}
+        assert (await desk.put(path, json=restore, headers=admin)).status_code == 200
 
 
 async def make_agent(sessions: Any, team_name: str) -> tuple[str, int]:

@@ -6,8 +6,8 @@ is rejected before anything is written), appended to the event log through an
 activity, and answered with the new state. Between changes the workflow sleeps
 until the next SLA breach instant or the auto-close instant, both computed
 from the event log with the pure `workflows.sla.compute_sla`, recomputed after
-every change. Email goes out from the main loop, through the outbox, once per
-event (natural keys such as `case-1001:resolved:7`).
+every change. Email goes out in order from a task of its own, through the
+outbox, once per event (natural keys such as `case-1001:resolved:7`).
 """
 
 from __future__ import annotations
@@ -112,23 +112,22 @@ class CaseWorkflow:
 
     @workflow.run
     async def run(self, start: CaseStart) -> str:
+        # Email goes out in order from its own task, so a relay outage never delays a breach.
+        sender = asyncio.create_task(self._send_mail_forever())
         while True:
             async with self._lock:
                 await self._escalate_breaches()
                 if self._auto_close_due():
                     await self._close()
-            await self._send_mail()
             if self.state == "closed":
                 break
             self._woken = False
             try:
-                await workflow.wait_condition(
-                    lambda: self._woken or bool(self._mail), timeout=self._time_to_next_deadline()
-                )
+                await workflow.wait_condition(lambda: self._woken, timeout=self._time_to_next_deadline())
             except TimeoutError:
                 pass  # a breach or auto-close instant has come: the loop re-checks both
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._send_mail()
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._mail)
+        sender.cancel()
         return "closed"
 
     # --- the one update -------------------------------------------------------------------------
@@ -394,12 +393,12 @@ class CaseWorkflow:
             )
         )
 
-    async def _send_mail(self) -> None:
-        while self._mail:
-            request = self._mail[0]
+    async def _send_mail_forever(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._mail))
             await workflow.execute_activity_method(
                 EmailActivities.deliver_email,
-                request,
+                self._mail[0],
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=ACTIVITY_RETRY,
             )
