@@ -21,10 +21,14 @@ from temporalio.worker import Replayer
 
 from api.app import create_app
 from api.security import hash_password
+from notifications.capture import CaptureServer
 from records.db import transaction, utcnow
-from records.helpdesk import Agent, Case, CaseEventRecord, Team, TeamMember
+from records.helpdesk import Agent, Case, CaseEventRecord, Requester, Team, TeamMember
+from records.outbox import OutboxMessage
 from records.users import User
 from tests.conftest import eventually, login
+from worker.devserver import free_port
+from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD
 from workflows.case import CaseWorkflow
 
@@ -627,3 +631,51 @@ async def test_recorded_case_histories_replay_deterministically(desk, smtp, temp
     replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     assert results.replay_failures == {}, results.replay_failures
+
+
+async def test_a_mail_relay_outage_does_not_delay_escalation_and_owed_email_goes_out_once(
+    settings, temporal, sessions, state_dir
+):
+    port = free_port()
+    relay = CaptureServer(state_dir / f"helpdesk-relay-{port}", port=port)  # not started: the relay is down
+    outage = settings.model_copy(
+        update={**FAST_HELPDESK, "smtp_port": port, "temporal_task_queue": f"cvms-hd-{uuid.uuid4().hex[:6]}"}
+    )
+    email = unique_email("outage")
+    async with transaction(sessions) as db:
+        db.add(
+            Requester(
+                first_name="Out",
+                last_name="Age",
+                email=email,
+                password_hash=hash_password(DEMO_PASSWORD),
+                must_change_password=False,
+                confirmed=True,
+            )
+        )
+    async with build_worker(temporal, outage):
+        transport = httpx.ASGITransport(app=create_app(outage, temporal))
+        async with httpx.AsyncClient(transport=transport, base_url="http://cvms.test") as api:
+            token = (
+                await api.post("/helpdesk/login", json={"email": email, "password": DEMO_PASSWORD})
+            ).json()
+            number = (
+                await open_case(api, {"Authorization": f"Bearer {token['token']}"}, topic="scheduling")
+            )["number"]
+
+        async def breach_recorded() -> bool:
+            return any(e.kind == "breach" for e in await case_events(sessions, number))
+
+        # The breach is flagged on time although the "case received" email is still owed.
+        await eventually(breach_recorded, timeout=30, what="the breach to be recorded")
+        async with transaction(sessions) as db:
+            received = await db.get(OutboxMessage, f"case-{number}:received")
+            assert received is not None and received.sent_at is None
+        relay.start()  # the relay comes back
+        try:
+            await relay.wait_for(with_key(f"case-{number}:received"), timeout=60)
+            await relay.wait_for(with_key(f"case-{number}:breach:first_response:1"), timeout=60)
+            assert relay.store.duplicates() == {}
+            assert len([m for m in relay.messages if with_key(f"case-{number}:received")(m)]) == 1
+        finally:
+            relay.stop()
