@@ -12,6 +12,8 @@ detail is ``{"code", "status", ...}``; the API turns it into that HTTP status.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.utils import parseaddr
@@ -28,6 +30,7 @@ from api.security import sign_link
 from notifications.invite import CalendarInvite
 from records.audit import audit, diff
 from records.db import transaction, utcnow
+from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_for_dose
 from records.journeys import Dose, Journey, JourneyStatus
 from records.locations import Location
 from records.recipients import Recipient
@@ -405,6 +408,15 @@ class JourneyActivities:
             )
             db.add(dose)
             await db.flush()
+            # In the dose's own transaction: no dose without its unit of stock, and no lot below zero.
+            async with _stock_refusals():
+                await take_for_dose(
+                    db,
+                    dose_id=dose.id,
+                    location_id=step.location_id,
+                    lot_number=step.lot_number,
+                    actor=step.actor,
+                )
             audit(
                 db,
                 actor=step.actor,
@@ -431,6 +443,17 @@ class JourneyActivities:
         async with transaction(self.sessions) as db:
             dose = await self._dose(db, step.dose_id)
             before = _dose_snapshot(dose)
+            new_lot = step.changes.lot_number
+            if new_lot is not None and new_lot != dose.lot_number and not dose.removed:
+                async with _stock_refusals():
+                    await move_for_dose(
+                        db,
+                        dose_id=dose.id,
+                        location_id=dose.location_id,
+                        lot_number=new_lot,
+                        actor=step.actor,
+                        reason=step.reason,
+                    )
             for name, value in step.changes.as_dict().items():
                 setattr(dose, name, value)
             changes = diff(before, _dose_snapshot(dose))
@@ -455,6 +478,7 @@ class JourneyActivities:
                 dose.removed = True
                 dose.removed_reason = step.reason
                 dose.removed_at = utcnow()
+                await return_for_dose(db, dose_id=dose.id, actor=step.actor, reason=step.reason)
                 audit(
                     db,
                     actor=step.actor,
@@ -587,6 +611,17 @@ class JourneyActivities:
         if not slot.is_open:
             return refused("slot_closed", "This slot is closed to bookings.")
         return refused("slot_full", "This slot is full; choose another.", slot_id=slot_id)
+
+
+@asynccontextmanager
+async def _stock_refusals() -> AsyncIterator[None]:
+    """An empty lot is the person's refusal (409), not a failure to retry."""
+    try:
+        yield
+    except OutOfStock as empty:
+        raise refused("lot_empty", str(empty), lot_number=empty.lot_number, on_hand=empty.on_hand) from None
+    except LookupError as unknown:
+        raise refused("unknown_lot", str(unknown), status=422) from None
 
 
 def _dose_snapshot(dose: Dose) -> dict[str, Any]:

@@ -18,9 +18,12 @@ from api import (
     devmail,
     doses,
     exports,
+    finder,
     helpdesk,
     helpdesk_agent,
+    inventory,
     journeys,
+    marketplace,
     products,
     recipient_links,
     recipients,
@@ -108,6 +111,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(journeys.router)
     app.include_router(recipient_links.router)
     app.include_router(exports.router)
+    app.include_router(inventory.router)
+    app.include_router(marketplace.router)
+    app.include_router(finder.router)
     return app
 
 

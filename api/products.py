@@ -11,6 +11,7 @@ from sqlalchemy import select
 from api.deps import Manager, Reader, SessionDep
 from api.errors import Conflict, Unprocessable
 from records.audit import audit
+from records.inventory import EventKind, record_event
 from records.products import InventoryLot, Product, current_product
 
 router = APIRouter(tags=["products and lots"])
@@ -32,6 +33,7 @@ class LotIn(BaseModel):
     product_code: str = Field(min_length=1, max_length=40)
     lot_number: str = Field(min_length=1, max_length=40)
     expires_on: date
+    doses_received: int = Field(default=0, ge=0, le=1_000_000, description="the delivery (a received event)")
 
     @field_validator("lot_number")
     @classmethod
@@ -46,6 +48,7 @@ class LotOut(BaseModel):
     product_code: str
     lot_number: str
     expires_on: date
+    on_hand: int
     created_at: datetime
 
 
@@ -85,9 +88,16 @@ async def add_lot(body: LotIn, actor: Manager, db: SessionDep) -> LotOut:
     ).first()
     if duplicate is not None:
         raise Conflict(f"lot {body.lot_number} is already recorded at this location", code="duplicate_lot")
-    lot = InventoryLot(location_id=actor.location.id, created_by=actor.user.id, **body.model_dump())
+    lot = InventoryLot(
+        location_id=actor.location.id,
+        created_by=actor.user.id,
+        **body.model_dump(exclude={"doses_received"}),
+    )
     db.add(lot)
     await db.flush()
+    if body.doses_received:
+        await record_event(db, lot, EventKind.received, body.doses_received, actor=actor.actor)
+        await db.refresh(lot)
     audit(
         db,
         actor=actor.actor,

@@ -8,15 +8,18 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Manager, Reader, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from records.audit import audit
 from records.db import utcnow
+from records.inventory import stock_by_product
 from records.locations import Location
 from records.products import current_product
 from records.scheduling import Slot
+from workflows.dose_rules import to_local
 
 router = APIRouter(prefix="/slots", tags=["slots"])
 
@@ -46,6 +49,7 @@ class SlotOut(BaseModel):
     seats_left: int
     product_code: str
     is_open: bool
+    warnings: list[str] = Field(default_factory=list, description="e.g. no stock of the product on hand")
 
 
 def slot_out(slot: Slot) -> SlotOut:
@@ -117,7 +121,31 @@ async def publish_slot(body: SlotIn, actor: Manager, db: SessionDep) -> SlotOut:
         action="publish",
         changes={k: [None, str(v)] for k, v in body.model_dump().items()},
     )
-    return slot_out(slot)
+    out = slot_out(slot)
+    out.warnings = await stock_warnings(db, actor.location, slot)
+    return out
+
+
+async def stock_warnings(db: AsyncSession, location: Location, slot: Slot) -> list[str]:
+    """Published anyway (a delivery may be on its way), but the manager is told when the product
+    has no doses on hand for the slot's day, or fewer than the seats now open for it."""
+    day = to_local(slot.start_at, location.time_zone).date()
+    stock = (await stock_by_product(db, location.id, day)).get(slot.product_code, 0)
+    if stock == 0:
+        return [f"no {slot.product_code} doses are on hand at {location.name} for {day.isoformat()}"]
+    seats = (
+        await db.execute(
+            select(func.coalesce(func.sum(Slot.capacity), 0)).where(
+                Slot.location_id == location.id,
+                Slot.product_code == slot.product_code,
+                Slot.is_open.is_(True),
+                Slot.end_at > utcnow(),
+            )
+        )
+    ).scalar_one()
+    if seats > stock:
+        return [f"{seats} open seats for {slot.product_code} but only {stock} doses on hand"]
+    return []
 
 
 @router.get("", response_model=list[SlotOut])

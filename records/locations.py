@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Boolean, String
+from sqlalchemy import JSON, Boolean, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from records.db import Base, UTCDateTime, utcnow
@@ -22,4 +23,9 @@ class Location(Base):
     provider_pin: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(400), default="")
     phone: Mapped[str] = mapped_column(String(40), default="")
+    # The public "find a vaccine location" listing: shown only while published.
+    published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    walk_ins: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # [{"weekday": 0 (Monday)..6, "opens": "08:00", "closes": "17:00"}, ...] in the location's time zone.
+    opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

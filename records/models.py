@@ -3,8 +3,10 @@
 from records import (  # noqa: F401
     audit,
     helpdesk,
+    inventory,
     journeys,
     locations,
+    marketplace,
     outbox,
     products,
     recipients,

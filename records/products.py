@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint, func, select
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,10 +70,13 @@ async def seed_products(db: AsyncSession) -> bool:
 
 
 class InventoryLot(Base):
-    """A lot of a product held at a location."""
+    """A lot of a product held at a location; its doses come and go as events (records/inventory.py)."""
 
     __tablename__ = "inventory_lots"
-    __table_args__ = (UniqueConstraint("location_id", "lot_number"),)
+    __table_args__ = (
+        UniqueConstraint("location_id", "lot_number"),
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"), index=True)
@@ -82,6 +85,12 @@ class InventoryLot(Base):
     expires_on: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # The running total of this lot's inventory events; written only by records.inventory.record_event.
+    on_hand: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+def demo_lot_number(product_code: str, location_code: str) -> str:
+    return f"{product_code.upper()[:3]}-{location_code}-001"
 
 
 async def seed_demo_lots(db: AsyncSession) -> bool:
@@ -97,7 +106,7 @@ async def seed_demo_lots(db: AsyncSession) -> bool:
                 InventoryLot(
                     location_id=location.id,
                     product_code=rule.code,
-                    lot_number=f"{rule.code.upper()[:3]}-{location.code}-001",
+                    lot_number=demo_lot_number(rule.code, location.code),
                     expires_on=date(2030, 12, 31),
                 )
             )

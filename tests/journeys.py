@@ -12,6 +12,7 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from records.db import transaction, utcnow
+from records.inventory import EventKind, record_event
 from records.journeys import Dose, Journey, journey_id
 from records.locations import Location
 from records.products import InventoryLot, Product
@@ -87,16 +88,24 @@ async def new_product(
 
 
 async def add_lot(
-    sessions: Any, product_code: str, *, location: str = "WAKE-01", expires_on: date = LOT_EXPIRY
+    sessions: Any,
+    product_code: str,
+    *,
+    location: str = "WAKE-01",
+    expires_on: date = LOT_EXPIRY,
+    doses: int = 100,
 ) -> str:
+    """A lot of the test's own that has received `doses` (documenting takes from it)."""
     lot_number = unique("LOT-").upper()
     loc = await location_id(sessions, location)
     async with transaction(sessions) as db:
-        db.add(
-            InventoryLot(
-                location_id=loc, product_code=product_code, lot_number=lot_number, expires_on=expires_on
-            )
+        lot = InventoryLot(
+            location_id=loc, product_code=product_code, lot_number=lot_number, expires_on=expires_on
         )
+        db.add(lot)
+        await db.flush()
+        if doses:
+            await record_event(db, lot, EventKind.received, doses, actor="test")
     return lot_number
 
 

@@ -24,6 +24,7 @@ from records.db import transaction
 from records.helpdesk import Requester
 from records.locations import Location
 from records.users import Membership, User
+from tests import inventory
 from tests.conftest import login
 from worker.seed import DEMO_PASSWORD
 
@@ -76,6 +77,10 @@ FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "slot_id": _slot_at_other_location,
     "appointment_id": _appointment_at_other_location,
     "dose_id": _dose_at_other_location,
+    "lot_id": inventory.foreign_lot,
+    "transfer_id": inventory.foreign_transfer,
+    "offer_id": inventory.foreign_offer,
+    "shortage_id": inventory.foreign_shortage,
 }
 
 

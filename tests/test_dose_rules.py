@@ -90,9 +90,7 @@ def test_product_rule_validation(kwargs: dict) -> None:
     ],
     ids=lambda v: getattr(v, "code", None),
 )
-def test_dose2_window_per_product(
-    rule: ProductRule, earliest: datetime, grace_start: datetime
-) -> None:
+def test_dose2_window_per_product(rule: ProductRule, earliest: datetime, grace_start: datetime) -> None:
     w = next_dose_window(rule, DOSE1, DAY)
     assert w == DoseWindow(
         earliest=earliest, recommended_latest=utc(2026, 4, 12, 15), grace_start=grace_start
@@ -396,9 +394,7 @@ def test_prop_booking_outside_fails(
 
 @PROPS
 @given(rule=multi_dose, dose1=dose1_instants, day=day_lengths, data=st.data())
-def test_prop_documentation(
-    rule: ProductRule, dose1: datetime, day: float, data: st.DataObject
-) -> None:
+def test_prop_documentation(rule: ProductRule, dose1: datetime, day: float, data: st.DataObject) -> None:
     w = next_dose_window(rule, dose1, day)
     span = _us(timedelta(seconds=(rule.interval_days - rule.grace_days) * day)) - 1
     k = data.draw(st.integers(-span, _us(timedelta(seconds=100 * day))), label="offset_us")
@@ -422,9 +418,7 @@ FALL = utc(2026, 11, 1, 6)  # 02:00 EDT
     offset_us=st.integers(-_us(timedelta(days=2)), _us(timedelta(days=3))),
     zone_name=st.sampled_from(["America/New_York", "UTC", "Europe/London"]),
 )
-def test_prop_reminder_24h_on_utc_timeline(
-    transition: datetime, offset_us: int, zone_name: str
-) -> None:
+def test_prop_reminder_24h_on_utc_timeline(transition: datetime, offset_us: int, zone_name: str) -> None:
     appointment = to_local(transition + offset_us * US, zone_name)
     r = reminder_instant(appointment, 86400)
     assert appointment - r == timedelta(seconds=86400)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.security import hash_password
 from records.db import transaction
 from records.helpdesk import Agent, Category, Requester, RoutingRule, Team, TeamMember, Topic
+from records.inventory import seed_demo_stock
 from records.locations import Location
 from records.products import seed_demo_lots, seed_products
 from records.users import Membership, User
@@ -159,8 +160,32 @@ async def seed_helpdesk(db: AsyncSession) -> bool:
     return True
 
 
+# Weekdays 08:00-17:00 and Saturday mornings, in each location's time zone.
+DEMO_HOURS = [{"weekday": d, "opens": "08:00:00", "closes": "17:00:00"} for d in range(5)] + [
+    {"weekday": 5, "opens": "09:00:00", "closes": "13:00:00"}
+]
+
+
+async def seed_demo_listings(db: AsyncSession) -> bool:
+    """Publishes the demo locations to the finder, with hours, unless they were ever given hours."""
+    codes = [location["code"] for location in DEMO_LOCATIONS]
+    rows = (await db.execute(select(Location).where(Location.code.in_(codes)))).scalars().all()
+    fresh = [location for location in rows if not location.opening_hours]
+    for location in fresh:
+        location.opening_hours = DEMO_HOURS
+        location.published = True
+    return bool(fresh)
+
+
 # Each later domain (products, help desk, …) adds its seeding step here.
-SEED_STEPS = [seed_foundation, seed_helpdesk, seed_products, seed_demo_lots]
+SEED_STEPS = [
+    seed_foundation,
+    seed_helpdesk,
+    seed_products,
+    seed_demo_lots,
+    seed_demo_stock,
+    seed_demo_listings,
+]
 
 
 async def seed(sessions: async_sessionmaker[AsyncSession]) -> bool:
