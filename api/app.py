@@ -26,6 +26,7 @@ from api import (
     marketplace,
     products,
     recipient_links,
+    recipient_uploads,
     recipients,
     slots,
     users,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app.include_router(auth.router)
     app.include_router(users.router)
+    app.include_router(recipient_uploads.router)
     app.include_router(recipients.router)
     app.include_router(devmail.router)
     app.include_router(helpdesk.router)
