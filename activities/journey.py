@@ -31,6 +31,7 @@ from notifications.invite import CalendarInvite
 from records.audit import audit, diff
 from records.db import transaction, utcnow
 from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_for_dose
+from records.holds import take_held_seat
 from records.journeys import Dose, Journey, JourneyStatus
 from records.locations import Location
 from records.recipients import Recipient
@@ -137,6 +138,7 @@ class BookStep:
     dose_number: int
     idempotency_key: str
     actor: str
+    hold_id: int | None = None  # a seat held for this person (registration, waitlist offer)
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,9 @@ class JourneyActivities:
                 if existing is not None:
                     return AppointmentFact.of(existing)
                 await self._ensure_journey(db, step.journey_id, step.recipient_id, step.series_no, step.rule)
-                if not await claim_seat(db, step.slot.slot_id):
+                # The seat held for this person if the hold is still live, else any free seat.
+                held = step.hold_id is not None and await take_held_seat(db, step.hold_id, step.slot.slot_id)
+                if not held and not await claim_seat(db, step.slot.slot_id):
                     raise await self._no_seat(db, step.slot.slot_id)
                 row = Appointment(
                     journey_id=step.journey_id,
@@ -528,8 +532,9 @@ class JourneyActivities:
         if step.window_latest is not None:
             context["window_latest"] = step.window_latest.isoformat()
         if step.dose_number is not None:
+            # "t": the link's own id (the email's natural key), recorded when it books: single use.
             context["book_url"] = f"{base}/r/book/" + sign_link(
-                secret, LINK_BOOK, {"j": step.journey_id, "n": step.dose_number}
+                secret, LINK_BOOK, {"j": step.journey_id, "n": step.dose_number, "t": step.key}
             )
         invite = None
         appointment = step.appointment

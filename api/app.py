@@ -17,11 +17,13 @@ from api import (
     auth,
     devmail,
     doses,
+    eligibility,
     exports,
     finder,
     helpdesk,
     helpdesk_agent,
     inventory,
+    holds,
     journeys,
     marketplace,
     products,
@@ -30,6 +32,7 @@ from api import (
     recipients,
     slots,
     users,
+    waitlist,
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
@@ -116,6 +119,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(inventory.router)
     app.include_router(marketplace.router)
     app.include_router(finder.router)
+    app.include_router(holds.router)
+    app.include_router(waitlist.router)
+    app.include_router(eligibility.router)
     return app
 
 

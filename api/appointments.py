@@ -17,10 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.journey import AppointmentFact, SlotFact
 from api.deps import Reader, Registrar, Scheduler, SessionDep, SettingsDep, TemporalDep
+from api.eligibility import Screening, check_eligible
 from api.errors import Conflict, NotFound
 from api.journeys import IdempotencyKey, current_series, drive, end_transaction, journey_snapshot
 from api.slots import day_bounds, require_scheduling
 from records.db import utcnow
+from records.holds import SeatHold
 from records.journeys import Journey
 from records.products import current_product
 from records.recipients import Recipient
@@ -37,6 +39,10 @@ class BookIn(BaseModel):
     slot_id: int
     dose_number: int | None = Field(default=None, ge=1, le=10, description="checked against the series")
     idempotency_key: str | None = Field(default=None, max_length=120, description="or the header")
+    hold_id: int | None = Field(
+        default=None, ge=1, description="a seat held in this slot (POST /slots/…/holds)"
+    )
+    screening: Screening | None = Field(default=None, description="screening answers by question code")
 
 
 class RescheduleIn(BaseModel):
@@ -131,12 +137,22 @@ async def book_slot(
     actor: str,
     key: str | None,
     dose_number: int | None,
+    hold_id: int | None = None,
+    screening: dict[str, str] | None = None,
 ) -> AppointmentFact:
-    """Shared by the scheduler's booking and the recipient's booking link."""
+    """Shared by the scheduler's booking and the recipient's links (booking, waitlist offer)."""
     bookable(slot)
     product = await current_product(db, slot.product_code)
     if product is None:
         raise Conflict(f"the slot's product {slot.product_code!r} is unknown", code="unknown_product")
+    await check_eligible(
+        db,
+        recipient_id=recipient_id,
+        product_code=slot.product_code,
+        location_id=slot.location_id,
+        at=slot.start_at,
+        screening=screening,
+    )
     jid, series_no = await current_series(db, recipient_id)
     snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
     await end_transaction(db)
@@ -146,6 +162,7 @@ async def book_slot(
         idempotency_key=key or f"slot-{slot.id}-{utcnow().timestamp()}",
         actor=actor,
         dose_number=dose_number,
+        hold_id=hold_id,
     )
     return await drive(temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key)
 
@@ -169,6 +186,10 @@ async def book_appointment(
     recipient = await db.get(Recipient, body.recipient_id)
     if recipient is None:
         raise NotFound("no such recipient")
+    if body.hold_id is not None:
+        hold = await db.get(SeatHold, body.hold_id)
+        if hold is None or hold.location_id != actor.location.id or hold.slot_id != slot.id:
+            raise NotFound("no such seat hold in this slot")
     name = recipient.full_name
     fact = await book_slot(
         db,
@@ -179,6 +200,8 @@ async def book_appointment(
         actor=actor.actor,
         key=idempotency_key or body.idempotency_key,
         dose_number=body.dose_number,
+        hold_id=body.hold_id,
+        screening=body.screening,
     )
     return from_fact(fact, name)
 

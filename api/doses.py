@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.journey import DoseChanges
 from api.deps import Documenter, Reader, SessionDep, SettingsDep, TemporalDep
+from api.eligibility import Screening, check_eligible
 from api.errors import Conflict, NotFound, Unprocessable
 from api.journeys import (
     IdempotencyKey,
@@ -51,6 +52,7 @@ class DoseIn(BaseModel):
     administered_by: str | None = Field(default=None, max_length=200, description="default: you")
     given_at: AwareDatetime | None = Field(default=None, description="default: now")
     idempotency_key: str | None = Field(default=None, max_length=120, description="or the header")
+    screening: Screening | None = Field(default=None, description="screening answers by question code")
 
 
 class DoseEdit(BaseModel):
@@ -177,6 +179,14 @@ async def document_dose(
             errors=[{"field": "product_code", "message": "unknown product"}],
         )
     lot = await usable_lot(db, actor.location, product.code, body.lot_number, given_at)
+    await check_eligible(
+        db,
+        recipient_id=recipient_id,
+        product_code=product.code,
+        location_id=actor.location.id,
+        at=given_at,
+        screening=body.screening,
+    )
     _jid, series_no = await current_series(db, recipient_id)
     snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
     key = idempotency_key or body.idempotency_key

@@ -11,32 +11,48 @@ scheduler's, with the actor "recipient-link".
 - POST /r/appointments/{token}/reschedule   move it to another slot
 - GET  /r/book/{token}                      the dose that is due and the slots open for it
 - POST /r/book/{token}                      book one of them
+- POST /r/book/{token}/waitlist             no seat suits: join a location's waitlist instead
+- GET  /r/waitlist-offers/{token}           a seat offered from the waitlist, held until it runs out
+- POST /r/waitlist-offers/{token}/accept    book it
 - GET  /r/record/{token}                    the vaccination record (JSON)
+
+A link that books (booking, waitlist offer) is single-use: its id (jti) is
+recorded in `used_links` (primary key) when it books, so a second use is a
+409 (`code: link_used`); a failed booking frees it again. An offer link works
+only for the person it was issued to, and only while their offer is pending.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.journey import LINK_APPOINTMENT, LINK_BOOK, LINK_RECORD, AppointmentFact
+from activities.waitlist import LINK_WAITLIST_OFFER, offer_link_id
 from api.appointments import AppointmentOut, book_slot, bookable, from_fact, slot_fact
 from api.deps import Public, SessionDep, SettingsDep, TemporalDep
-from api.errors import ApiError, Forbidden, NotFound
-from api.journeys import IdempotencyKey, drive, end_transaction, journey_snapshot
-from api.security import LinkError, read_link
+from api.eligibility import Screening
+from api.errors import ApiError, Conflict, Forbidden, NotFound
+from api.journeys import IdempotencyKey, SessionsDep, drive, end_transaction, journey_snapshot
+from api.security import LinkError, read_link, token_digest
 from api.slots import SlotOut, slot_out
-from records.db import utcnow
+from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
+from records.db import transaction, utcnow
 from records.journeys import Dose, Journey
+from records.links import UsedLink
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
+from records.waitlist import EntryStatus, OfferStatus, WaitlistEntry, WaitlistOffer
 from worker.settings import Settings
 from workflows.dose_rules import next_dose_window
 from workflows.journey import AppointmentRequest, JourneyWorkflow, RescheduleRequest
@@ -72,6 +88,27 @@ class RecipientAppointment(AppointmentOut):
 
 class SlotChoice(BaseModel):
     slot_id: int
+
+
+class BookingChoice(SlotChoice):
+    screening: Screening | None = None
+
+
+class AcceptOffer(BaseModel):
+    screening: Screening | None = None
+
+
+class JoinByLink(Dates):
+    location_id: int = Field(ge=1, le=2_147_483_647)
+
+
+class OfferView(BaseModel):
+    offer_id: int
+    status: str
+    expires_at: datetime
+    product_code: str
+    slot: SlotOut
+    location: LocationInfo
 
 
 class CancelByRecipient(BaseModel):
@@ -237,7 +274,7 @@ async def booking_choices(token: str, db: SessionDep, settings: SettingsDep) -> 
             Location.scheduling_enabled.is_(True),
             Slot.product_code == product.code,
             Slot.is_open.is_(True),
-            Slot.booked < Slot.capacity,
+            Slot.booked + Slot.held < Slot.capacity,
             Slot.start_at > utcnow(),
         )
     )
@@ -259,8 +296,9 @@ async def booking_choices(token: str, db: SessionDep, settings: SettingsDep) -> 
 @router.post("/book/{token}", dependencies=[Public], response_model=AppointmentOut, status_code=201)
 async def book_by_link(
     token: str,
-    body: SlotChoice,
+    body: BookingChoice,
     db: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
@@ -268,16 +306,148 @@ async def book_by_link(
     payload = open_link(settings, LINK_BOOK, token)
     journey = await _journey(db, str(payload.get("j")))
     slot = await _schedulable_slot(db, body.slot_id)
-    fact = await book_slot(
+    jti = str(payload.get("t") or token_digest(token))
+    await claim_link(db, jti, LINK_BOOK, f"recipient:{journey.recipient_id}")
+    async with single_use(sessions, jti):
+        fact = await book_slot(
+            db,
+            temporal,
+            settings,
+            recipient_id=journey.recipient_id,
+            slot=slot,
+            actor=RECIPIENT,
+            key=idempotency_key,
+            dose_number=int(payload["n"]) if "n" in payload else None,
+            screening=body.screening,
+        )
+    return from_fact(fact)
+
+
+async def claim_link(db: AsyncSession, jti: str, purpose: str, subject: str) -> None:
+    """Records the link as used in the request's transaction (committed before the booking runs)."""
+    if await db.get(UsedLink, jti) is not None:
+        raise Conflict("this link has already been used", code="link_used")
+    db.add(UsedLink(jti=jti, purpose=purpose, subject=subject))
+    try:
+        await db.flush()
+    except IntegrityError:
+        raise Conflict("this link has already been used", code="link_used") from None
+
+
+@asynccontextmanager
+async def single_use(sessions: async_sessionmaker[AsyncSession], jti: str) -> AsyncIterator[None]:
+    """Frees the link again when the booking it was used for failed (full slot, refused rule)."""
+    try:
+        yield
+    except ApiError:
+        async with transaction(sessions) as db:
+            await db.execute(delete(UsedLink).where(UsedLink.jti == jti))
+        raise
+
+
+@router.post("/book/{token}/waitlist", dependencies=[Public], response_model=EntryOut, status_code=201)
+async def join_waitlist_by_link(
+    token: str, body: JoinByLink, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> EntryOut:
+    """No suitable seat is free: wait for one at a location, for the series' product, between two dates."""
+    payload = open_link(settings, LINK_BOOK, token)
+    journey = await _journey(db, str(payload.get("j")))
+    if journey.product_code is None:
+        raise NotFound("this series has no product yet; ask the vaccination site")
+    location = await db.get(Location, body.location_id)
+    if location is None:
+        raise NotFound("no such location")
+    entry = await add_to_waitlist(
         db,
         temporal,
         settings,
+        location=location,
         recipient_id=journey.recipient_id,
-        slot=slot,
-        actor=RECIPIENT,
-        key=idempotency_key,
-        dose_number=int(payload["n"]) if "n" in payload else None,
+        product_code=journey.product_code,
+        dates=body,
+        added_by=RECIPIENT,
     )
+    return await entry_out(db, entry)
+
+
+async def _linked_offer(
+    db: AsyncSession, settings: Settings, token: str
+) -> tuple[dict, WaitlistOffer, WaitlistEntry]:
+    payload = open_link(settings, LINK_WAITLIST_OFFER, token)
+    offer = await db.get(WaitlistOffer, payload.get("o"))
+    entry = await db.get(WaitlistEntry, offer.entry_id) if offer is not None else None
+    if offer is None or entry is None:
+        raise NotFound("this offer no longer exists")
+    if entry.recipient_id != payload.get("r"):
+        raise Forbidden("this link was issued to someone else", code="link_not_yours")
+    return payload, offer, entry
+
+
+@router.get("/waitlist-offers/{token}", dependencies=[Public], response_model=OfferView)
+async def see_offer(token: str, db: SessionDep, settings: SettingsDep) -> OfferView:
+    _payload, offer, entry = await _linked_offer(db, settings, token)
+    slot = await db.get(Slot, offer.slot_id)
+    location = await db.get(Location, entry.location_id)
+    assert slot is not None and location is not None
+    return OfferView(
+        offer_id=offer.id,
+        status=offer.status,
+        expires_at=offer.expires_at,
+        product_code=entry.product_code,
+        slot=slot_out(slot),
+        location=_location_info(location),
+    )
+
+
+@router.post(
+    "/waitlist-offers/{token}/accept", dependencies=[Public], response_model=AppointmentOut, status_code=201
+)
+async def accept_offer(
+    token: str,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+    body: AcceptOffer | None = None,
+) -> AppointmentOut:
+    """Books the offered seat (the one held for this person) while the offer is pending."""
+    payload, offer, entry = await _linked_offer(db, settings, token)
+    jti = str(payload.get("t") or offer_link_id(offer.id))
+    if offer.status == OfferStatus.accepted or await db.get(UsedLink, jti) is not None:
+        raise Conflict("this link has already been used", code="link_used")
+    if offer.status != OfferStatus.pending or offer.expires_at <= utcnow():
+        raise Gone("this offer has run out; the seat went to the next person", code="offer_expired")
+    slot = await db.get(Slot, offer.slot_id)
+    assert slot is not None
+    await claim_link(db, jti, LINK_WAITLIST_OFFER, f"recipient:{entry.recipient_id}")
+    offer_id, entry_id, hold_id = offer.id, entry.id, offer.hold_id
+    async with single_use(sessions, jti):
+        fact = await book_slot(
+            db,
+            temporal,
+            settings,
+            recipient_id=entry.recipient_id,
+            slot=slot,
+            actor=RECIPIENT,
+            key=jti,
+            dose_number=None,
+            hold_id=hold_id,
+            screening=(body or AcceptOffer()).screening,
+        )
+    # The waitlist workflow settles the offer when its time is up; recording it now keeps lists true.
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(WaitlistOffer)
+            .where(WaitlistOffer.id == offer_id, WaitlistOffer.status == OfferStatus.pending.value)
+            .values(
+                status=OfferStatus.accepted.value, appointment_id=fact.appointment_id, settled_at=utcnow()
+            )
+        )
+        await session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id, WaitlistEntry.status == EntryStatus.offered.value)
+            .values(status=EntryStatus.booked.value, updated_at=utcnow())
+        )
     return from_fact(fact)
 
 

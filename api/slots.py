@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Manager, Reader, SessionDep
+from activities.waitlist import Review
+from api.deps import Manager, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound, Unprocessable
 from records.audit import audit
 from records.db import utcnow
@@ -46,6 +47,7 @@ class SlotOut(BaseModel):
     end_at: datetime
     capacity: int
     booked: int
+    held: int
     seats_left: int
     product_code: str
     is_open: bool
@@ -60,7 +62,8 @@ def slot_out(slot: Slot) -> SlotOut:
         end_at=slot.end_at,
         capacity=slot.capacity,
         booked=slot.booked,
-        seats_left=max(slot.capacity - slot.booked, 0) if slot.is_open else 0,
+        held=slot.held,
+        seats_left=max(slot.capacity - slot.booked - slot.held, 0) if slot.is_open else 0,
         product_code=slot.product_code,
         is_open=slot.is_open,
     )
@@ -163,9 +166,62 @@ async def list_slots(
     if product_code:
         query = query.where(Slot.product_code == product_code)
     if available_only:
-        query = query.where(Slot.is_open.is_(True), Slot.booked < Slot.capacity, Slot.end_at > utcnow())
+        query = query.where(
+            Slot.is_open.is_(True), Slot.booked + Slot.held < Slot.capacity, Slot.end_at > utcnow()
+        )
     rows = await db.execute(query.order_by(Slot.start_at, Slot.id).limit(500))
     return [slot_out(s) for s in rows.scalars()]
+
+
+class CapacityIn(BaseModel):
+    capacity: int = Field(ge=1, le=10_000)
+
+
+@router.patch("/{slot_id}", response_model=SlotOut)
+async def change_capacity(
+    slot_id: int,
+    body: CapacityIn,
+    actor: Manager,
+    slot: SlotDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> SlotOut:
+    """Raises or lowers a slot's capacity (never below the seats booked and held); new seats go to
+    the waitlist first."""
+    from api.waitlist import someone_waits, tell_waitlist_after_commit  # api.waitlist imports this module
+
+    taken = slot.booked + slot.held
+    if body.capacity < taken:
+        raise Conflict(
+            f"{taken} seats of this slot are booked or held; capacity cannot go below that",
+            code="capacity_below_bookings",
+        )
+    # Conditional on the seats taken as read, so a booking meanwhile cannot be squeezed out.
+    changed = await db.execute(
+        update(Slot)
+        .where(Slot.id == slot.id, Slot.booked + Slot.held <= body.capacity)
+        .values(capacity=body.capacity)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:
+        raise Conflict("seats were booked meanwhile; try again", code="capacity_below_bookings")
+    before = slot.capacity
+    await db.refresh(slot)
+    audit(
+        db,
+        actor=actor.actor,
+        location_id=actor.location.id,
+        entity="slot",
+        entity_id=slot.id,
+        action="capacity",
+        changes={"capacity": [before, slot.capacity]},
+    )
+    if slot.capacity > before and await someone_waits(db, slot.location_id, slot.product_code):
+        tell_waitlist_after_commit(
+            db, temporal, settings, slot.location_id, slot.product_code, Review("capacity raised", slot.id)
+        )
+    return slot_out(slot)
 
 
 @router.post("/{slot_id}/close", response_model=SlotOut)

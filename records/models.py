@@ -2,9 +2,12 @@
 
 from records import (  # noqa: F401
     audit,
+    eligibility,
     helpdesk,
     inventory,
+    holds,
     journeys,
+    links,
     locations,
     marketplace,
     outbox,
@@ -12,6 +15,7 @@ from records import (  # noqa: F401
     recipients,
     scheduling,
     users,
+    waitlist,
 )
 from records.db import Base
 

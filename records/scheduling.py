@@ -22,6 +22,8 @@ class Slot(Base):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int] = mapped_column(Integer)
     booked: Mapped[int] = mapped_column(Integer, default=0)
+    # Seats set aside for a while (records/holds.py); they count against capacity like bookings.
+    held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     product_code: Mapped[str] = mapped_column(String(40))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -80,7 +82,7 @@ async def claim_seat(db: AsyncSession, slot_id: int) -> bool:
     """
     result = await db.execute(
         update(Slot)
-        .where(Slot.id == slot_id, Slot.booked < Slot.capacity, Slot.is_open.is_(True))
+        .where(Slot.id == slot_id, Slot.booked + Slot.held < Slot.capacity, Slot.is_open.is_(True))
         .values(booked=Slot.booked + 1)
         .execution_options(synchronize_session=False)
     )

@@ -75,6 +75,9 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         secret_key="test-secret-key-0123456789abcdef",
         day_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")),
         reminder_lead_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")) / 2,
+        # Seat holds and waitlist offers run out in seconds, so tests watch them expire.
+        seat_hold_seconds=3,
+        waitlist_offer_hold_seconds=6,
         dev_stack=True,
         # Many tests log in wrongly on purpose from one address; test_login_throttle uses the real limit.
         login_max_failures=1000,

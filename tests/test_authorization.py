@@ -32,7 +32,7 @@ ROLE_LOGINS = {"manager": "manager", "provider": "provider", "scheduler": "sched
 MISSING_ID = 987654321
 
 # Path parameters naming a record shared by every location (never a 404 by location).
-SHARED_PATH_PARAMS = {"recipient_id"}
+SHARED_PATH_PARAMS = {"recipient_id", "product_code"}
 
 
 async def _other_location_id(db: Any) -> int:
@@ -71,6 +71,18 @@ async def _dose_at_other_location(sessions: Any) -> int:
     return (await foreign_records(sessions))["dose_id"]
 
 
+async def _hold_at_other_location(sessions: Any) -> int:
+    from tests.waitlist import foreign_hold
+
+    return await foreign_hold(sessions)
+
+
+async def _waitlist_entry_at_other_location(sessions: Any) -> int:
+    from tests.waitlist import foreign_waitlist_entry
+
+    return await foreign_waitlist_entry(sessions)
+
+
 # For each location-scoped path parameter: makes such a record at BUNC-02 and returns its id.
 FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "user_id": _user_only_at_other_location,
@@ -81,6 +93,8 @@ FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "transfer_id": inventory.foreign_transfer,
     "offer_id": inventory.foreign_offer,
     "shortage_id": inventory.foreign_shortage,
+    "hold_id": _hold_at_other_location,
+    "entry_id": _waitlist_entry_at_other_location,
 }
 
 

@@ -10,20 +10,23 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.email import EmailActivities
 from activities.helpdesk import HelpdeskActivities
 from activities.journey import JourneyActivities
+from activities.waitlist import WaitlistActivities
 from worker.settings import Settings
 from workflows.case import CaseWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.notify import SendEmailWorkflow
+from workflows.waitlist import SeatHoldWorkflow, WaitlistWorkflow
 
 
 def workflows() -> list[type]:
-    return [SendEmailWorkflow, CaseWorkflow, JourneyWorkflow]
+    return [SendEmailWorkflow, CaseWorkflow, JourneyWorkflow, WaitlistWorkflow, SeatHoldWorkflow]
 
 
 def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
     email = EmailActivities(settings, sessions)
     helpdesk = HelpdeskActivities(settings, sessions)
     journey = JourneyActivities(settings, sessions)
+    waitlist = WaitlistActivities(settings, sessions)
     return [
         email.deliver_email,
         helpdesk.record_case_change,
@@ -34,4 +37,9 @@ def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
         journey.edit_dose,
         journey.remove_dose,
         journey.compose_email,
+        waitlist.announce_opening,
+        waitlist.offer_open_seats,
+        waitlist.settle_offer,
+        waitlist.compose_offer_email,
+        waitlist.end_seat_hold,
     ]

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.security import hash_password
 from records.db import transaction
+from records.eligibility import seed_minimum_ages
 from records.helpdesk import Agent, Category, Requester, RoutingRule, Team, TeamMember, Topic
 from records.inventory import seed_demo_stock
 from records.locations import Location
@@ -185,6 +186,7 @@ SEED_STEPS = [
     seed_demo_lots,
     seed_demo_stock,
     seed_demo_listings,
+    seed_minimum_ages,
 ]
 
 

@@ -95,6 +95,16 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a recipient's signed link (appointment, booking, record) stays valid",
     )
+    waitlist_offer_hold_seconds: float = Field(
+        default=30 * 60,
+        gt=0,
+        description="How long a seat offered to the next person on a waitlist is held for them",
+    )
+    seat_hold_seconds: float = Field(
+        default=10 * 60,
+        gt=0,
+        description="How long a chosen seat is held while the person's registration is filled in",
+    )
     session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed logins (per login name, and per client address) before a pause"

@@ -260,9 +260,7 @@ class DoseWindow:
         }
 
 
-def next_dose_window(
-    rule: ProductRule, previous_dose_at: datetime, day_seconds: float
-) -> DoseWindow:
+def next_dose_window(rule: ProductRule, previous_dose_at: datetime, day_seconds: float) -> DoseWindow:
     """The window for the dose after the one given at ``previous_dose_at``.
 
     earliest = previous + interval_days; recommended_latest = previous +

@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         StatusStep,
         refused,
     )
+    from activities.waitlist import SeatOpening, WaitlistActivities
     from workflows.dose_rules import (
         ProductRule,
         RuleViolation,
@@ -95,6 +96,7 @@ class BookRequest:
     idempotency_key: str
     actor: str
     dose_number: int | None = None  # when given, must be the dose that is next
+    hold_id: int | None = None  # the seat held for this person, taken if still live
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ class JourneyWorkflow:
         self.removals = input.removals
         self.done: set[str] = set()
         self.outbox: list[ComposeStep] = []
+        self.openings: list[SeatOpening] = []  # seats this series gave back, for the waitlist
         self.version = 0  # bumped on every state change, wakes the main loop to recompute timers
         self.lock = asyncio.Lock()  # one handler at a time changes the series
 
@@ -198,7 +201,7 @@ class JourneyWorkflow:
             if self.complete:
                 # Let in-flight handlers (a removal reopening the series) finish before deciding.
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                if self.complete and not self.outbox:
+                if self.complete and not self.outbox and not self.openings:
                     return self.view()
                 continue
             timer = next_timer(self._timer_inputs(), workflow.now())
@@ -270,6 +273,7 @@ class JourneyWorkflow:
                     dose_number=number,
                     idempotency_key=request.idempotency_key,
                     actor=request.actor,
+                    hold_id=request.hold_id,
                 ),
             )
             self.rule = rule
@@ -310,10 +314,12 @@ class JourneyWorkflow:
     async def reschedule(self, request: RescheduleRequest) -> AppointmentFact:
         async with self.lock:
             self._check_reschedule(request)
+            left = self._current_appointment(request.appointment_id).slot_id
             fact = await self._step(
                 JourneyActivities.reschedule_appointment,
                 RescheduleStep(request.appointment_id, request.slot, request.actor),
             )
+            self._seat_opened(left)
             self.appointment = fact
             self._announce(
                 "rescheduled", f"a{fact.appointment_id}.{fact.invite_sequence}", fact, invite="REQUEST"
@@ -393,6 +399,7 @@ class JourneyWorkflow:
             self.appointment = fact
             # Both offer a link to book the same dose again.
             if to_status == "cancelled":
+                self._seat_opened(fact.slot_id)
                 self._announce(
                     "cancelled",
                     f"a{fact.appointment_id}",
@@ -632,8 +639,14 @@ class JourneyWorkflow:
         )
 
     def _woken_after(self, seen: int):  # type: ignore[no-untyped-def]
-        """The wake-up condition: the series changed since `seen`, or email is waiting."""
-        return lambda: self.version != seen or bool(self.outbox)
+        """The wake-up condition: the series changed since `seen`, or email or an opening is waiting."""
+        return lambda: self.version != seen or bool(self.outbox) or bool(self.openings)
+
+    def _seat_opened(self, slot_id: int) -> None:
+        """A seat this series held is free again: the slot's waitlist is told (from the main loop)."""
+        # Histories recorded before the waitlist existed replay without this step.
+        if workflow.patched("waitlist-openings"):
+            self.openings.append(SeatOpening(slot_id))
 
     def _changed(self) -> None:
         self.version += 1
@@ -661,6 +674,14 @@ class JourneyWorkflow:
         self.outbox.append(replace(step, **fields))  # type: ignore[arg-type]
 
     async def _deliver_announcements(self) -> None:
+        while self.openings:
+            await workflow.execute_activity_method(
+                WaitlistActivities.announce_opening,
+                self.openings[0],
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=SYSTEM_RETRY,
+            )
+            self.openings.pop(0)
         while self.outbox:
             step = self.outbox.pop(0)
             request = await workflow.execute_local_activity_method(
