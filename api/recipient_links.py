@@ -308,7 +308,7 @@ async def book_by_link(
     slot = await _schedulable_slot(db, body.slot_id)
     jti = str(payload.get("t") or token_digest(token))
     await claim_link(db, jti, LINK_BOOK, f"recipient:{journey.recipient_id}")
-    async with single_use(sessions, jti):
+    async with single_use(db, sessions, jti):
         fact = await book_slot(
             db,
             temporal,
@@ -335,13 +335,18 @@ async def claim_link(db: AsyncSession, jti: str, purpose: str, subject: str) -> 
 
 
 @asynccontextmanager
-async def single_use(sessions: async_sessionmaker[AsyncSession], jti: str) -> AsyncIterator[None]:
+async def single_use(
+    db: AsyncSession, sessions: async_sessionmaker[AsyncSession], jti: str
+) -> AsyncIterator[None]:
     """Frees the link again when the booking it was used for failed (full slot, refused rule)."""
     try:
         yield
     except ApiError:
-        async with transaction(sessions) as db:
-            await db.execute(delete(UsedLink).where(UsedLink.jti == jti))
+        # Refused before the request committed: the rollback drops the claim (and frees SQLite's
+        # write lock for the cleanup below). Refused by the workflow: the claim was committed.
+        await db.rollback()
+        async with transaction(sessions) as cleanup:
+            await cleanup.execute(delete(UsedLink).where(UsedLink.jti == jti))
         raise
 
 
@@ -421,7 +426,7 @@ async def accept_offer(
     assert slot is not None
     await claim_link(db, jti, LINK_WAITLIST_OFFER, f"recipient:{entry.recipient_id}")
     offer_id, entry_id, hold_id = offer.id, entry.id, offer.hold_id
-    async with single_use(sessions, jti):
+    async with single_use(db, sessions, jti):
         fact = await book_slot(
             db,
             temporal,

@@ -172,16 +172,26 @@ async def test_a_booking_link_books_once_and_a_recipient_without_a_seat_joins_th
 async def test_a_failed_booking_does_not_use_up_the_link(api, smtp, sessions):
     manager = await login(api, "manager")
     scheduler = await login(api, "scheduler")
+    product = await new_product(sessions)
+    question = unique("pregnant-")
+    added = await api.post(
+        "/eligibility/questions",
+        json={"code": question, "prompt": "?", "product_code": product, "effect": "refuse", "reason": "no"},
+        headers=manager,
+    )
+    assert added.status_code == 201, added.text
     recipient = await new_recipient(sessions)
-    slot = await publish_slot(api, manager, start_in=3600, capacity=1)
+    slot = await publish_slot(api, manager, start_in=3600, capacity=1, product=product)
     first = await book(api, scheduler, recipient.id, slot["id"])
     await api.post(f"/appointments/{first.json()['id']}/cancel", json={"reason": "x"}, headers=scheduler)
     token = link_token(await mail(smtp, recipient.email, "is cancelled"), "book")
+    refused = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"], "screening": {question: "yes"}})
+    assert refused.status_code == 409 and refused.json()["code"] == "screening_refused"
     assert (await book(api, scheduler, (await new_recipient(sessions)).id, slot["id"])).status_code == 201
     full = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"]})
     assert full.status_code == 409 and full.json()["code"] == "slot_full"
-    other = await publish_slot(api, manager, start_in=7200, capacity=1)
-    booked = await api.post(f"/r/book/{token}", json={"slot_id": other["id"]})
+    other = await publish_slot(api, manager, start_in=7200, capacity=1, product=product)
+    booked = await api.post(f"/r/book/{token}", json={"slot_id": other["id"], "screening": {question: "no"}})
     assert booked.status_code == 201, booked.text
 
 
