@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import uuid
+from datetime import date, datetime, timedelta
 
+import httpx
 from sqlalchemy import update
 
-from records.db import transaction
+from api.app import create_app
+from records.db import transaction, utcnow
 from records.recipients import Recipient
 from records.scheduling import Slot
 from tests.conftest import eventually, login
@@ -22,6 +25,7 @@ from tests.journeys import (
     publish_slot,
     unique,
 )
+from worker.main import build_worker
 
 OFFER = "A vaccination seat is free for you"
 LAPSED = "has gone to the next person"
@@ -283,3 +287,46 @@ async def test_a_held_seat_counts_against_capacity_and_is_released_when_its_time
     assert (await api.get(f"/holds/{again.json()['id']}", headers=scheduler)).json()["status"] == "booked"
     taken = await _slot(api, manager, slot["id"])
     assert (taken["booked"], taken["held"]) == (1, 0)
+
+
+async def test_an_offer_running_out_while_the_worker_is_down_passes_on_once_it_is_back(
+    temporal, settings, sessions, smtp
+):
+    # Its own task queue, API and workers, so stopping this worker leaves the session's alone.
+    own = settings.model_copy(update={"temporal_task_queue": f"waitlist-restart-{uuid.uuid4().hex[:8]}"})
+    app = create_app(own, temporal)
+    product = await new_product(sessions)
+    first, second = (
+        await new_recipient(sessions, first_name="Dee"),
+        await new_recipient(sessions, first_name="Eli"),
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cvms.test") as api:
+        manager, scheduler = await login(api, "manager"), await login(api, "scheduler")
+        async with build_worker(temporal, own):
+            slot = await publish_slot(api, manager, start_in=3600, capacity=1, product=product)
+            booked = await book(api, scheduler, (await new_recipient(sessions)).id, slot["id"])
+            assert booked.status_code == 201, booked.text
+            for recipient in (first, second):
+                await _join(api, scheduler, recipient.id, product)
+            cancelled = await api.post(
+                f"/appointments/{booked.json()['id']}/cancel", json={"reason": "x"}, headers=scheduler
+            )
+            assert cancelled.status_code == 200, cancelled.text
+            offer = await mail(smtp, first.email, OFFER)
+            expires_at = (await api.get(f"/r/waitlist-offers/{link_token(offer, 'waitlist-offers')}")).json()[
+                "expires_at"
+            ]
+        # The worker is gone; the offer runs out with nobody to act on it.
+        deadline = datetime.fromisoformat(expires_at) + timedelta(seconds=1)
+
+        async def past_expiry() -> bool:
+            return utcnow() > deadline
+
+        await eventually(past_expiry, timeout=30, what="the offer to run out while the worker is down")
+        assert mails_to(smtp, second.email) == []
+
+        async with build_worker(temporal, own):  # a fresh worker replays the waitlist and carries on
+            await mail(smtp, first.email, LAPSED, timeout=40)
+            await mail(smtp, second.email, OFFER, timeout=40)
+    assert len(mails_to(smtp, first.email)) == 2 and len(mails_to(smtp, second.email)) == 1
+    assert not smtp.store.duplicates()
