@@ -1,7 +1,7 @@
 """waitlist: seat holds, waitlist entries and offers, used links, eligibility rules
 
 Revision ID: 0010
-Revises: 0002, 0003
+Revises: 0009
 Create Date: 2026-11-25 08:30:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import records.db
 
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = ("0002", "0003")
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
