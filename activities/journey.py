@@ -30,8 +30,8 @@ from api.security import sign_link
 from notifications.invite import CalendarInvite
 from records.audit import audit, diff
 from records.db import transaction, utcnow
-from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_for_dose
 from records.holds import take_held_seat
+from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_for_dose
 from records.journeys import Dose, Journey, JourneyStatus
 from records.locations import Location
 from records.recipients import Recipient

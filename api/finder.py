@@ -183,10 +183,11 @@ async def free_days(db: AsyncSession, location: Location, lang: Language) -> lis
     """The next days with seats still free in open slots that have not ended (local days)."""
     now = utcnow()
     rows = await db.execute(
-        select(Slot.start_at, Slot.capacity - Slot.booked).where(
+        # Held seats (registration in progress, waitlist offers) are not free.
+        select(Slot.start_at, Slot.capacity - Slot.booked - Slot.held).where(
             Slot.location_id == location.id,
             Slot.is_open.is_(True),
-            Slot.booked < Slot.capacity,
+            Slot.booked + Slot.held < Slot.capacity,
             Slot.end_at > now,
             Slot.start_at < now + timedelta(days=LOOKAHEAD_DAYS),
         )
