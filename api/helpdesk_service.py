@@ -9,14 +9,14 @@ from datetime import datetime
 
 from fastapi import Response
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import Conflict, NotFound
+from api.errors import ApiError, Conflict, NotFound
 from records.db import utcnow
 from records.helpdesk import (
     FIRST_CASE_NUMBER,
@@ -34,6 +34,10 @@ from worker.settings import Settings
 from workflows.business_hours import BusinessCalendar
 from workflows.case import CaseAction, CaseStart, CaseView, CaseWorkflow, case_workflow_id
 from workflows.sla import EVENT_KINDS, CaseEvent, SlaState, SlaTargets, compute_sla
+
+
+class Unavailable(ApiError):
+    status_code = 503
 
 
 class CaseSummary(BaseModel):
@@ -188,14 +192,24 @@ async def open_case(
     )
     temporal_queue = settings.temporal_task_queue
 
+    case_id = case.id
+    bind = db.bind
+
     async def start_workflow() -> None:
-        await temporal.start_workflow(
-            CaseWorkflow.run,
-            start,
-            id=case_workflow_id(start.number),
-            task_queue=temporal_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
+        try:
+            await temporal.start_workflow(
+                CaseWorkflow.run,
+                start,
+                id=case_workflow_id(start.number),
+                task_queue=temporal_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except Exception as exc:
+            # Temporal did not take the case: take the committed row back (its events and
+            # attachments go with it), so no case is left without the workflow that owns it.
+            async with AsyncSession(bind) as cleanup, cleanup.begin():
+                await cleanup.execute(delete(Case).where(Case.id == case_id))
+            raise Unavailable("the help desk cannot take new cases right now; try again shortly") from exc
 
     return case, start_workflow
 

@@ -679,3 +679,31 @@ async def test_a_mail_relay_outage_does_not_delay_escalation_and_owed_email_goes
             assert len([m for m in relay.messages if with_key(f"case-{number}:received")(m)]) == 1
         finally:
             relay.stop()
+
+
+async def test_an_intake_temporal_cannot_take_is_a_503_and_leaves_no_case(settings, sessions):
+    # An API whose Temporal namespace does not exist: every workflow start fails.
+    unreachable = create_app(
+        settings.model_copy(update={**FAST_HELPDESK, "temporal_namespace": "no-such-ns"})
+    )
+    email = unique_email("down")
+    async with transaction(sessions) as db:
+        db.add(
+            Requester(
+                first_name="Dee",
+                last_name="Own",
+                email=email,
+                password_hash=hash_password(DEMO_PASSWORD),
+                must_change_password=False,
+                confirmed=True,
+            )
+        )
+    transport = httpx.ASGITransport(app=unreachable)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cvms.test") as api:
+        token = (await api.post("/helpdesk/login", json={"email": email, "password": DEMO_PASSWORD})).json()
+        headers = {"Authorization": f"Bearer {token['token']}"}
+        body = {"category": "other", "topic": "other", "subject": "Anyone?", "description": "Hello"}
+        refused = await api.post("/helpdesk/cases", json=body, headers=headers)
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["detail"]
+        assert (await api.get("/helpdesk/cases", headers=headers)).json() == []
