@@ -46,7 +46,7 @@ from api.security import LinkError, read_link, token_digest
 from api.slots import SlotOut, slot_out
 from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
 from records.db import transaction, utcnow
-from records.journeys import Dose, Journey
+from records.journeys import Dose, Journey, JourneyStatus
 from records.links import UsedLink
 from records.locations import Location
 from records.products import Product
@@ -305,6 +305,8 @@ async def book_by_link(
 ) -> AppointmentOut:
     payload = open_link(settings, LINK_BOOK, token)
     journey = await _journey(db, str(payload.get("j")))
+    if journey.status == JourneyStatus.complete:
+        raise Conflict("this series is already complete; nothing is left to book", code="series_complete")
     slot = await _schedulable_slot(db, body.slot_id)
     jti = str(payload.get("t") or token_digest(token))
     await claim_link(db, jti, LINK_BOOK, f"recipient:{journey.recipient_id}")

@@ -163,6 +163,9 @@ async def run_series(api, smtp, sessions, temporal, language: str) -> str:
     assert [d["dose_number"] for d in record.json()["doses"]] == [1, 2]
     assert record.json()["product"] == "Pfizer-BioNTech"
 
+    spent = await api.post(f"/r/book/{token}", json={"slot_id": slot2["id"]})
+    assert spent.status_code == 409 and spent.json()["code"] == "series_complete"
+
     handle = temporal.get_workflow_handle(journey_id)
     await eventually(
         lambda: _closed(handle), timeout=30, what="journey workflow to finish after the last dose"
