@@ -118,6 +118,7 @@ async def journey_snapshot(
         series_no=series_no,
         day_seconds=settings.day_seconds,
         reminder_lead_seconds=settings.reminder_lead_seconds,
+        idle_close_seconds=settings.journey_idle_close_days * settings.day_seconds,
         rule=rule,
         doses=kept,
         appointment=AppointmentFact.of(appointment) if appointment else None,

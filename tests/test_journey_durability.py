@@ -134,3 +134,33 @@ async def test_recorded_journey_histories_replay_without_nondeterminism(api, tem
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     assert results.replay_failures == {}, results.replay_failures
     assert len(histories) >= 1
+
+
+async def test_a_journey_left_with_nothing_booked_closes_and_the_next_booking_starts_it_afresh(
+    temporal, settings, sessions
+):
+    own = settings.model_copy(
+        update={"temporal_task_queue": f"journey-idle-{uuid.uuid4().hex[:8]}", "journey_idle_close_days": 1.0}
+    )
+    app = create_app(own, temporal)
+    recipient, rival = await new_recipient(sessions), await new_recipient(sessions)
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cvms.test") as api,
+        build_worker(temporal, own),
+    ):
+        manager, scheduler = [await login(api, n) for n in ("manager", "scheduler")]
+        full = await publish_slot(api, manager, start_in=3600, capacity=1)
+        assert (await book(api, scheduler, rival.id, full["id"])).status_code == 201
+        refused = await book(api, scheduler, recipient.id, full["id"])
+        assert refused.status_code == 409 and refused.json()["code"] == "slot_full"
+        handle = temporal.get_workflow_handle(f"journey-{recipient.id}-1")
+
+        async def closed() -> bool:
+            return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
+
+        await eventually(closed, timeout=30, what="the idle journey to close")
+        open_slot = await publish_slot(api, manager, start_in=3600, capacity=1)
+        booked = await book(api, scheduler, recipient.id, open_slot["id"])
+        assert booked.status_code == 201, booked.text
+        assert booked.json()["journey_id"] == f"journey-{recipient.id}-1"
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING  # a new run

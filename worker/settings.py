@@ -90,6 +90,11 @@ class Settings(BaseSettings):
         default="application/pdf,image/png,image/jpeg,text/plain",
         description="Attachment content types accepted on a case, separated by commas",
     )
+    journey_idle_close_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days (of CVMS_DAY_SECONDS) after which a journey with nothing booked or given closes",
+    )
     recipient_link_max_age_seconds: float = Field(
         default=120 * 86400,
         gt=0,

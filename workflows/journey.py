@@ -87,6 +87,7 @@ class JourneyInput:
     doses: list[DoseFact] = field(default_factory=list)
     appointment: AppointmentFact | None = None
     removals: int = 0
+    idle_close_seconds: float = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,16 @@ class JourneyWorkflow:
             timer = next_timer(self._timer_inputs(), workflow.now())
             woken = self._woken_after(self.version)
             if timer is None:
-                await workflow.wait_condition(woken)
+                if not self._idle():
+                    await workflow.wait_condition(woken)
+                    continue
+                # Nothing booked, nothing given (a refused first booking, a cancelled one):
+                # close after a quiet spell; the next call starts a new run from the records.
+                try:
+                    await workflow.wait_condition(woken, timeout=self.input.idle_close_seconds)
+                except TimeoutError:
+                    if self._idle() and workflow.all_handlers_finished():
+                        return self.view()
                 continue
             delay = (timer.at - workflow.now()).total_seconds()
             if delay > 0:
@@ -578,6 +588,10 @@ class JourneyWorkflow:
         )
 
     # ---- helpers
+
+    def _idle(self) -> bool:
+        appointment = self.appointment
+        return not self.doses and not self.outbox and (appointment is None or not appointment.active)
 
     @property
     def complete(self) -> bool:
