@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from temporalio.client import Client
 
@@ -36,9 +38,14 @@ from api import (
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
+from api.pages import portal as portal_pages
+from api.pages import recipients as recipient_pages
+from api.pages import users as user_pages
 from api.temporal import connect
 from records.db import make_engine, make_sessionmaker
 from worker.settings import Settings, get_settings
+
+STATIC_DIR = Path(__file__).parent / "static"
 
 
 class LocationOut(BaseModel):
@@ -122,6 +129,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(holds.router)
     app.include_router(waitlist.router)
     app.include_router(eligibility.router)
+    app.include_router(portal_pages.router)
+    app.include_router(recipient_pages.router)
+    app.include_router(user_pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 

@@ -8,8 +8,9 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.deps import SESSION_COOKIE, CurrentUserDep, Public, SessionDep, SessionsDep, SettingsDep
+from api.deps import SESSION_COOKIE, CurrentUser, CurrentUserDep, Public, SessionDep, SessionsDep, SettingsDep
 from api.errors import Forbidden, Unauthorized, Unprocessable
 from api.security import (
     LinkError,
@@ -23,6 +24,7 @@ from api.throttle import clear_failures, login_subjects, record_failure, refuse_
 from records.audit import audit
 from records.db import transaction, utcnow
 from records.users import LoginSession, Membership, User
+from worker.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -90,21 +92,23 @@ def describe(user: User, active_location_id: int | None) -> MeOut:
     )
 
 
-@router.post("/login", dependencies=[Public], response_model=LoginOut)
-async def login(
-    body: LoginIn, request: Request, response: Response, sessions: SessionsDep, settings: SettingsDep
+async def open_session(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    request: Request,
+    login_name: str,
+    password: str,
 ) -> LoginOut:
+    """Checks the password and records a new login session (the JSON and page logins share this)."""
     # Short transactions of its own, and argon2 off the event loop: a login must
     # not hold the database's write lock while it hashes.
-    subjects = login_subjects(request, body.login_name)
+    subjects = login_subjects(request, login_name)
     async with transaction(sessions) as db:
         await refuse_if_throttled(db, settings, subjects)
         user = (
-            await db.execute(select(User).where(User.login_name == body.login_name.strip()))
+            await db.execute(select(User).where(User.login_name == login_name.strip()))
         ).scalar_one_or_none()
-    password_ok = await asyncio.to_thread(
-        verify_password, user.password_hash if user else None, body.password
-    )
+    password_ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
         await record_failure(sessions, subjects)
         raise Unauthorized("login name or password is wrong")
@@ -121,6 +125,10 @@ async def login(
                 expires_at=expires,
             )
         )
+    return LoginOut(**describe(user, active).model_dump(), token=token, expires_at=expires.isoformat())
+
+
+def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -129,7 +137,37 @@ async def login(
         secure=settings.public_base_url.startswith("https"),
         max_age=int(settings.session_hours * 3600),
     )
-    return LoginOut(**describe(user, active).model_dump(), token=token, expires_at=expires.isoformat())
+
+
+async def switch_active_location(current: CurrentUser, location_id: int) -> None:
+    if location_id not in {m.location_id for m in current.user.memberships}:
+        raise Forbidden("you hold no role at that location")
+    current.login.active_location_id = location_id
+
+
+async def complete_password(db: AsyncSession, settings: Settings, token: str, password: str) -> User:
+    """Sets the password of a new account from its set-up link (single use)."""
+    try:
+        payload = read_link(settings.secret_key, SET_PASSWORD_PURPOSE, token, SET_PASSWORD_MAX_AGE)
+    except LinkError as exc:
+        raise Unprocessable(str(exc), code="bad_link") from exc
+    user = await db.get(User, int(payload.get("user_id", 0)))
+    # The link carries the password hash it was issued against, so it stops
+    # working once used (or once the password changes any other way).
+    if user is None or (user.password_hash or "") != payload.get("was", ""):
+        raise Unprocessable("this link has already been used", code="bad_link")
+    user.password_hash = hash_password(password)
+    audit(db, actor=f"user:{user.id}", entity="user", entity_id=user.id, action="set_password")
+    return user
+
+
+@router.post("/login", dependencies=[Public], response_model=LoginOut)
+async def login(
+    body: LoginIn, request: Request, response: Response, sessions: SessionsDep, settings: SettingsDep
+) -> LoginOut:
+    opened = await open_session(sessions, settings, request, body.login_name, body.password)
+    set_session_cookie(response, opened.token, settings)
+    return opened
 
 
 @router.post("/logout", status_code=204)
@@ -147,27 +185,14 @@ async def me(current: CurrentUserDep) -> MeOut:
 
 @router.post("/location", response_model=MeOut)
 async def switch_location(body: SwitchLocationIn, current: CurrentUserDep, db: SessionDep) -> MeOut:
-    held = {m.location_id for m in current.user.memberships}
-    if body.location_id not in held:
-        raise Forbidden("you hold no role at that location")
-    current.login.active_location_id = body.location_id
+    await switch_active_location(current, body.location_id)
     return describe(current.user, body.location_id)
 
 
 @router.post("/set-password", dependencies=[Public], status_code=204)
 async def set_password(body: SetPasswordIn, db: SessionDep, settings: SettingsDep) -> Response:
     """Completes a new account from the link in its set-up email (single use)."""
-    try:
-        payload = read_link(settings.secret_key, SET_PASSWORD_PURPOSE, body.token, SET_PASSWORD_MAX_AGE)
-    except LinkError as exc:
-        raise Unprocessable(str(exc), code="bad_link") from exc
-    user = await db.get(User, int(payload.get("user_id", 0)))
-    # The link carries the password hash it was issued against, so it stops
-    # working once used (or once the password changes any other way).
-    if user is None or (user.password_hash or "") != payload.get("was", ""):
-        raise Unprocessable("this link has already been used", code="bad_link")
-    user.password_hash = hash_password(body.password)
-    audit(db, actor=f"user:{user.id}", entity="user", entity_id=user.id, action="set_password")
+    await complete_password(db, settings, body.token, body.password)
     return Response(status_code=204)
 
 

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.networks import validate_email
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Reader, RecordId, Registrar, SessionDep
+from api.deps import Actor, Reader, RecordId, Registrar, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from records.audit import audit, diff
 from records.db import utcnow
@@ -138,7 +139,7 @@ def snapshot(recipient: Recipient) -> dict[str, object]:
     return {name: getattr(recipient, name) for name in EDITABLE}
 
 
-async def load_recipient(db: SessionDep, recipient_id: RecordId) -> Recipient:
+async def load_recipient(db: AsyncSession, recipient_id: RecordId) -> Recipient:
     recipient = await db.get(Recipient, recipient_id)
     if recipient is None:
         raise NotFound("no such recipient")
@@ -154,17 +155,17 @@ def _name_filters(name: str) -> list:
     return filters
 
 
-@router.get("", response_model=RecipientPage)
-async def search_recipients(
-    actor: Reader,
-    db: SessionDep,
-    name: Annotated[str | None, Query(max_length=200, description="part of first/last name")] = None,
+async def search(
+    db: AsyncSession,
+    *,
+    name: str | None = None,
     date_of_birth: date | None = None,
-    phone: Annotated[str | None, Query(max_length=40)] = None,
-    email: Annotated[str | None, Query(max_length=254)] = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> RecipientPage:
+    phone: str | None = None,
+    email: str | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[Recipient], int]:
+    """One page of recipients matching name + date of birth, phone, or email, and the total."""
     conditions = []
     if name and name.strip():
         if date_of_birth is None:
@@ -195,13 +196,11 @@ async def search_recipients(
             .limit(page_size)
         )
     ).scalars()
-    return RecipientPage(
-        items=[RecipientOut.model_validate(r) for r in rows], total=total, page=page, page_size=page_size
-    )
+    return list(rows), total
 
 
 async def find_possible_duplicates(
-    db: SessionDep, first_name: str, last_name: str, date_of_birth: date
+    db: AsyncSession, first_name: str, last_name: str, date_of_birth: date
 ) -> list[Recipient]:
     rows = await db.execute(
         select(Recipient).where(
@@ -213,8 +212,9 @@ async def find_possible_duplicates(
     return list(rows.scalars())
 
 
-@router.post("", response_model=RecipientOut, status_code=201)
-async def register_recipient(body: RecipientCreate, actor: Registrar, db: SessionDep) -> RecipientOut:
+async def register(db: AsyncSession, actor: Actor, body: RecipientCreate) -> Recipient:
+    """Registers a recipient; a name + date of birth match is a 409 with the candidates
+    unless the user confirmed this is a different person."""
     if not body.confirm_new_person:
         candidates = await find_possible_duplicates(db, body.first_name, body.last_name, body.date_of_birth)
         if candidates:
@@ -237,23 +237,17 @@ async def register_recipient(body: RecipientCreate, actor: Registrar, db: Sessio
         action="register",
         changes=diff({}, snapshot(recipient)),
     )
-    return RecipientOut.model_validate(recipient)
+    return recipient
 
 
-@router.get("/{recipient_id}", response_model=RecipientOut)
-async def read_recipient(recipient_id: RecordId, actor: Reader, db: SessionDep) -> RecipientOut:
-    return RecipientOut.model_validate(await load_recipient(db, recipient_id))
-
-
-@router.patch("/{recipient_id}", response_model=RecipientOut)
-async def edit_recipient(
-    recipient_id: RecordId, body: RecipientUpdate, actor: Registrar, db: SessionDep
-) -> RecipientOut:
-    recipient = await load_recipient(db, recipient_id)
-    before = snapshot(recipient)
-    for name, value in body.model_dump(exclude_unset=True, exclude={"reason"}).items():
+async def edit(db: AsyncSession, actor: Actor, recipient: Recipient, body: RecipientUpdate) -> Recipient:
+    """Applies the fields the update sets, audited with old and new values and the reason."""
+    updates = body.model_dump(exclude_unset=True, exclude={"reason"})
+    for name, value in updates.items():
         if value is None and name not in ("race", "ethnicity"):
             raise Unprocessable(f"{name} cannot be empty", errors=[{"field": name, "message": "required"}])
+    before = snapshot(recipient)
+    for name, value in updates.items():
         setattr(recipient, name, value)
     recipient.refresh_search_keys()
     changes = diff(before, snapshot(recipient))
@@ -269,4 +263,41 @@ async def edit_recipient(
             changes=changes,
             reason=body.reason,
         )
-    return RecipientOut.model_validate(recipient)
+    return recipient
+
+
+@router.get("", response_model=RecipientPage)
+async def search_recipients(
+    actor: Reader,
+    db: SessionDep,
+    name: Annotated[str | None, Query(max_length=200, description="part of first/last name")] = None,
+    date_of_birth: date | None = None,
+    phone: Annotated[str | None, Query(max_length=40)] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> RecipientPage:
+    rows, total = await search(
+        db, name=name, date_of_birth=date_of_birth, phone=phone, email=email, page=page, page_size=page_size
+    )
+    return RecipientPage(
+        items=[RecipientOut.model_validate(r) for r in rows], total=total, page=page, page_size=page_size
+    )
+
+
+@router.post("", response_model=RecipientOut, status_code=201)
+async def register_recipient(body: RecipientCreate, actor: Registrar, db: SessionDep) -> RecipientOut:
+    return RecipientOut.model_validate(await register(db, actor, body))
+
+
+@router.get("/{recipient_id}", response_model=RecipientOut)
+async def read_recipient(recipient_id: RecordId, actor: Reader, db: SessionDep) -> RecipientOut:
+    return RecipientOut.model_validate(await load_recipient(db, recipient_id))
+
+
+@router.patch("/{recipient_id}", response_model=RecipientOut)
+async def edit_recipient(
+    recipient_id: RecordId, body: RecipientUpdate, actor: Registrar, db: SessionDep
+) -> RecipientOut:
+    recipient = await load_recipient(db, recipient_id)
+    return RecipientOut.model_validate(await edit(db, actor, recipient, body))

@@ -8,14 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from api.auth import SET_PASSWORD_PURPOSE
-from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep
+from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound
 from api.mail import queue_email
 from api.security import sign_link
 from records.audit import audit
 from records.users import Membership, Role, User
+from worker.settings import Settings
 
 router = APIRouter(prefix="/location/users", tags=["location users"])
 
@@ -79,8 +82,7 @@ async def load_location_user(user_id: RecordId, actor: Manager, db: SessionDep) 
 LocationUserDep = Annotated[Membership, Depends(load_location_user)]
 
 
-@router.get("", response_model=list[LocationUser])
-async def list_users(actor: Manager, db: SessionDep) -> list[LocationUser]:
+async def location_users(db: AsyncSession, actor: Actor) -> list[LocationUser]:
     rows = await db.execute(
         select(User, Membership.role)
         .join(Membership, Membership.user_id == User.id)
@@ -90,9 +92,8 @@ async def list_users(actor: Manager, db: SessionDep) -> list[LocationUser]:
     return [_row(user, role) for user, role in rows.all()]
 
 
-@router.post("", response_model=LocationUser, status_code=201)
-async def add_user(
-    body: UserAdd, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+async def add_location_user(
+    db: AsyncSession, actor: Actor, settings: Settings, temporal: Client, body: UserAdd
 ) -> LocationUser:
     """An existing login gets the new role here; a new login gets an account and a set-up email."""
     user = (await db.execute(select(User).where(User.login_name == body.login_name))).scalar_one_or_none()
@@ -150,14 +151,14 @@ async def add_user(
     return _row(user, body.role.value)
 
 
-@router.patch("/{user_id}", response_model=LocationUser)
-async def change_role(
-    user_id: RecordId, body: RoleChange, membership: LocationUserDep, actor: Manager, db: SessionDep
+async def change_location_role(
+    db: AsyncSession, actor: Actor, membership: Membership, role: Role
 ) -> LocationUser:
-    if membership.user_id == actor.user.id and body.role != Role.manager:
+    user_id = membership.user_id
+    if membership.user_id == actor.user.id and role != Role.manager:
         raise Conflict("you cannot remove your own manager role; ask another manager")
     old = membership.role
-    membership.role = body.role.value
+    membership.role = role.value
     audit(
         db,
         actor=actor.actor,
@@ -165,17 +166,15 @@ async def change_role(
         entity="membership",
         entity_id=f"{user_id}@{actor.location.id}",
         action="change_role",
-        changes={"role": [old, body.role.value]},
+        changes={"role": [old, role.value]},
     )
     user = await db.get(User, user_id)
     assert user is not None
     return _row(user, membership.role)
 
 
-@router.delete("/{user_id}", status_code=204)
-async def remove_user(
-    user_id: RecordId, membership: LocationUserDep, actor: Manager, db: SessionDep
-) -> Response:
+async def remove_location_user(db: AsyncSession, actor: Actor, membership: Membership) -> None:
+    user_id = membership.user_id
     if membership.user_id == actor.user.id:
         raise Conflict("you cannot remove yourself from the location")
     audit(
@@ -188,4 +187,30 @@ async def remove_user(
         changes={"role": [membership.role, None]},
     )
     await db.delete(membership)
+
+
+@router.get("", response_model=list[LocationUser])
+async def list_users(actor: Manager, db: SessionDep) -> list[LocationUser]:
+    return await location_users(db, actor)
+
+
+@router.post("", response_model=LocationUser, status_code=201)
+async def add_user(
+    body: UserAdd, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> LocationUser:
+    return await add_location_user(db, actor, settings, temporal, body)
+
+
+@router.patch("/{user_id}", response_model=LocationUser)
+async def change_role(
+    user_id: RecordId, body: RoleChange, membership: LocationUserDep, actor: Manager, db: SessionDep
+) -> LocationUser:
+    return await change_location_role(db, actor, membership, body.role)
+
+
+@router.delete("/{user_id}", status_code=204)
+async def remove_user(
+    user_id: RecordId, membership: LocationUserDep, actor: Manager, db: SessionDep
+) -> Response:
+    await remove_location_user(db, actor, membership)
     return Response(status_code=204)

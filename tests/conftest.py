@@ -27,6 +27,9 @@ from worker.settings import Settings
 
 T = TypeVar("T")
 
+# The browser tests' fixtures (live HTTP server, headless Chromium) live beside this file.
+pytest_plugins = ["tests.browser_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from api.app import api_routes
 from api.deps import Require, get_current_user, public_route
+from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, checked_form, csrf_token
+from api.pages.rendering import PageRoute
 from api.permissions import allows
 from api.security import hash_password
 from records.db import transaction
@@ -135,6 +137,23 @@ def fill(path: str, value: Any = MISSING_ID) -> str:
     return re.sub(r"\{[^}]+\}", str(value), path)
 
 
+def is_page(route: Any) -> bool:
+    return isinstance(route, PageRoute)
+
+
+def request_body(route: Any, method: str, headers: dict[str, str], secret_key: str) -> dict[str, Any]:
+    """An empty JSON body for the API; for a page form post, an empty form that carries a
+    valid CSRF token for this login, so the check under test is the access rule."""
+    if not (is_page(route) and method == "POST"):
+        return {"json": {}, "headers": headers}
+    session_token = headers.get("Authorization", " ").split(" ", 1)[1] or None
+    nonce = "authorization-test-nonce"
+    return {
+        "data": {CSRF_FIELD: csrf_token(secret_key, nonce, session_token)},
+        "headers": {**headers, "Cookie": f"{CSRF_COOKIE}={nonce}"},
+    }
+
+
 def test_every_route_declares_an_access_rule(app):
     undeclared = [f"{m} {p}" for p, m, r in all_routes(app) if access_rule(r)[0] == "none"]
     assert undeclared == [], f"routes without an access rule: {undeclared}"
@@ -151,25 +170,54 @@ def test_every_location_scoped_path_parameter_has_a_foreign_record_factory(app):
     assert not missing, f"add these to FOREIGN_RECORD_FACTORIES or SHARED_PATH_PARAMS: {missing}"
 
 
-async def test_no_login_is_401_on_every_non_public_route(app, api):
+async def test_no_login_is_401_on_every_non_public_route_and_pages_go_to_their_login(app, api):
     for path, method, route in all_routes(app):
         kind, _ = access_rule(route)
         if kind == "public":
             continue
-        response = await api.request(method, fill(path), json={})
+        response = await api.request(method, fill(path), **request_body(route, method, {}, "x" * 16))
+        if is_page(route):
+            assert response.status_code == 303, f"{method} {path}: {response.status_code}"
+            assert response.headers["location"].startswith(route.login_path + "?next="), f"{method} {path}"
+            continue
         assert response.status_code == 401, f"{method} {path}: {response.status_code}"
         assert response.json()["detail"]
 
 
+def test_every_page_form_post_checks_its_csrf_token_after_the_login(app):
+    for path, method, route in all_routes(app):
+        if not (is_page(route) and method == "POST"):
+            continue
+        calls = _walk(route.dependant)
+        assert checked_form in calls, f"{method} {path} does not check the CSRF token"
+        if access_rule(route)[0] != "public":
+            identity = next(i for i, c in enumerate(calls) if isinstance(c, Require) or c is get_current_user)
+            assert identity < calls.index(checked_form), f"{method} {path}: declare the form after the actor"
+
+
+async def test_a_page_form_post_without_a_valid_token_is_refused(app, api, settings):
+    headers = await login(api, "manager")
+    for path, method, route in all_routes(app):
+        if not (is_page(route) and method == "POST"):
+            continue
+        forged = request_body(route, method, headers, "not-the-secret-key-at-all")
+        response = await api.request(method, fill(path, 1), **forged)
+        assert response.status_code in (403, 404), f"{method} {path}: {response.status_code}"
+        if response.status_code == 403:
+            assert "did not come from this site" in response.text
+
+
 @pytest.mark.parametrize("role", sorted(ROLE_LOGINS))
-async def test_each_role_gets_exactly_what_its_permissions_allow(app, api, role):
+async def test_each_role_gets_exactly_what_its_permissions_allow(app, api, settings, role):
     headers = await login(api, ROLE_LOGINS[role])
     for path, method, route in all_routes(app):
         kind, permission = access_rule(route)
         if kind != "role":
             continue
         # A missing id: an allowed role gets past authorization (404/422), a refused one gets 403.
-        response = await api.request(method, fill(path), json={}, headers=headers)
+        response = await api.request(
+            method, fill(path), **request_body(route, method, headers, settings.secret_key)
+        )
         if allows(role, permission):
             assert response.status_code not in (401, 403), (
                 f"{role} refused on {method} {path}: {response.text}"
@@ -179,7 +227,7 @@ async def test_each_role_gets_exactly_what_its_permissions_allow(app, api, role)
         assert response.status_code < 500, f"{method} {path}: {response.text}"
 
 
-async def test_records_of_another_location_are_404_on_every_route(app, api, sessions):
+async def test_records_of_another_location_are_404_on_every_route(app, api, sessions, settings):
     headers = await login(api, "manager")  # manager at WAKE-01 only: every permission there
     foreign: dict[str, Any] = {}
     for path, method, route in all_routes(app):
@@ -194,7 +242,7 @@ async def test_records_of_another_location_are_404_on_every_route(app, api, sess
                 foreign[name] = await FOREIGN_RECORD_FACTORIES[name](sessions)
             url = url.replace("{" + name + "}", str(foreign[name]))
         url = fill(url, 1)  # any shared parameter left
-        response = await api.request(method, url, json={}, headers=headers)
+        response = await api.request(method, url, **request_body(route, method, headers, settings.secret_key))
         assert response.status_code == 404, f"{method} {path} with another location's record: {response.text}"
 
 

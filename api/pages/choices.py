@@ -1,0 +1,84 @@
+"""The words pages show for stored codes (English source text; templates translate them)."""
+
+from __future__ import annotations
+
+from api.pages.i18n import N_
+
+SEXES = [("female", N_("Female")), ("male", N_("Male")), ("unknown", N_("Unknown")), ("other", N_("Other"))]
+RACES = [
+    ("american_indian_or_alaska_native", N_("American Indian or Alaska Native")),
+    ("asian", N_("Asian")),
+    ("black_or_african_american", N_("Black or African American")),
+    ("native_hawaiian_or_other_pacific_islander", N_("Native Hawaiian or Other Pacific Islander")),
+    ("white", N_("White")),
+    ("other", N_("Other")),
+    ("unknown", N_("Unknown")),
+    ("declined", N_("Declined to answer")),
+]
+ETHNICITIES = [
+    ("hispanic_or_latino", N_("Hispanic or Latino")),
+    ("not_hispanic_or_latino", N_("Not Hispanic or Latino")),
+    ("unknown", N_("Unknown")),
+    ("declined", N_("Declined to answer")),
+]
+ROLES = [
+    ("manager", N_("Location manager")),
+    ("provider", N_("Healthcare provider")),
+    ("scheduler", N_("Scheduler")),
+    ("readonly", N_("Read-only")),
+]
+LANGUAGE_OPTIONS = [("en", "English"), ("es", "Español")]
+
+# After a change, the page it redirects to says what happened (?notice=key).
+NOTICES = {
+    "registered": N_("The recipient is registered."),
+    "saved": N_("Your changes are saved."),
+    "logged_out": N_("You are logged out."),
+    "password_set": N_("Your password is set. Log in with it now."),
+    "user_added": N_("The user is added to this location."),
+    "role_changed": N_("The role is changed."),
+    "user_removed": N_("The user no longer has a role at this location."),
+    "location_switched": N_("You are now working at this location."),
+}
+
+PAGE_GLOBALS = {
+    "sexes": SEXES,
+    "sex_names": dict(SEXES),
+    "races": RACES,
+    "race_names": dict(RACES),
+    "ethnicities": ETHNICITIES,
+    "ethnicity_names": dict(ETHNICITIES),
+    "role_options": ROLES,
+    "role_names": dict(ROLES),
+    "language_options": LANGUAGE_OPTIONS,
+    "notices": NOTICES,
+}
+
+# What the shared services and checks say, as pages show it (first letter up, full stop);
+# listed here so the catalog carries their translations.
+SERVICE_MESSAGES = [
+    N_("login name or password is wrong"),
+    N_("too many failed logins; wait a few minutes and try again"),
+    N_("This form did not come from this site or has expired. Go back, reload the page and try again."),
+    N_("This address is not valid."),
+    N_("Choose one of your locations."),
+    N_("you hold no role at that location"),
+    N_("choose an active location first"),
+    N_("you hold no role at your active location"),
+    N_("no such recipient"),
+    N_("no such user at this location"),
+    N_("Searching by name needs the date of birth too."),
+    N_("Enter at least 4 digits of the phone number."),
+    N_("Search by name and date of birth, by phone, or by email."),
+    N_("Enter a 10-digit phone number."),
+    N_("Date of birth must be between 1900 and today."),
+    N_("Enter a valid email address."),
+    N_("Use 3-80 letters, digits, '.', '_', '@' or '-'."),
+    N_("this login already holds a role at this location; change the role instead"),
+    N_("you cannot remove your own manager role; ask another manager"),
+    N_("you cannot remove yourself from the location"),
+    N_("this link has already been used"),
+    N_("this link is not valid"),
+    N_("this link has expired"),
+    N_("this is a help-desk account; it has no access to the provider portal"),
+]

@@ -1,0 +1,146 @@
+"""Rendering a page: the Jinja2 environment, the context every page gets, and how a page
+route answers errors (the login page for no login, an HTML error page otherwise)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import Actor
+from api.errors import ApiError, Unauthorized, Unprocessable
+from api.pages import i18n
+from api.pages.choices import PAGE_GLOBALS
+from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, token_for
+from api.pages.i18n import N_
+from api.permissions import Permission
+
+TEMPLATES = Path(__file__).parent.parent / "templates"
+PAGE_SIZE = 20
+
+environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=("html",)),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+# t(text): the translation of text that is only known at render time (an error, a label
+# from a list); unlike _() it returns plain text, so autoescaping still applies to it.
+environment.globals.update(PAGE_GLOBALS, t=i18n.gettext)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A redirect target from a query or form: only a path on this site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    actor: Actor | None = None,
+    status_code: int = 200,
+    language: str | None = None,
+    time_zone: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    settings = request.app.state.settings
+    preferred = actor.user.preferred_language if actor else None
+    lang = language or i18n.request_language(request, preferred)
+    i18n.use_language(lang)
+    zone = time_zone or (actor.location.time_zone if actor else "America/New_York")
+    values: dict[str, Any] = {
+        "request": request,
+        "lang": lang,
+        "languages": i18n.LANGUAGES,
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": token_for(request, settings.secret_key),
+        "actor": actor,
+        "can": {p.value: actor.can(p) for p in Permission} if actor else {},
+        "time_zone": zone,
+        "fmt_datetime": lambda instant, style="medium": i18n.local_datetime(instant, zone, style),
+        "fmt_time": lambda instant: i18n.local_time(instant, zone),
+        "fmt_date": lambda day: i18n.long_date(day, zone),
+        "notice": request.query_params.get("notice"),
+    }
+    values.update(context)
+    html = environment.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code, headers={"Content-Language": lang})
+    new_nonce = getattr(request.state, "new_csrf_nonce", None)
+    if new_nonce:
+        response.set_cookie(CSRF_COOKIE, new_nonce, httponly=True, samesite="strict")
+    return response
+
+
+def error_page(request: Request, exc: ApiError, login_path: str) -> Response:
+    if isinstance(exc, Unauthorized):
+        return redirect(f"{login_path}?next={quote(request.url.path)}")
+    return render(request, "error.html", status_code=exc.status_code, error=exc)
+
+
+class PageRoute(APIRoute):
+    """A route that answers in HTML: a missing login goes to the login page, and every
+    other refusal (403, 404, 409, 422) is an error page with the same status code."""
+
+    login_path = "/portal/login"
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        login_path = self.login_path
+
+        async def page_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiError as exc:
+                return error_page(request, exc, login_path)
+            except RequestValidationError:
+                return error_page(request, Unprocessable("This address is not valid."), login_path)
+
+        return page_handler
+
+
+def field_errors(exc: Any) -> dict[str, str]:
+    """pydantic's errors as one message per form field, in English source text: the
+    template shows `_(message)`, so the page language decides the words."""
+    messages = {
+        "missing": N_("Required."),
+        "string_too_short": N_("Required."),
+        "string_too_long": N_("Too long."),
+        "date_from_datetime_parsing": N_("Enter a date."),
+        "date_parsing": N_("Enter a date."),
+        "date_type": N_("Enter a date."),
+        "literal_error": N_("Choose one of the options."),
+        "enum": N_("Choose one of the options."),
+        "string_pattern_mismatch": N_("This is not in the expected format."),
+        "value_error": None,
+    }
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query")]
+        field = loc[0] if loc else "form"
+        message = messages.get(error.get("type", ""))
+        if message is None:
+            text = str(error.get("msg", "")).removeprefix("Value error, ")
+            if ": " in text and field == "form":  # model-level checks name their field first
+                field, text = text.split(": ", 1)
+            if text.startswith("value is not a valid email address"):
+                text = "enter a valid email address"
+            message = text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+        found.setdefault(field, message)
+    return found

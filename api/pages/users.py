@@ -1,0 +1,95 @@
+"""The location manager's users page: add a user, change a role, remove a user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from api.deps import Actor, Manager, SessionDep, SettingsDep, TemporalDep
+from api.errors import Conflict
+from api.pages.csrf import CheckedForm
+from api.pages.rendering import PageRoute, field_errors, redirect, render
+from api.users import (
+    LocationUserDep,
+    UserAdd,
+    add_location_user,
+    change_location_role,
+    location_users,
+    remove_location_user,
+)
+from records.users import Role
+
+router = APIRouter(prefix="/portal/users", route_class=PageRoute, include_in_schema=False)
+
+ADD_FIELDS = ("first_name", "last_name", "email", "login_name", "role", "preferred_language")
+
+
+async def _users_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
+    context.setdefault("form", dict.fromkeys(ADD_FIELDS, ""))
+    context.setdefault("errors", {})
+    return render(request, "portal/users.html", actor=actor, users=await location_users(db, actor), **context)
+
+
+@router.get("")
+async def users_page(request: Request, actor: Manager, db: SessionDep) -> Response:
+    return await _users_page(request, actor, db)
+
+
+@router.post("")
+async def add_user_submit(
+    request: Request,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    values = {name: str(form.get(name, "")).strip() for name in ADD_FIELDS}
+    try:
+        body = UserAdd(**values)
+    except ValidationError as exc:
+        return await _users_page(request, actor, db, form=values, errors=field_errors(exc), status_code=422)
+    try:
+        await add_location_user(db, actor, settings, temporal, body)
+    except Conflict as exc:
+        return await _users_page(request, actor, db, form=values, failed=exc.message, status_code=409)
+    return redirect("/portal/users?notice=user_added")
+
+
+@router.post("/{user_id}/role")
+async def change_role_submit(
+    request: Request,
+    user_id: int,
+    membership: LocationUserDep,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    try:
+        role = Role(str(form.get("role", "")))
+    except ValueError:
+        return await _users_page(request, actor, db, failed="Choose one of the options.", status_code=422)
+    try:
+        await change_location_role(db, actor, membership, role)
+    except Conflict as exc:
+        return await _users_page(request, actor, db, failed=exc.message, status_code=409)
+    return redirect("/portal/users?notice=role_changed")
+
+
+@router.post("/{user_id}/remove")
+async def remove_user_submit(
+    request: Request,
+    user_id: int,
+    membership: LocationUserDep,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    try:
+        await remove_location_user(db, actor, membership)
+    except Conflict as exc:
+        return await _users_page(request, actor, db, failed=exc.message, status_code=409)
+    return redirect("/portal/users?notice=user_removed")
