@@ -38,7 +38,9 @@ from api import (
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
+from api.pages import journeys as journey_pages
 from api.pages import portal as portal_pages
+from api.pages import recipient_link_pages
 from api.pages import recipients as recipient_pages
 from api.pages import users as user_pages
 from api.temporal import connect
@@ -121,6 +123,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(appointments.router)
     app.include_router(doses.router)
     app.include_router(journeys.router)
+    # Browsers opening a signed link get its page; every other client the JSON below.
+    app.include_router(recipient_link_pages.router)
+    app.include_router(recipient_link_pages.downloads)
     app.include_router(recipient_links.router)
     app.include_router(exports.router)
     app.include_router(inventory.router)
@@ -132,6 +137,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(portal_pages.router)
     app.include_router(recipient_pages.router)
     app.include_router(user_pages.router)
+    app.include_router(journey_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -12,7 +12,11 @@ import api
 from api.pages.i18n import LOCALE_DIR
 
 SOURCES = Path(api.__file__).parent
-METHODS = [("**/templates/**.html", "jinja2.ext:babel_extract"), ("**/pages/**.py", "python")]
+METHODS = [
+    ("**/templates/**.html", "jinja2.ext:babel_extract"),
+    ("**/pages/**.py", "python"),
+    ("**/vaccination_record.py", "python"),
+]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
 PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")

@@ -27,6 +27,27 @@ ROLES = [
     ("scheduler", N_("Scheduler")),
     ("readonly", N_("Read-only")),
 ]
+SITES = [
+    ("left_deltoid", N_("Left deltoid")),
+    ("right_deltoid", N_("Right deltoid")),
+    ("left_thigh", N_("Left thigh")),
+    ("right_thigh", N_("Right thigh")),
+    ("other", N_("Other")),
+]
+ROUTES = [
+    ("intramuscular", N_("Intramuscular")),
+    ("subcutaneous", N_("Subcutaneous")),
+    ("intradermal", N_("Intradermal")),
+    ("intranasal", N_("Intranasal")),
+    ("other", N_("Other")),
+]
+APPOINTMENT_STATUSES = [
+    ("booked", N_("Booked")),
+    ("checked_in", N_("Checked in")),
+    ("completed", N_("Completed")),
+    ("cancelled", N_("Cancelled")),
+    ("missed", N_("Missed")),
+]
 LANGUAGE_OPTIONS = [("en", "English"), ("es", "Español")]
 
 # After a change, the page it redirects to says what happened (?notice=key).
@@ -39,6 +60,24 @@ NOTICES = {
     "role_changed": N_("The role is changed."),
     "user_removed": N_("The user no longer has a role at this location."),
     "location_switched": N_("You are now working at this location."),
+    "appointment_booked": N_("The appointment is booked."),
+    "appointment_cancelled": N_("The appointment is cancelled."),
+    "appointment_rescheduled": N_("The appointment is moved."),
+    "checked_in": N_("The recipient is checked in."),
+    "dose_documented": N_("The dose is documented."),
+    "dose_documented_with_warning": N_("The dose is documented, with a warning: see the dose below."),
+    "dose_edited": N_("The dose is corrected."),
+    "dose_removed": N_("The dose is removed as entered in error; the series steps back."),
+    "slot_published": N_("The slot is published."),
+    "slot_closed": N_("The slot is closed to new bookings."),
+    "lot_added": N_("The lot is added."),
+}
+
+# The recipient's own pages say it in the second person.
+RECIPIENT_NOTICES = {
+    "appointment_booked": N_("Your appointment is booked. We sent you an email with the details."),
+    "appointment_cancelled": N_("Your appointment is cancelled."),
+    "appointment_rescheduled": N_("Your appointment is moved. We sent you an email with the new time."),
 }
 
 PAGE_GLOBALS = {
@@ -52,6 +91,12 @@ PAGE_GLOBALS = {
     "role_names": dict(ROLES),
     "language_options": LANGUAGE_OPTIONS,
     "notices": NOTICES,
+    "sites": SITES,
+    "site_names": dict(SITES),
+    "routes": ROUTES,
+    "route_names": dict(ROUTES),
+    "statuses": APPOINTMENT_STATUSES,
+    "status_names": dict(APPOINTMENT_STATUSES),
 }
 
 # What the shared services and checks say, as pages show it (first letter up, full stop);

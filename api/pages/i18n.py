@@ -47,8 +47,10 @@ def current_language() -> str:
     return _current.get()
 
 
-def gettext(message: str) -> str:
-    return translations(current_language()).ugettext(message)
+def gettext(message: str, **values: object) -> str:
+    """The message in the current language, with %(name)s placeholders filled from values."""
+    translated = translations(current_language()).ugettext(message)
+    return translated % values if values else translated
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api.deps import Reader, Registrar, SessionDep
+from api.deps import Reader, RecordId, Registrar, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.pages.csrf import CheckedForm
+from api.pages.journeys import recipient_context
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
 from api.recipients import EDITABLE, RecipientCreate, RecipientUpdate, edit, load_recipient, register, search
 from records.recipients import Recipient
@@ -131,13 +132,15 @@ async def _candidates(db: SessionDep, found: list[dict[str, Any]]) -> list[Recip
 
 
 @router.get("/recipients/{recipient_id}")
-async def recipient_page(request: Request, recipient_id: int, actor: Reader, db: SessionDep) -> Response:
-    recipient = await load_recipient(db, recipient_id)
-    return render(request, "portal/recipient.html", actor=actor, recipient=recipient)
+async def recipient_page(
+    request: Request, recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
+) -> Response:
+    context = await recipient_context(db, settings, actor, recipient_id)
+    return render(request, "portal/recipient.html", actor=actor, **context)
 
 
 @router.get("/recipients/{recipient_id}/edit")
-async def edit_page(request: Request, recipient_id: int, actor: Registrar, db: SessionDep) -> Response:
+async def edit_page(request: Request, recipient_id: RecordId, actor: Registrar, db: SessionDep) -> Response:
     recipient = await load_recipient(db, recipient_id)
     form = {
         name: "" if getattr(recipient, name) is None else str(getattr(recipient, name)) for name in EDITABLE
@@ -148,7 +151,7 @@ async def edit_page(request: Request, recipient_id: int, actor: Registrar, db: S
 
 @router.post("/recipients/{recipient_id}/edit")
 async def edit_submit(
-    request: Request, recipient_id: int, actor: Registrar, form: CheckedForm, db: SessionDep
+    request: Request, recipient_id: RecordId, actor: Registrar, form: CheckedForm, db: SessionDep
 ) -> Response:
     recipient = await load_recipient(db, recipient_id)
     values = _submitted(form)

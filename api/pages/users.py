@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.deps import Actor, Manager, SessionDep, SettingsDep, TemporalDep
+from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PageRoute, field_errors, redirect, render
@@ -62,7 +62,7 @@ async def add_user_submit(
 @router.post("/{user_id}/role")
 async def change_role_submit(
     request: Request,
-    user_id: int,
+    user_id: RecordId,
     membership: LocationUserDep,
     actor: Manager,
     form: CheckedForm,
@@ -82,7 +82,7 @@ async def change_role_submit(
 @router.post("/{user_id}/remove")
 async def remove_user_submit(
     request: Request,
-    user_id: int,
+    user_id: RecordId,
     membership: LocationUserDep,
     actor: Manager,
     form: CheckedForm,

@@ -1,0 +1,462 @@
+"""Dose-series pages of the provider portal: a recipient's doses and appointments (check in,
+document, edit and remove a dose, book, cancel, reschedule), the day's appointments, the
+location's slots and lots, and the record PDFs. Every action calls the JSON API's own
+function with the same role-checked actor, so the rules and the workflow are the same."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api import appointments, doses, products, slots
+from api.deps import (
+    Actor,
+    Documenter,
+    Manager,
+    Reader,
+    RecordId,
+    Registrar,
+    Scheduler,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.errors import Unprocessable
+from api.journeys import SessionsDep
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.recipient_link_pages import pdf_response
+from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
+from api.recipients import load_recipient
+from api.vaccination_record import load_record, record_pdf, registration_form_pdf
+from records.db import utcnow
+from records.journeys import Dose
+from records.locations import Location
+from records.products import InventoryLot, Product
+from records.scheduling import Appointment, Slot
+from workflows.dose_rules import next_dose_window
+
+router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+
+def _local_instant(value: str, time_zone: str) -> datetime:
+    """A datetime-local form value in the location's time zone, as an aware instant."""
+    return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(time_zone))
+
+
+def _int(form: FormData, name: str) -> int:
+    try:
+        return int(str(form.get(name, "")))
+    except ValueError:
+        raise Unprocessable(
+            N_("Choose one of the options."), errors=[{"field": name, "message": "required"}]
+        ) from None
+
+
+async def recipient_context(
+    db: SessionDep, settings: SettingsDep, actor: Actor, recipient_id: int
+) -> dict[str, Any]:
+    """What the recipient page shows about the series at the active location."""
+    recipient = await load_recipient(db, recipient_id)
+    dose_rows = (
+        await db.execute(
+            select(Dose, Location, Product)
+            .join(Location, Location.id == Dose.location_id)
+            .join(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
+            .where(Dose.recipient_id == recipient_id)
+            .order_by(Dose.given_at, Dose.id)
+        )
+    ).all()
+    given = [d for d, _loc, _p in dose_rows if not d.removed]
+    appointment_rows = (
+        (
+            await db.execute(
+                select(Appointment)
+                .where(Appointment.recipient_id == recipient_id, Appointment.location_id == actor.location.id)
+                .order_by(Appointment.start_at.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    lots = (
+        (
+            await db.execute(
+                select(InventoryLot)
+                .where(InventoryLot.location_id == actor.location.id, InventoryLot.expires_on >= today)
+                .order_by(InventoryLot.product_code, InventoryLot.expires_on)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    product_names = {p.code: p.name for p in await products.list_products(actor, db)}
+    open_slots = await bookable_slots(db, settings, actor, given)
+    return {
+        "recipient": recipient,
+        "doses": [{"dose": d, "location": loc, "product": p} for d, loc, p in dose_rows],
+        "appointments": appointment_rows,
+        "active_appointment": next(
+            (a for a in appointment_rows if a.status in ("booked", "checked_in")), None
+        ),
+        "lots": lots,
+        "product_names": product_names,
+        "open_slots": open_slots,
+    }
+
+
+async def bookable_slots(
+    db: SessionDep, settings: SettingsDep, actor: Actor, given: list[Dose]
+) -> list[Slot]:
+    """Open slots here for the next dose: any product for dose 1; for a later dose the same
+    product, from the earliest date of its window to the recommended latest (no grace)."""
+    if not actor.location.scheduling_enabled:
+        return []
+    query = select(Slot).where(
+        Slot.location_id == actor.location.id,
+        Slot.is_open.is_(True),
+        Slot.booked < Slot.capacity,
+        Slot.start_at > utcnow(),
+    )
+    if given:
+        last = given[-1]
+        product = (
+            await db.execute(
+                select(Product).where(
+                    Product.code == last.product_code, Product.version == last.product_version
+                )
+            )
+        ).scalar_one()
+        if len(given) >= product.doses:
+            return []
+        window = next_dose_window(product.rule(), last.given_at, settings.day_seconds)
+        query = query.where(
+            Slot.product_code == product.code,
+            Slot.start_at >= window.earliest,
+            Slot.start_at <= window.recommended_latest,
+        )
+    return list((await db.execute(query.order_by(Slot.start_at).limit(50))).scalars())
+
+
+@router.post("/recipients/{recipient_id}/book")
+async def book_submit(
+    recipient_id: RecordId,
+    actor: Scheduler,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    await load_recipient(db, recipient_id)
+    body = appointments.BookIn(recipient_id=recipient_id, slot_id=_int(form, "slot_id"))
+    await appointments.book_appointment(body, actor, db, settings, temporal, None)
+    return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_booked")
+
+
+@router.post("/appointments/{appointment_id}/check-in")
+async def check_in_submit(
+    appointment_id: RecordId,
+    actor: Registrar,
+    appointment: appointments.AppointmentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = appointment.recipient_id
+    await appointments.check_in(appointment_id, actor, appointment, db, settings, temporal)
+    return redirect(f"/portal/recipients/{recipient_id}?notice=checked_in")
+
+
+@router.post("/appointments/{appointment_id}/cancel")
+async def cancel_submit(
+    appointment_id: RecordId,
+    actor: Scheduler,
+    appointment: appointments.AppointmentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = appointment.recipient_id
+    reason = str(form.get("reason", "")).strip() or "cancelled at the location"
+    body = appointments.CancelIn(reason=reason[:500])
+    await appointments.cancel_appointment(
+        appointment_id, body, actor, appointment, db, settings, temporal, None
+    )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_cancelled")
+
+
+@router.post("/appointments/{appointment_id}/reschedule")
+async def reschedule_submit(
+    appointment_id: RecordId,
+    actor: Scheduler,
+    appointment: appointments.AppointmentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = appointment.recipient_id
+    body = appointments.RescheduleIn(slot_id=_int(form, "slot_id"))
+    await appointments.reschedule_appointment(
+        appointment_id, body, actor, appointment, db, settings, temporal, None
+    )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_rescheduled")
+
+
+@router.post("/recipients/{recipient_id}/doses")
+async def document_submit(
+    request: Request,
+    recipient_id: RecordId,
+    actor: Documenter,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    await load_recipient(db, recipient_id)
+    lot = (
+        await db.execute(
+            select(InventoryLot).where(
+                InventoryLot.id == _int(form, "lot_id"), InventoryLot.location_id == actor.location.id
+            )
+        )
+    ).scalar_one_or_none()
+    if lot is None:
+        raise Unprocessable(N_("Choose one of the options."))
+    given_at = str(form.get("given_at", "")).strip()
+    try:
+        body = doses.DoseIn(
+            product_code=lot.product_code,
+            lot_number=lot.lot_number,
+            injection_site=str(form.get("injection_site", "")),
+            route=str(form.get("route", "") or "intramuscular"),
+            administered_by=str(form.get("administered_by", "")).strip() or None,
+            given_at=_local_instant(given_at, actor.location.time_zone) if given_at else None,
+        )
+    except (ValidationError, ValueError):
+        raise Unprocessable(N_("Choose the lot, the site and the route, and a valid time.")) from None
+    outcome = await doses.document_dose(recipient_id, body, actor, db, sessions, settings, temporal, None)
+    notice = "dose_documented_with_warning" if outcome.warning else "dose_documented"
+    return redirect(f"/portal/recipients/{recipient_id}?notice={notice}")
+
+
+@router.get("/doses/{dose_id}/edit")
+async def edit_dose_page(
+    request: Request, dose_id: RecordId, actor: Documenter, dose: doses.DoseDep, db: SessionDep
+) -> Response:
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    lots = (
+        (
+            await db.execute(
+                select(InventoryLot).where(
+                    InventoryLot.location_id == actor.location.id,
+                    InventoryLot.product_code == dose.product_code,
+                    InventoryLot.expires_on >= today,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    given_local = dose.given_at.astimezone(ZoneInfo(actor.location.time_zone)).strftime("%Y-%m-%dT%H:%M:%S")
+    return render(
+        request, "portal/dose_edit.html", actor=actor, dose=dose, lots=lots, given_local=given_local
+    )
+
+
+@router.post("/doses/{dose_id}/edit")
+async def edit_dose_submit(
+    dose_id: RecordId,
+    actor: Documenter,
+    dose: doses.DoseDep,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = dose.recipient_id
+    given_at = str(form.get("given_at", "")).strip()
+    new_given = _local_instant(given_at, actor.location.time_zone) if given_at else None
+    changed: dict[str, Any] = {
+        "lot_number": str(form.get("lot_number", "")).strip() or None,
+        "injection_site": str(form.get("injection_site", "")) or None,
+        "route": str(form.get("route", "")) or None,
+        "administered_by": str(form.get("administered_by", "")).strip() or None,
+        "given_at": new_given,
+    }
+    current = {
+        "lot_number": dose.lot_number,
+        "injection_site": dose.injection_site,
+        "route": dose.route,
+        "administered_by": dose.administered_by,
+        "given_at": dose.given_at.replace(microsecond=0),
+    }
+    updates = {k: v for k, v in changed.items() if v is not None and v != current[k]}
+    try:
+        body = doses.DoseEdit(**updates, reason=str(form.get("reason", "")).strip())
+    except ValidationError as exc:
+        raise Unprocessable(
+            N_("Give a reason and change at least one field."), errors=list(field_errors(exc))
+        ) from None
+    await doses.edit_dose(dose_id, body, actor, dose, db, sessions, settings, temporal)
+    return redirect(f"/portal/recipients/{recipient_id}?notice=dose_edited")
+
+
+@router.post("/doses/{dose_id}/remove")
+async def remove_dose_submit(
+    dose_id: RecordId,
+    actor: Documenter,
+    dose: doses.DoseDep,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = dose.recipient_id
+    reason = str(form.get("reason", "")).strip()
+    if not reason:
+        raise Unprocessable(N_("Give the reason the dose is removed."))
+    await doses.remove_dose(
+        dose_id, doses.RemoveIn(reason=reason[:500]), actor, dose, db, sessions, settings, temporal
+    )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=dose_removed")
+
+
+@router.get("/recipients/{recipient_id}/record.pdf")
+async def record_download(
+    request: Request, recipient_id: RecordId, actor: Reader, db: SessionDep
+) -> Response:
+    recipient = await load_recipient(db, recipient_id)
+    lang = str(request.query_params.get("lang", recipient.preferred_language))
+    lang = lang if lang in ("en", "es") else "en"
+    return pdf_response(
+        record_pdf(await load_record(db, recipient), lang), f"vaccination-record-{recipient_id}-{lang}.pdf"
+    )
+
+
+@router.get("/recipients/{recipient_id}/registration-form.pdf")
+async def form_download(request: Request, recipient_id: RecordId, actor: Reader, db: SessionDep) -> Response:
+    recipient = await load_recipient(db, recipient_id)
+    lang = str(request.query_params.get("lang", recipient.preferred_language))
+    lang = lang if lang in ("en", "es") else "en"
+    content = registration_form_pdf(await load_record(db, recipient), lang)
+    return pdf_response(content, f"registration-and-administration-{recipient_id}-{lang}.pdf")
+
+
+@router.get("/appointments")
+async def appointments_page(
+    request: Request,
+    actor: Reader,
+    db: SessionDep,
+    day: date | None = None,
+    status: appointments.Status | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    day = day or utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    rows = await appointments.search_appointments(actor, db, day, status, None, 500)
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render(
+        request,
+        "portal/appointments.html",
+        actor=actor,
+        day=day,
+        status=status or "",
+        rows=shown,
+        total=len(rows),
+        page=page,
+        page_size=PAGE_SIZE,
+        pager_base=f"/portal/appointments?day={day.isoformat()}&status={status or ''}",
+    )
+
+
+@router.get("/slots")
+async def slots_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+    upcoming = (
+        (
+            await db.execute(
+                select(Slot)
+                .where(Slot.location_id == actor.location.id, Slot.end_at > utcnow())
+                .order_by(Slot.start_at)
+                .limit(200)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return render(
+        request,
+        "portal/slots.html",
+        actor=actor,
+        slots=upcoming,
+        product_options=[(p.code, p.name) for p in await products.list_products(actor, db)],
+    )
+
+
+@router.post("/slots")
+async def publish_slot_submit(
+    request: Request, actor: Manager, form: CheckedForm, db: SessionDep
+) -> Response:
+    zone = actor.location.time_zone
+    try:
+        day = date.fromisoformat(str(form.get("day", "")))
+        start = datetime.combine(day, time.fromisoformat(str(form.get("start", ""))), tzinfo=ZoneInfo(zone))
+        end = datetime.combine(day, time.fromisoformat(str(form.get("end", ""))), tzinfo=ZoneInfo(zone))
+        body = slots.SlotIn(
+            start_at=start,
+            end_at=end,
+            capacity=_int(form, "capacity"),
+            product_code=str(form.get("product_code", "")),
+        )
+    except (ValueError, ValidationError):
+        raise Unprocessable(
+            N_("Enter the day, start and end times, a capacity of at least 1 and a product.")
+        ) from None
+    await slots.publish_slot(body, actor, db)
+    return redirect("/portal/slots?notice=slot_published")
+
+
+@router.post("/slots/{slot_id}/close")
+async def close_slot_submit(
+    slot_id: RecordId, actor: Manager, slot: slots.SlotDep, form: CheckedForm, db: SessionDep
+) -> Response:
+    await slots.close_slot(slot_id, actor, slot, db)
+    return redirect("/portal/slots?notice=slot_closed")
+
+
+@router.get("/lots")
+async def lots_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+    return render(
+        request,
+        "portal/lots.html",
+        actor=actor,
+        lots=await products.list_lots(actor, db),
+        product_options=[(p.code, p.name) for p in await products.list_products(actor, db)],
+        today=utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date(),
+    )
+
+
+@router.post("/lots")
+async def add_lot_submit(actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    try:
+        body = products.LotIn(
+            product_code=str(form.get("product_code", "")),
+            lot_number=str(form.get("lot_number", "")),
+            expires_on=str(form.get("expires_on", "")),
+        )
+    except ValidationError:
+        raise Unprocessable(N_("Enter the product, the lot number and its expiry date.")) from None
+    await products.add_lot(body, actor, db)
+    return redirect("/portal/lots?notice=lot_added")

@@ -1,0 +1,196 @@
+"""The recipient's pages behind the signed links in their email (no login): my appointment,
+cancel it, choose another time, book the next dose, my vaccination record and its PDF.
+
+They sit at the same /r/… addresses as the JSON link API and call the same functions:
+a browser (a GET that accepts HTML, or a form post) gets the page, any other client
+the JSON. Pages speak the recipient's language unless they switch it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import Scope
+
+from activities.journey import LINK_APPOINTMENT, LINK_RECORD
+from api import recipient_links as links
+from api.deps import Public, SessionDep, SettingsDep, TemporalDep
+from api.errors import Unprocessable
+from api.pages import i18n
+from api.pages.choices import RECIPIENT_NOTICES
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.rendering import PageRoute, redirect, render
+from api.security import sign_link
+from api.vaccination_record import load_record, record_pdf, registration_form_pdf
+from records.locations import Location
+from records.recipients import Recipient
+from records.scheduling import Appointment
+
+
+class BrowserRoute(PageRoute):
+    """Takes a request only when a browser made it (a GET accepting HTML, or a form post);
+    the JSON route at the same path answers every other client."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL and not _from_browser(scope):
+            return Match.NONE, {}
+        return match, child
+
+
+def _from_browser(scope: Scope) -> bool:
+    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+    if scope.get("method") == "GET":
+        return "text/html" in headers.get("accept", "")
+    content_type = headers.get("content-type", "")
+    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
+
+
+router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
+downloads = APIRouter(prefix="/r", route_class=PageRoute, include_in_schema=False)
+
+
+def _language(request: Request, recipient: Recipient | None) -> str:
+    return i18n.request_language(request, recipient.preferred_language if recipient else None)
+
+
+async def _slot_rows(db: SessionDep, slots: list[Any]) -> list[dict[str, Any]]:
+    locations = {
+        loc.id: loc
+        for loc in (
+            await db.execute(select(Location).where(Location.id.in_({s.location_id for s in slots})))
+        ).scalars()
+    }
+    return [{"slot": s, "location": locations[s.location_id]} for s in slots]
+
+
+@router.get("/appointments/{token}", dependencies=[Public])
+async def appointment_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    appointment = await links._linked_appointment(db, settings, token)
+    location = await db.get(Location, appointment.location_id)
+    recipient = await db.get(Recipient, appointment.recipient_id)
+    choices = await _reschedule_choices(db, settings, appointment)
+    return render(
+        request,
+        "recipient/appointment.html",
+        language=_language(request, recipient),
+        notices=RECIPIENT_NOTICES,
+        time_zone=location.time_zone if location else None,
+        token=token,
+        appointment=appointment,
+        location=location,
+        recipient=recipient,
+        choices=choices,
+    )
+
+
+async def _reschedule_choices(db: SessionDep, settings: SettingsDep, appointment: Appointment) -> list:
+    """Other open slots this dose may move to (the same rules as booking it)."""
+    if appointment.status != "booked":
+        return []
+    book_token = sign_link(settings.secret_key, links.LINK_BOOK, {"j": appointment.journey_id})
+    offered = await links.booking_choices(book_token, db, settings)
+    return await _slot_rows(db, [s for s in offered.slots if s.id != appointment.slot_id])
+
+
+@router.post("/appointments/{token}/cancel", dependencies=[Public])
+async def cancel_submit(
+    token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> Response:
+    await links.cancel_by_link(token, db, settings, temporal, links.CancelByRecipient())
+    return redirect(f"/r/appointments/{token}?notice=appointment_cancelled")
+
+
+@router.post("/appointments/{token}/reschedule", dependencies=[Public])
+async def reschedule_submit(
+    token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> Response:
+    choice = links.SlotChoice(slot_id=_slot_id(form))
+    await links.reschedule_by_link(token, choice, db, settings, temporal, None)
+    return redirect(f"/r/appointments/{token}?notice=appointment_rescheduled")
+
+
+def _slot_id(form: Any) -> int:
+    try:
+        return int(str(form.get("slot_id", "")))
+    except ValueError:
+        raise Unprocessable(N_("Choose one of the times offered.")) from None
+
+
+@router.get("/book/{token}", dependencies=[Public])
+async def booking_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    choices = await links.booking_choices(token, db, settings)
+    journey = await links._journey(db, choices.journey_id)
+    recipient = await db.get(Recipient, journey.recipient_id)
+    return render(
+        request,
+        "recipient/book.html",
+        language=_language(request, recipient),
+        notices=RECIPIENT_NOTICES,
+        token=token,
+        choices=choices,
+        slots=await _slot_rows(db, choices.slots),
+        recipient=recipient,
+    )
+
+
+@router.post("/book/{token}", dependencies=[Public])
+async def book_submit(
+    token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> Response:
+    booked = await links.book_by_link(
+        token, links.SlotChoice(slot_id=_slot_id(form)), db, settings, temporal, None
+    )
+    appointment_token = sign_link(
+        settings.secret_key, LINK_APPOINTMENT, {"a": booked.id, "j": booked.journey_id}
+    )
+    return redirect(f"/r/appointments/{appointment_token}?notice=appointment_booked")
+
+
+async def _linked_record(db: SessionDep, settings: SettingsDep, token: str) -> Recipient:
+    payload = links.open_link(settings, LINK_RECORD, token)
+    recipient = await db.get(Recipient, payload.get("r"))
+    if recipient is None:
+        raise links.NotFound("this record no longer exists")
+    return recipient
+
+
+@router.get("/record/{token}", dependencies=[Public])
+async def record_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    recipient = await _linked_record(db, settings, token)
+    return render(
+        request,
+        "recipient/record.html",
+        language=_language(request, recipient),
+        notices=RECIPIENT_NOTICES,
+        token=token,
+        record=await load_record(db, recipient),
+    )
+
+
+def pdf_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+@downloads.get("/record/{token}/record.pdf", dependencies=[Public])
+async def record_download(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    recipient = await _linked_record(db, settings, token)
+    lang = _language(request, recipient)
+    return pdf_response(record_pdf(await load_record(db, recipient), lang), f"vaccination-record-{lang}.pdf")
+
+
+@downloads.get("/record/{token}/registration-form.pdf", dependencies=[Public])
+async def form_download(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    recipient = await _linked_record(db, settings, token)
+    lang = _language(request, recipient)
+    content = registration_form_pdf(await load_record(db, recipient), lang)
+    return pdf_response(content, f"registration-and-administration-{lang}.pdf")

