@@ -38,6 +38,7 @@ from api import (
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
+from api.pages import helpdesk as helpdesk_pages
 from api.pages import journeys as journey_pages
 from api.pages import portal as portal_pages
 from api.pages import recipient_link_pages
@@ -116,6 +117,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(recipient_uploads.router)
     app.include_router(recipients.router)
     app.include_router(devmail.router)
+    # Browsers at the help desk's addresses get its pages; every other client the JSON below.
+    app.include_router(helpdesk_pages.router)
+    app.include_router(helpdesk_pages.agent_router)
     app.include_router(helpdesk.router)
     app.include_router(helpdesk_agent.router)
     app.include_router(products.router)

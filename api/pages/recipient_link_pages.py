@@ -13,8 +13,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from starlette.responses import Response
-from starlette.routing import Match
-from starlette.types import Scope
 
 from activities.journey import LINK_APPOINTMENT, LINK_RECORD
 from api import recipient_links as links
@@ -24,32 +22,12 @@ from api.pages import i18n
 from api.pages.choices import RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
-from api.pages.rendering import PageRoute, redirect, render
+from api.pages.rendering import BrowserRoute, PageRoute, redirect, render
 from api.security import sign_link
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from records.locations import Location
 from records.recipients import Recipient
 from records.scheduling import Appointment
-
-
-class BrowserRoute(PageRoute):
-    """Takes a request only when a browser made it (a GET accepting HTML, or a form post);
-    the JSON route at the same path answers every other client."""
-
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child = super().matches(scope)
-        if match is Match.FULL and not _from_browser(scope):
-            return Match.NONE, {}
-        return match, child
-
-
-def _from_browser(scope: Scope) -> bool:
-    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-    if scope.get("method") == "GET":
-        return "text/html" in headers.get("accept", "")
-    content_type = headers.get("content-type", "")
-    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
-
 
 router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
 downloads = APIRouter(prefix="/r", route_class=PageRoute, include_in_schema=False)

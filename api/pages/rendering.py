@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Match
+from starlette.types import Scope
 
 from api.deps import Actor
 from api.errors import ApiError, Unauthorized, Unprocessable
@@ -113,6 +115,25 @@ class PageRoute(APIRoute):
                 return error_page(request, Unprocessable("This address is not valid."), login_path)
 
         return page_handler
+
+
+class BrowserRoute(PageRoute):
+    """Takes a request only when a browser made it (a GET accepting HTML, or a form post);
+    the JSON route at the same path answers every other client."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL and not _from_browser(scope):
+            return Match.NONE, {}
+        return match, child
+
+
+def _from_browser(scope: Scope) -> bool:
+    headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+    if scope.get("method") == "GET":
+        return "text/html" in headers.get("accept", "")
+    content_type = headers.get("content-type", "")
+    return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
 def field_errors(exc: Any) -> dict[str, str]:

@@ -1,0 +1,460 @@
+"""Help-desk pages: requester sign-up, log in, first password, intake form, my cases with
+their public notes, reply and reopen; the agent's queue with SLA badges and the case page
+(internal and public notes clearly marked, assign, pending, resolve, reopen).
+
+They sit at the /helpdesk/… addresses the help-desk email links to, beside the JSON API,
+and call its functions: a browser gets the page, any other client the JSON. Agents log in
+with their provider login (/portal/login)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from api import helpdesk, helpdesk_agent
+from api.auth import set_session_cookie
+from api.deps import (
+    SESSION_COOKIE,
+    AgentDep,
+    Public,
+    RequesterDep,
+    RequesterLoginDep,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.errors import ApiError, Unprocessable
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.rendering import BrowserRoute, field_errors, redirect, render, safe_next
+
+
+class RequesterPageRoute(BrowserRoute):
+    login_path = "/helpdesk/login"
+
+
+class AgentPageRoute(BrowserRoute):
+    login_path = "/portal/login"
+
+
+router = APIRouter(prefix="/helpdesk", route_class=RequesterPageRoute, include_in_schema=False)
+agent_router = APIRouter(prefix="/helpdesk/agent", route_class=AgentPageRoute, include_in_schema=False)
+
+HELP_NOTICES = {
+    "registered": N_("Check your email: we sent you a temporary password."),
+    "password_set": N_("Your password is set."),
+    "case_opened": N_("Your case is open. We emailed you its number."),
+    "replied": N_("Your reply is added to the case."),
+    "reopened": N_("The case is open again."),
+    "logged_out": N_("You are logged out."),
+    "assigned": N_("The case is assigned."),
+    "note_added": N_("The note is added."),
+    "pending": N_("The case is waiting on the requester."),
+    "resolved": N_("The case is resolved; the requester is emailed the notes."),
+    "opened": N_("The case is open."),
+}
+CASE_STATES = [
+    ("new", N_("New")),
+    ("open", N_("Open")),
+    ("pending", N_("Waiting on you")),
+    ("resolved", N_("Resolved")),
+    ("closed", N_("Closed")),
+]
+# What the help-desk services say, as pages show it; listed so the catalog translates them.
+SERVICE_MESSAGES = [
+    N_("email or password is wrong"),
+    N_("the current password is wrong"),
+    N_("choose a new password"),
+    N_("the registration code is not a provider PIN or the help desk's code"),
+    N_("a help-desk account with this email exists; log in instead"),
+    N_("no such case"),
+    N_("no such case in your teams' queues"),
+    N_("you are not a help-desk agent"),
+    N_("this needs a help-desk requester account; log in at /helpdesk/login"),
+]
+SLA_BADGES = {
+    "breached": ("bad", N_("SLA breached")),
+    "at_risk": ("warn", N_("SLA at risk")),
+    "ok": ("ok", N_("SLA on track")),
+    "paused": ("ok", N_("SLA paused")),
+    "met": ("ok", N_("SLA met")),
+}
+
+
+def _page(
+    request: Request, template: str, *, time_zone: str, status_code: int = 200, **context: Any
+) -> Response:
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        time_zone=time_zone,
+        notices=HELP_NOTICES,
+        case_states=dict(CASE_STATES),
+        sla_badges=SLA_BADGES,
+        **context,
+    )
+
+
+def _text(form: Any, name: str) -> str:
+    return str(form.get(name, "")).strip()
+
+
+# --- requester --------------------------------------------------------------------------------
+
+
+@router.get("/register", dependencies=[Public])
+async def register_page(request: Request, settings: SettingsDep) -> Response:
+    return _page(request, "help/register.html", time_zone=settings.helpdesk_time_zone, form={}, errors={})
+
+
+@router.post("/register", dependencies=[Public])
+async def register_submit(
+    request: Request, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> Response:
+    values = {name: _text(form, name) for name in ("first_name", "last_name", "email", "registration_code")}
+    values["preferred_language"] = _text(form, "preferred_language") or "en"
+    zone = settings.helpdesk_time_zone
+    try:
+        body = helpdesk.RegisterIn(**values)
+    except ValidationError as exc:
+        return _page(
+            request,
+            "help/register.html",
+            time_zone=zone,
+            status_code=422,
+            form=values,
+            errors=field_errors(exc),
+        )
+    try:
+        await helpdesk.register(body, db, settings, temporal)
+    except ApiError as exc:
+        return _page(
+            request,
+            "help/register.html",
+            time_zone=zone,
+            status_code=exc.status_code,
+            form=values,
+            errors={},
+            failed=exc.message,
+        )
+    return redirect("/helpdesk/login?notice=registered")
+
+
+@router.get("/login", dependencies=[Public])
+async def login_page(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
+    return _page(
+        request,
+        "help/login.html",
+        time_zone=settings.helpdesk_time_zone,
+        email="",
+        next=safe_next(next, "/helpdesk"),
+    )
+
+
+@router.post("/login", dependencies=[Public])
+async def login_submit(
+    request: Request, form: CheckedForm, db: SessionDep, settings: SettingsDep
+) -> Response:
+    email = _text(form, "email")
+    target = safe_next(_text(form, "next"), "/helpdesk")
+    try:
+        body = helpdesk.RequesterLoginIn(email=email, password=str(form.get("password", "")))
+        opened = await helpdesk.requester_login(body, Response(), db, settings)
+    except (ValidationError, ApiError) as exc:
+        failed = exc.message if isinstance(exc, ApiError) else "email or password is wrong"
+        return _page(
+            request,
+            "help/login.html",
+            time_zone=settings.helpdesk_time_zone,
+            status_code=401,
+            email=email,
+            next=target,
+            failed=failed,
+        )
+    response = redirect("/helpdesk/password" if opened.must_change_password else target)
+    set_session_cookie(response, opened.token, settings)
+    return response
+
+
+@router.get("/password")
+async def password_page(request: Request, current: RequesterLoginDep, settings: SettingsDep) -> Response:
+    return _page(
+        request,
+        "help/password.html",
+        time_zone=settings.helpdesk_time_zone,
+        requester=current.requester,
+        errors={},
+    )
+
+
+@router.post("/password")
+async def password_submit(
+    request: Request, current: RequesterLoginDep, form: CheckedForm, db: SessionDep, settings: SettingsDep
+) -> Response:
+    zone = settings.helpdesk_time_zone
+    try:
+        body = helpdesk.PasswordIn(
+            current_password=str(form.get("current_password", "")),
+            new_password=str(form.get("new_password", "")),
+        )
+        await helpdesk.change_password(body, current, db)
+    except ValidationError as exc:
+        return _page(
+            request,
+            "help/password.html",
+            time_zone=zone,
+            status_code=422,
+            requester=current.requester,
+            errors=field_errors(exc),
+        )
+    except ApiError as exc:
+        return _page(
+            request,
+            "help/password.html",
+            time_zone=zone,
+            status_code=exc.status_code,
+            requester=current.requester,
+            errors={},
+            failed=exc.message,
+        )
+    return redirect("/helpdesk?notice=password_set")
+
+
+@router.post("/logout")
+async def logout_submit(current: RequesterLoginDep, form: CheckedForm, db: SessionDep) -> Response:
+    await db.delete(current.login)
+    response = redirect("/helpdesk/login?notice=logged_out")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("")
+async def my_cases_page(
+    request: Request, current: RequesterDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    cases = await helpdesk.my_cases(current, db)
+    return _page(
+        request,
+        "help/my_cases.html",
+        time_zone=settings.helpdesk_time_zone,
+        requester=current.requester,
+        cases=cases,
+    )
+
+
+@router.get("/cases/new")
+async def intake_page(
+    request: Request, current: RequesterDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    return _page(
+        request,
+        "help/intake.html",
+        time_zone=settings.helpdesk_time_zone,
+        requester=current.requester,
+        categories=await helpdesk.categories(db),
+        form={},
+        errors={},
+    )
+
+
+@router.post("/cases")
+async def intake_submit(
+    request: Request,
+    current: RequesterDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    values = {name: _text(form, name) for name in ("topic", "subject", "description", "contact_phone")}
+    category, _sep, topic = values["topic"].partition("/")
+    try:
+        body = helpdesk.IntakeIn(**{**values, "category": category, "topic": topic})
+        case = await helpdesk.intake(body, current, db, settings, temporal)
+    except (ValidationError, ApiError) as exc:
+        errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
+        return _page(
+            request,
+            "help/intake.html",
+            time_zone=settings.helpdesk_time_zone,
+            status_code=422,
+            requester=current.requester,
+            categories=await helpdesk.categories(db),
+            form=values,
+            errors=errors,
+        )
+    return redirect(f"/helpdesk/cases/{case.number}?notice=case_opened")
+
+
+@router.get("/cases/{number}")
+async def my_case_page(
+    request: Request, number: int, current: RequesterDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    case = await helpdesk.my_case(number, current, db)
+    return _page(
+        request,
+        "help/my_case.html",
+        time_zone=settings.helpdesk_time_zone,
+        requester=current.requester,
+        case=case,
+    )
+
+
+@router.post("/cases/{number}/reply")
+async def reply_submit(
+    number: int,
+    current: RequesterDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    text = _text(form, "body")
+    if not text:
+        raise Unprocessable(N_("Write your reply first."))
+    replied = await helpdesk.reply(
+        number, helpdesk.ReplyIn(body=text), current, db, settings, temporal, Response()
+    )
+    return redirect(f"/helpdesk/cases/{replied.new_case_number or number}?notice=replied")
+
+
+@router.post("/cases/{number}/reopen")
+async def reopen_submit(
+    number: int, current: RequesterDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
+) -> Response:
+    await helpdesk.requester_reopen(number, current, db, temporal)
+    return redirect(f"/helpdesk/cases/{number}?notice=reopened")
+
+
+# --- agent ------------------------------------------------------------------------------------
+
+
+@agent_router.get("/queue")
+async def queue_page(
+    request: Request,
+    agent: AgentDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    state: str | None = None,
+    sla: str | None = None,
+) -> Response:
+    states = [state] if state in dict(CASE_STATES) else None
+    slas = [sla] if sla in SLA_BADGES else None
+    items = await helpdesk_agent.queue(agent, db, states, None, slas, None)  # type: ignore[arg-type]
+    return _page(
+        request,
+        "help/queue.html",
+        time_zone=settings.helpdesk_time_zone,
+        agent=agent,
+        items=items,
+        state=state or "",
+        sla=sla or "",
+    )
+
+
+@agent_router.get("/cases/{number}")
+async def agent_case_page(
+    request: Request,
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    db: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    view = await helpdesk_agent.agent_case(case, agent, db)
+    return _page(
+        request, "help/agent_case.html", time_zone=settings.helpdesk_time_zone, agent=agent, case=view
+    )
+
+
+@agent_router.post("/cases/{number}/assign")
+async def assign_submit(
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    temporal: TemporalDep,
+) -> Response:
+    await helpdesk_agent.assign(case, helpdesk_agent.AssignIn(), agent, db, temporal)
+    return redirect(f"/helpdesk/agent/cases/{number}?notice=assigned")
+
+
+@agent_router.post("/cases/{number}/notes")
+async def note_submit(
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    temporal: TemporalDep,
+) -> Response:
+    visibility = "public" if _text(form, "visibility") == "public" else "internal"
+    text = _text(form, "body")
+    if not text:
+        raise Unprocessable(N_("Write the note first."))
+    await helpdesk_agent.add_note(
+        case, helpdesk_agent.NoteIn(body=text, visibility=visibility), agent, db, temporal
+    )
+    return redirect(f"/helpdesk/agent/cases/{number}?notice=note_added")
+
+
+@agent_router.post("/cases/{number}/pending")
+async def pending_submit(
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    temporal: TemporalDep,
+) -> Response:
+    await helpdesk_agent.set_pending(
+        case, helpdesk_agent.PendingIn(body=_text(form, "body")), agent, db, temporal
+    )
+    return redirect(f"/helpdesk/agent/cases/{number}?notice=pending")
+
+
+@agent_router.post("/cases/{number}/resolve")
+async def resolve_submit(
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    temporal: TemporalDep,
+) -> Response:
+    text = _text(form, "resolution")
+    if not text:
+        raise Unprocessable(N_("Write the resolution notes first."))
+    await helpdesk_agent.resolve(case, helpdesk_agent.ResolveIn(resolution=text), agent, db, temporal)
+    return redirect(f"/helpdesk/agent/cases/{number}?notice=resolved")
+
+
+@agent_router.post("/cases/{number}/reopen")
+async def agent_reopen_submit(
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    temporal: TemporalDep,
+) -> Response:
+    await helpdesk_agent.reopen(case, agent, db, temporal)
+    return redirect(f"/helpdesk/agent/cases/{number}?notice=opened")
+
+
+@agent_router.post("/cases/{number}/open")
+async def agent_open_submit(
+    number: int,
+    case: helpdesk_agent.TeamCase,
+    agent: AgentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    temporal: TemporalDep,
+) -> Response:
+    await helpdesk_agent.set_open(case, agent, db, temporal)
+    return redirect(f"/helpdesk/agent/cases/{number}?notice=opened")
