@@ -91,7 +91,11 @@ async def recipient_context(
         (
             await db.execute(
                 select(InventoryLot)
-                .where(InventoryLot.location_id == actor.location.id, InventoryLot.expires_on >= today)
+                .where(
+                    InventoryLot.location_id == actor.location.id,
+                    InventoryLot.expires_on >= today,
+                    InventoryLot.on_hand > 0,
+                )
                 .order_by(InventoryLot.product_code, InventoryLot.expires_on)
             )
         )
