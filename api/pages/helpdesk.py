@@ -130,7 +130,7 @@ async def register_submit(
             errors=field_errors(exc),
         )
     try:
-        await helpdesk.register(body, db, settings, temporal)
+        await helpdesk.register(body=body, db=db, settings=settings, temporal=temporal)
     except ApiError as exc:
         return _page(
             request,
@@ -163,7 +163,7 @@ async def login_submit(
     target = safe_next(_text(form, "next"), "/helpdesk")
     try:
         body = helpdesk.RequesterLoginIn(email=email, password=str(form.get("password", "")))
-        opened = await helpdesk.requester_login(body, Response(), db, settings)
+        opened = await helpdesk.requester_login(body=body, response=Response(), db=db, settings=settings)
     except (ValidationError, ApiError) as exc:
         failed = exc.message if isinstance(exc, ApiError) else "email or password is wrong"
         return _page(
@@ -201,7 +201,7 @@ async def password_submit(
             current_password=str(form.get("current_password", "")),
             new_password=str(form.get("new_password", "")),
         )
-        await helpdesk.change_password(body, current, db)
+        await helpdesk.change_password(body=body, current=current, db=db)
     except ValidationError as exc:
         return _page(
             request,
@@ -236,7 +236,7 @@ async def logout_submit(current: RequesterLoginDep, form: CheckedForm, db: Sessi
 async def my_cases_page(
     request: Request, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    cases = await helpdesk.my_cases(current, db)
+    cases = await helpdesk.my_cases(current=current, db=db)
     return _page(
         request,
         "help/my_cases.html",
@@ -255,7 +255,7 @@ async def intake_page(
         "help/intake.html",
         time_zone=settings.helpdesk_time_zone,
         requester=current.requester,
-        categories=await helpdesk.categories(db),
+        categories=await helpdesk.categories(db=db),
         form={},
         errors={},
     )
@@ -274,7 +274,7 @@ async def intake_submit(
     category, _sep, topic = values["topic"].partition("/")
     try:
         body = helpdesk.IntakeIn(**{**values, "category": category, "topic": topic})
-        case = await helpdesk.intake(body, current, db, settings, temporal)
+        case = await helpdesk.intake(body=body, current=current, db=db, settings=settings, temporal=temporal)
     except (ValidationError, ApiError) as exc:
         errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
         return _page(
@@ -283,7 +283,7 @@ async def intake_submit(
             time_zone=settings.helpdesk_time_zone,
             status_code=422,
             requester=current.requester,
-            categories=await helpdesk.categories(db),
+            categories=await helpdesk.categories(db=db),
             form=values,
             errors=errors,
         )
@@ -294,7 +294,7 @@ async def intake_submit(
 async def my_case_page(
     request: Request, number: int, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    case = await helpdesk.my_case(number, current, db)
+    case = await helpdesk.my_case(number=number, current=current, db=db)
     return _page(
         request,
         "help/my_case.html",
@@ -317,7 +317,13 @@ async def reply_submit(
     if not text:
         raise Unprocessable(N_("Write your reply first."))
     replied = await helpdesk.reply(
-        number, helpdesk.ReplyIn(body=text), current, db, settings, temporal, Response()
+        number=number,
+        body=helpdesk.ReplyIn(body=text),
+        current=current,
+        db=db,
+        settings=settings,
+        temporal=temporal,
+        response=Response(),
     )
     return redirect(f"/helpdesk/cases/{replied.new_case_number or number}?notice=replied")
 
@@ -326,7 +332,7 @@ async def reply_submit(
 async def reopen_submit(
     number: int, current: RequesterDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
 ) -> Response:
-    await helpdesk.requester_reopen(number, current, db, temporal)
+    await helpdesk.requester_reopen(number=number, current=current, db=db, temporal=temporal)
     return redirect(f"/helpdesk/cases/{number}?notice=reopened")
 
 
@@ -344,7 +350,7 @@ async def queue_page(
 ) -> Response:
     states = [state] if state in dict(CASE_STATES) else None
     slas = [sla] if sla in SLA_BADGES else None
-    items = await helpdesk_agent.queue(agent, db, states, None, slas, None)  # type: ignore[arg-type]
+    items = await helpdesk_agent.queue(agent=agent, db=db, state=states, sla=slas)  # type: ignore[arg-type]
     return _page(
         request,
         "help/queue.html",
@@ -365,7 +371,7 @@ async def agent_case_page(
     db: SessionDep,
     settings: SettingsDep,
 ) -> Response:
-    view = await helpdesk_agent.agent_case(case, agent, db)
+    view = await helpdesk_agent.agent_case(case=case, agent=agent, db=db)
     return _page(
         request, "help/agent_case.html", time_zone=settings.helpdesk_time_zone, agent=agent, case=view
     )
@@ -380,7 +386,9 @@ async def assign_submit(
     db: SessionDep,
     temporal: TemporalDep,
 ) -> Response:
-    await helpdesk_agent.assign(case, helpdesk_agent.AssignIn(), agent, db, temporal)
+    await helpdesk_agent.assign(
+        case=case, body=helpdesk_agent.AssignIn(), agent=agent, db=db, temporal=temporal
+    )
     return redirect(f"/helpdesk/agent/cases/{number}?notice=assigned")
 
 
@@ -398,7 +406,11 @@ async def note_submit(
     if not text:
         raise Unprocessable(N_("Write the note first."))
     await helpdesk_agent.add_note(
-        case, helpdesk_agent.NoteIn(body=text, visibility=visibility), agent, db, temporal
+        case=case,
+        body=helpdesk_agent.NoteIn(body=text, visibility=visibility),
+        agent=agent,
+        db=db,
+        temporal=temporal,
     )
     return redirect(f"/helpdesk/agent/cases/{number}?notice=note_added")
 
@@ -413,7 +425,11 @@ async def pending_submit(
     temporal: TemporalDep,
 ) -> Response:
     await helpdesk_agent.set_pending(
-        case, helpdesk_agent.PendingIn(body=_text(form, "body")), agent, db, temporal
+        case=case,
+        body=helpdesk_agent.PendingIn(body=_text(form, "body")),
+        agent=agent,
+        db=db,
+        temporal=temporal,
     )
     return redirect(f"/helpdesk/agent/cases/{number}?notice=pending")
 
@@ -430,7 +446,9 @@ async def resolve_submit(
     text = _text(form, "resolution")
     if not text:
         raise Unprocessable(N_("Write the resolution notes first."))
-    await helpdesk_agent.resolve(case, helpdesk_agent.ResolveIn(resolution=text), agent, db, temporal)
+    await helpdesk_agent.resolve(
+        case=case, body=helpdesk_agent.ResolveIn(resolution=text), agent=agent, db=db, temporal=temporal
+    )
     return redirect(f"/helpdesk/agent/cases/{number}?notice=resolved")
 
 
@@ -443,7 +461,7 @@ async def agent_reopen_submit(
     db: SessionDep,
     temporal: TemporalDep,
 ) -> Response:
-    await helpdesk_agent.reopen(case, agent, db, temporal)
+    await helpdesk_agent.reopen(case=case, agent=agent, db=db, temporal=temporal)
     return redirect(f"/helpdesk/agent/cases/{number}?notice=opened")
 
 
@@ -456,5 +474,5 @@ async def agent_open_submit(
     db: SessionDep,
     temporal: TemporalDep,
 ) -> Response:
-    await helpdesk_agent.set_open(case, agent, db, temporal)
+    await helpdesk_agent.set_open(case=case, agent=agent, db=db, temporal=temporal)
     return redirect(f"/helpdesk/agent/cases/{number}?notice=opened")

@@ -102,7 +102,7 @@ async def recipient_context(
         .scalars()
         .all()
     )
-    product_names = {p.code: p.name for p in await products.list_products(actor, db)}
+    product_names = {p.code: p.name for p in await products.list_products(actor=actor, db=db)}
     open_slots = await bookable_slots(db, settings, actor, given)
     return {
         "recipient": recipient,
@@ -161,7 +161,7 @@ async def book_submit(
 ) -> Response:
     await load_recipient(db, recipient_id)
     body = appointments.BookIn(recipient_id=recipient_id, slot_id=_int(form, "slot_id"))
-    await appointments.book_appointment(body, actor, db, settings, temporal, None)
+    await appointments.book_appointment(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_booked")
 
 
@@ -176,7 +176,14 @@ async def check_in_submit(
     temporal: TemporalDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
-    await appointments.check_in(appointment_id, actor, appointment, db, settings, temporal)
+    await appointments.check_in(
+        appointment_id=appointment_id,
+        actor=actor,
+        appointment=appointment,
+        db=db,
+        settings=settings,
+        temporal=temporal,
+    )
     return redirect(f"/portal/recipients/{recipient_id}?notice=checked_in")
 
 
@@ -194,7 +201,13 @@ async def cancel_submit(
     reason = str(form.get("reason", "")).strip() or "cancelled at the location"
     body = appointments.CancelIn(reason=reason[:500])
     await appointments.cancel_appointment(
-        appointment_id, body, actor, appointment, db, settings, temporal, None
+        appointment_id=appointment_id,
+        body=body,
+        actor=actor,
+        appointment=appointment,
+        db=db,
+        settings=settings,
+        temporal=temporal,
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_cancelled")
 
@@ -212,7 +225,13 @@ async def reschedule_submit(
     recipient_id = appointment.recipient_id
     body = appointments.RescheduleIn(slot_id=_int(form, "slot_id"))
     await appointments.reschedule_appointment(
-        appointment_id, body, actor, appointment, db, settings, temporal, None
+        appointment_id=appointment_id,
+        body=body,
+        actor=actor,
+        appointment=appointment,
+        db=db,
+        settings=settings,
+        temporal=temporal,
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_rescheduled")
 
@@ -250,7 +269,15 @@ async def document_submit(
         )
     except (ValidationError, ValueError):
         raise Unprocessable(N_("Choose the lot, the site and the route, and a valid time.")) from None
-    outcome = await doses.document_dose(recipient_id, body, actor, db, sessions, settings, temporal, None)
+    outcome = await doses.document_dose(
+        recipient_id=recipient_id,
+        body=body,
+        actor=actor,
+        db=db,
+        sessions=sessions,
+        settings=settings,
+        temporal=temporal,
+    )
     notice = "dose_documented_with_warning" if outcome.warning else "dose_documented"
     return redirect(f"/portal/recipients/{recipient_id}?notice={notice}")
 
@@ -314,7 +341,16 @@ async def edit_dose_submit(
         raise Unprocessable(
             N_("Give a reason and change at least one field."), errors=list(field_errors(exc))
         ) from None
-    await doses.edit_dose(dose_id, body, actor, dose, db, sessions, settings, temporal)
+    await doses.edit_dose(
+        dose_id=dose_id,
+        body=body,
+        actor=actor,
+        dose=dose,
+        db=db,
+        sessions=sessions,
+        settings=settings,
+        temporal=temporal,
+    )
     return redirect(f"/portal/recipients/{recipient_id}?notice=dose_edited")
 
 
@@ -334,7 +370,14 @@ async def remove_dose_submit(
     if not reason:
         raise Unprocessable(N_("Give the reason the dose is removed."))
     await doses.remove_dose(
-        dose_id, doses.RemoveIn(reason=reason[:500]), actor, dose, db, sessions, settings, temporal
+        dose_id=dose_id,
+        body=doses.RemoveIn(reason=reason[:500]),
+        actor=actor,
+        dose=dose,
+        db=db,
+        sessions=sessions,
+        settings=settings,
+        temporal=temporal,
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=dose_removed")
 
@@ -370,7 +413,7 @@ async def appointments_page(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     day = day or utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
-    rows = await appointments.search_appointments(actor, db, day, status, None, 500)
+    rows = await appointments.search_appointments(actor=actor, db=db, day=day, status=status, limit=500)
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render(
         request,
@@ -405,7 +448,7 @@ async def slots_page(request: Request, actor: Reader, db: SessionDep) -> Respons
         "portal/slots.html",
         actor=actor,
         slots=upcoming,
-        product_options=[(p.code, p.name) for p in await products.list_products(actor, db)],
+        product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
     )
 
 
@@ -428,7 +471,7 @@ async def publish_slot_submit(
         raise Unprocessable(
             N_("Enter the day, start and end times, a capacity of at least 1 and a product.")
         ) from None
-    await slots.publish_slot(body, actor, db)
+    await slots.publish_slot(body=body, actor=actor, db=db)
     return redirect("/portal/slots?notice=slot_published")
 
 
@@ -436,7 +479,7 @@ async def publish_slot_submit(
 async def close_slot_submit(
     slot_id: RecordId, actor: Manager, slot: slots.SlotDep, form: CheckedForm, db: SessionDep
 ) -> Response:
-    await slots.close_slot(slot_id, actor, slot, db)
+    await slots.close_slot(slot_id=slot_id, actor=actor, slot=slot, db=db)
     return redirect("/portal/slots?notice=slot_closed")
 
 
@@ -446,8 +489,8 @@ async def lots_page(request: Request, actor: Reader, db: SessionDep) -> Response
         request,
         "portal/lots.html",
         actor=actor,
-        lots=await products.list_lots(actor, db),
-        product_options=[(p.code, p.name) for p in await products.list_products(actor, db)],
+        lots=await products.list_lots(actor=actor, db=db),
+        product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
         today=utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date(),
     )
 
@@ -462,5 +505,5 @@ async def add_lot_submit(actor: Manager, form: CheckedForm, db: SessionDep) -> R
         )
     except ValidationError:
         raise Unprocessable(N_("Enter the product, the lot number and its expiry date.")) from None
-    await products.add_lot(body, actor, db)
+    await products.add_lot(body=body, actor=actor, db=db)
     return redirect("/portal/lots?notice=lot_added")

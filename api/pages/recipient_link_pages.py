@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from activities.journey import LINK_APPOINTMENT, LINK_RECORD
 from api import recipient_links as links
-from api.deps import Public, SessionDep, SettingsDep, TemporalDep
+from api.deps import Public, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Unprocessable
 from api.pages import i18n
 from api.pages.choices import RECIPIENT_NOTICES
@@ -72,7 +72,7 @@ async def _reschedule_choices(db: SessionDep, settings: SettingsDep, appointment
     if appointment.status != "booked":
         return []
     book_token = sign_link(settings.secret_key, links.LINK_BOOK, {"j": appointment.journey_id})
-    offered = await links.booking_choices(book_token, db, settings)
+    offered = await links.booking_choices(token=book_token, db=db, settings=settings)
     return await _slot_rows(db, [s for s in offered.slots if s.id != appointment.slot_id])
 
 
@@ -80,7 +80,9 @@ async def _reschedule_choices(db: SessionDep, settings: SettingsDep, appointment
 async def cancel_submit(
     token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> Response:
-    await links.cancel_by_link(token, db, settings, temporal, links.CancelByRecipient())
+    await links.cancel_by_link(
+        token=token, db=db, settings=settings, temporal=temporal, body=links.CancelByRecipient()
+    )
     return redirect(f"/r/appointments/{token}?notice=appointment_cancelled")
 
 
@@ -89,7 +91,7 @@ async def reschedule_submit(
     token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> Response:
     choice = links.SlotChoice(slot_id=_slot_id(form))
-    await links.reschedule_by_link(token, choice, db, settings, temporal, None)
+    await links.reschedule_by_link(token=token, body=choice, db=db, settings=settings, temporal=temporal)
     return redirect(f"/r/appointments/{token}?notice=appointment_rescheduled")
 
 
@@ -102,7 +104,7 @@ def _slot_id(form: Any) -> int:
 
 @router.get("/book/{token}", dependencies=[Public])
 async def booking_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    choices = await links.booking_choices(token, db, settings)
+    choices = await links.booking_choices(token=token, db=db, settings=settings)
     journey = await links._journey(db, choices.journey_id)
     recipient = await db.get(Recipient, journey.recipient_id)
     return render(
@@ -119,10 +121,20 @@ async def booking_page(request: Request, token: str, db: SessionDep, settings: S
 
 @router.post("/book/{token}", dependencies=[Public])
 async def book_submit(
-    token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+    token: str,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
     booked = await links.book_by_link(
-        token, links.SlotChoice(slot_id=_slot_id(form)), db, settings, temporal, None
+        token=token,
+        body=links.BookingChoice(slot_id=_slot_id(form)),
+        db=db,
+        sessions=sessions,
+        settings=settings,
+        temporal=temporal,
     )
     appointment_token = sign_link(
         settings.secret_key, LINK_APPOINTMENT, {"a": booked.id, "j": booked.journey_id}
