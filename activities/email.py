@@ -8,8 +8,10 @@ Message-ID, so a relay that saw the first attempt can drop the repeat.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
@@ -81,6 +83,22 @@ class EmailActivities:
             pass  # a concurrent attempt inserted the same key first
         return await self.send_outbox(request.key)
 
+    async def _send_and_record(self, key: str, message: EmailMessage, subject: str) -> None:
+        try:
+            await send(self.settings, message)
+        except Exception as exc:
+            async with transaction(self.sessions) as db:
+                failed = await db.get(OutboxMessage, key)
+                if failed is not None:
+                    failed.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            raise
+        async with transaction(self.sessions) as db:
+            sent = await db.get(OutboxMessage, key)
+            assert sent is not None
+            sent.sent_at = utcnow()
+            sent.subject = subject
+            sent.last_error = None
+
     async def send_outbox(self, key: str) -> EmailResult:
         async with transaction(self.sessions) as db:
             row = (await db.execute(select(OutboxMessage).where(OutboxMessage.key == key))).scalar_one()
@@ -108,18 +126,8 @@ class EmailActivities:
             language=row.language,
             email=rendered,
         )
-        try:
-            await send(self.settings, message)
-        except Exception as exc:
-            async with transaction(self.sessions) as db:
-                failed = await db.get(OutboxMessage, key)
-                if failed is not None:
-                    failed.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            raise
-        async with transaction(self.sessions) as db:
-            sent = await db.get(OutboxMessage, key)
-            assert sent is not None
-            sent.sent_at = utcnow()
-            sent.subject = rendered.subject
-            sent.last_error = None
+        # Shielded: once the relay may have the message, recording that it was sent
+        # must finish even if the activity is cancelled (a worker shutting down),
+        # or the retry would send it a second time.
+        await asyncio.shield(self._send_and_record(key, message, rendered.subject))
         return EmailResult(key=key, message_id=row.message_id, sent_now=True)
