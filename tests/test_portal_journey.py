@@ -111,3 +111,29 @@ async def test_a_whole_series_in_the_browser_with_the_record_pdf(browser, live_s
 
 
 async def test_record_pdf_and_registration_form_read_in_both_languages(api, sessions): ...
+
+
+async def test_provider_documents_a_walk_in_dose_edits_it_and_removes_it_with_a_reason(page, sessions):
+    email = f"walkin.{uuid.uuid4().hex[:8]}@example.org"
+    await log_in(page, "provider")
+    await register(page, "Wanda", f"Walkin{uuid.uuid4().hex[:5]}", email=email)
+    await page.get_by_text("The recipient is registered.").wait_for()
+    recipient_id = await recipient_id_by_email(sessions, email)
+    await page.goto(f"/portal/recipients/{recipient_id}")
+    lot = await page.locator("#f-lot_id option", has_text=PFIZER_LOT).get_attribute("value")
+    await page.locator("#f-lot_id").select_option(lot)
+    await page.get_by_role("button", name="Document dose").click()
+    await page.get_by_text("The dose is documented.").wait_for()
+
+    await page.get_by_role("link", name="Edit", exact=True).click()
+    await page.locator("#f-injection_site").select_option("right_thigh")
+    await page.locator("#f-reason").fill("documented the wrong arm")
+    await page.get_by_role("button", name="Save changes").click()
+    await page.get_by_text("The dose is corrected.").wait_for()
+    await page.get_by_text("Right thigh, Intramuscular").wait_for()
+
+    await page.get_by_label("Reason for removing dose 1").fill("entered for the wrong person")
+    await page.get_by_role("button", name="Remove in error").click()
+    await page.get_by_text("The dose is removed as entered in error").wait_for()
+    await page.get_by_text("entered for the wrong person").wait_for()
+    await screenshot(page, "portal-dose-removed")
