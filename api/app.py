@@ -38,7 +38,9 @@ from api import (
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
+from api.pages import finder as finder_pages
 from api.pages import helpdesk as helpdesk_pages
+from api.pages import inventory as inventory_pages
 from api.pages import journeys as journey_pages
 from api.pages import portal as portal_pages
 from api.pages import recipient_link_pages
@@ -142,6 +144,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(recipient_pages.router)
     app.include_router(user_pages.router)
     app.include_router(journey_pages.router)
+    app.include_router(inventory_pages.router)
+    app.include_router(finder_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

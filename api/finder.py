@@ -163,11 +163,11 @@ async def products_in_stock(db: AsyncSession, location: Location) -> list[Public
             .distinct()
         )
     ).scalars()
-    names = await _product_names(db)
+    names = await product_names(db)
     return [PublicProduct(code=code, name=names.get(code, code)) for code in sorted(codes)]
 
 
-async def _product_names(db: AsyncSession) -> dict[str, str]:
+async def product_names(db: AsyncSession) -> dict[str, str]:
     newest = (
         select(Product.code, func.max(Product.version).label("version")).group_by(Product.code).subquery()
     )

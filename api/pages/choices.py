@@ -69,8 +69,21 @@ NOTICES = {
     "dose_edited": N_("The dose is corrected."),
     "dose_removed": N_("The dose is removed as entered in error; the series steps back."),
     "slot_published": N_("The slot is published."),
+    "slot_published_low_stock": N_(
+        "The slot is published, but fewer doses are on hand than seats are open: see the inventory page."
+    ),
     "slot_closed": N_("The slot is closed to new bookings."),
     "lot_added": N_("The lot is added."),
+    "stock_received": N_("The doses are added to the inventory."),
+    "waste_logged": N_("The waste is logged."),
+    "transfer_proposed": N_("The transfer is proposed; it completes when the receiving manager confirms."),
+    "transfer_confirmed": N_("Your confirmation is recorded."),
+    "transfer_cancelled": N_("The transfer is cancelled."),
+    "listing_posted": N_("Your listing is posted."),
+    "listing_matched": N_(
+        "Your listing matched another location's: confirm the transfer on the inventory page."
+    ),
+    "listing_saved": N_("The public listing is saved."),
 }
 
 # The recipient's own pages say it in the second person.

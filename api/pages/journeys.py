@@ -15,7 +15,7 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api import appointments, doses, products, slots
+from api import appointments, doses, inventory, products, slots
 from api.deps import (
     Actor,
     Documenter,
@@ -419,6 +419,7 @@ async def appointments_page(
         request,
         "portal/appointments.html",
         actor=actor,
+        demand=await inventory.demand_against_stock(actor=actor, db=db, days=7),
         day=day,
         status=status or "",
         rows=shown,
@@ -471,8 +472,10 @@ async def publish_slot_submit(
         raise Unprocessable(
             N_("Enter the day, start and end times, a capacity of at least 1 and a product.")
         ) from None
-    await slots.publish_slot(body=body, actor=actor, db=db)
-    return redirect("/portal/slots?notice=slot_published")
+    published = await slots.publish_slot(body=body, actor=actor, db=db)
+    return redirect(
+        "/portal/slots?notice=" + ("slot_published_low_stock" if published.warnings else "slot_published")
+    )
 
 
 @router.post("/slots/{slot_id}/close")

@@ -1,0 +1,325 @@
+"""Inventory pages: stock per product and lot with booked demand against it, deliveries, waste and
+transfers; the marketplace of surplus offers and shortage requests; the location's public listing.
+Every form calls the same functions as the JSON API, so the rules are the same."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api import finder, inventory, marketplace, products
+from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
+from api.errors import ApiError
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.rendering import PageRoute, field_errors, redirect, render
+from records.locations import Location
+
+router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+WASTE_REASONS = [
+    ("expired", N_("Expired")),
+    ("broken_vial", N_("Broken vial")),
+    ("drawn_not_given", N_("Drawn but not given")),
+]
+STATUS_NAMES = {
+    "proposed": N_("Waiting for confirmation"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "open": N_("Open"),
+    "matched": N_("Matched"),
+    "fulfilled": N_("Fulfilled"),
+    "withdrawn": N_("Withdrawn"),
+}
+WEEKDAYS = [
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+]
+
+
+def _values(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    return {name: str(form.get(name, "")).strip() for name in names}
+
+
+def _parse(model: type[BaseModel], values: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+    try:
+        return model(**{k: v for k, v in values.items() if v != ""}), {}
+    except ValidationError as exc:
+        return None, field_errors(exc)
+
+
+async def _location_names(db: SessionDep) -> dict[int, str]:
+    return dict((await db.execute(select(Location.id, Location.name))).all())
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    return render(
+        request,
+        "portal/inventory.html",
+        actor=actor,
+        stock=await inventory.read_inventory(actor=actor, db=db),
+        demand=await inventory.demand_against_stock(actor=actor, db=db, days=7),
+        transfers=await inventory.list_transfers(actor=actor, db=db),
+        location_names=await _location_names(db),
+        product_list=await products.list_products(actor=actor, db=db),
+        waste_reasons=WASTE_REASONS,
+        status_names=STATUS_NAMES,
+        **context,
+    )
+
+
+@router.get("/inventory")
+async def inventory_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+    return await _inventory_page(request, actor, db)
+
+
+async def _submit(
+    request: Request,
+    actor: Actor,
+    db: SessionDep,
+    model: type[BaseModel],
+    values: dict[str, Any],
+    action: Any,
+) -> Response | None:
+    """Validates the form and runs the action; a refusal re-renders the page with why."""
+    body, errors = _parse(model, values)
+    if errors:
+        return await _inventory_page(request, actor, db, form=values, errors=errors, status_code=422)
+    try:
+        await action(body)
+    except ApiError as exc:
+        return await _inventory_page(
+            request, actor, db, form=values, failed=exc.message, status_code=exc.status_code
+        )
+    return None
+
+
+@router.post("/inventory/lots")
+async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    values = _values(form, ("product_code", "lot_number", "expires_on", "doses_received"))
+    refused = await _submit(
+        request,
+        actor,
+        db,
+        products.LotIn,
+        values,
+        lambda body: products.add_lot(body=body, actor=actor, db=db),
+    )
+    return refused or redirect("/portal/inventory?notice=stock_received")
+
+
+@router.post("/inventory/lots/{lot_id}/receipts")
+async def receipt_submit(
+    request: Request,
+    lot_id: RecordId,
+    lot: inventory.LotDep,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    values = _values(form, ("doses",))
+    refused = await _submit(
+        request,
+        actor,
+        db,
+        inventory.ReceiptIn,
+        values,
+        lambda body: inventory.receive_doses(lot_id=lot.id, body=body, actor=actor, lot=lot, db=db),
+    )
+    return refused or redirect("/portal/inventory?notice=stock_received")
+
+
+@router.post("/inventory/lots/{lot_id}/waste")
+async def waste_submit(
+    request: Request,
+    lot_id: RecordId,
+    lot: inventory.LotDep,
+    actor: Documenter,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    values = _values(form, ("doses", "reason", "note"))
+    refused = await _submit(
+        request,
+        actor,
+        db,
+        inventory.WasteIn,
+        values,
+        lambda body: inventory.waste_doses(lot_id=lot.id, body=body, actor=actor, lot=lot, db=db),
+    )
+    return refused or redirect("/portal/inventory?notice=waste_logged")
+
+
+@router.post("/inventory/transfers")
+async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    values = _values(form, ("to_location_code", "lot_id", "doses"))
+    refused = await _submit(
+        request,
+        actor,
+        db,
+        inventory.TransferIn,
+        values,
+        lambda body: inventory.send_transfer(body=body, actor=actor, db=db),
+    )
+    return refused or redirect("/portal/inventory?notice=transfer_proposed")
+
+
+@router.post("/inventory/transfers/{transfer_id}/confirm")
+async def confirm_submit(
+    request: Request,
+    transfer_id: RecordId,
+    transfer: inventory.TransferDep,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    try:
+        await inventory.confirm(transfer_id=transfer.id, actor=actor, transfer=transfer, db=db)
+    except ApiError as exc:
+        return await _inventory_page(request, actor, db, failed=exc.message, status_code=exc.status_code)
+    return redirect("/portal/inventory?notice=transfer_confirmed")
+
+
+@router.post("/inventory/transfers/{transfer_id}/cancel")
+async def cancel_submit(
+    request: Request,
+    transfer_id: RecordId,
+    transfer: inventory.TransferDep,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    try:
+        await inventory.cancel(transfer_id=transfer.id, actor=actor, transfer=transfer, db=db)
+    except ApiError as exc:
+        return await _inventory_page(request, actor, db, failed=exc.message, status_code=exc.status_code)
+    return redirect("/portal/inventory?notice=transfer_cancelled")
+
+
+# --------------------------------------------------------------------------- marketplace
+
+
+async def _marketplace_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
+    context.setdefault("errors", {})
+    context.setdefault("form", {})
+    return render(
+        request,
+        "portal/marketplace.html",
+        actor=actor,
+        board=await marketplace.read_marketplace(actor=actor, db=db),
+        stock=await inventory.read_inventory(actor=actor, db=db),
+        product_list=await products.list_products(actor=actor, db=db),
+        status_names=STATUS_NAMES,
+        **context,
+    )
+
+
+@router.get("/marketplace")
+async def marketplace_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+    return await _marketplace_page(request, actor, db)
+
+
+async def _post_listing(
+    request: Request,
+    actor: Actor,
+    db: SessionDep,
+    model: type[BaseModel],
+    values: dict[str, Any],
+    action: Any,
+) -> Response:
+    body, errors = _parse(model, values)
+    if errors:
+        return await _marketplace_page(request, actor, db, form=values, errors=errors, status_code=422)
+    try:
+        posted = await action(body)
+    except ApiError as exc:
+        return await _marketplace_page(
+            request, actor, db, form=values, failed=exc.message, status_code=exc.status_code
+        )
+    return redirect(
+        "/portal/marketplace?notice=" + ("listing_matched" if posted.transfer else "listing_posted")
+    )
+
+
+@router.post("/marketplace/offers")
+async def offer_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    values = _values(form, ("lot_id", "doses"))
+    return await _post_listing(
+        request,
+        actor,
+        db,
+        marketplace.OfferIn,
+        values,
+        lambda body: marketplace.offer_surplus(body=body, actor=actor, db=db),
+    )
+
+
+@router.post("/marketplace/requests")
+async def request_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    values = _values(form, ("product_code", "doses"))
+    return await _post_listing(
+        request,
+        actor,
+        db,
+        marketplace.ShortageIn,
+        values,
+        lambda body: marketplace.request_doses(body=body, actor=actor, db=db),
+    )
+
+
+# --------------------------------------------------------------------------- public listing
+
+
+@router.get("/listing")
+async def listing_page(request: Request, actor: Reader) -> Response:
+    return render(
+        request,
+        "portal/listing.html",
+        actor=actor,
+        listing=finder.listing_out(actor.location),
+        weekdays=WEEKDAYS,
+    )
+
+
+@router.post("/listing")
+async def listing_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    """Publishes or unpublishes, and sets walk-ins and the opening hours (one row per weekday)."""
+    hours = []
+    for weekday in range(7):
+        opens, closes = str(form.get(f"opens_{weekday}", "")), str(form.get(f"closes_{weekday}", ""))
+        if opens or closes:
+            hours.append({"weekday": weekday, "opens": opens, "closes": closes})
+    values = {
+        "published": form.get("published") == "on",
+        "walk_ins": form.get("walk_ins") == "on",
+        "opening_hours": hours,
+    }
+    try:
+        body = finder.ListingIn(**values)
+    except ValidationError:
+        return render(
+            request,
+            "portal/listing.html",
+            actor=actor,
+            listing=finder.listing_out(actor.location),
+            weekdays=WEEKDAYS,
+            failed=N_("Each day needs an opening time before its closing time."),
+            status_code=422,
+        )
+    await finder.update_listing(body=body, actor=actor, db=db)
+    return redirect("/portal/listing?notice=listing_saved")
