@@ -50,6 +50,13 @@ async def test_manager_receives_wastes_and_sees_bookings_exceed_stock_then_publi
     warning = page.get_by_role("alert").filter(has_text=f"{product}: 3 booked")
     await warning.wait_for()
     await screenshot(page, "inventory-demand-warning")
+    await page.goto("/portal/appointments")
+    await (
+        page.locator("#demand-section")
+        .get_by_role("alert")
+        .filter(has_text=f"{product}: 3 booked")
+        .wait_for()
+    )
 
     await page.goto("/portal/listing")
     await page.locator("#f-published").check()
