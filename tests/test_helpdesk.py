@@ -358,7 +358,12 @@ async def test_a_case_pending_before_its_target_does_not_breach_while_pending(de
     )
     assert replied.json()["state"] == "open"
     await smtp.wait_for(with_key(f"case-{number}:breach:first_response:1"), timeout=30)
-    events = await case_events(sessions, number)
+
+    async def breach_recorded():  # the email and the event row are written by separate steps
+        events = await case_events(sessions, number)
+        return events if any(e.kind == "breach" for e in events) else None
+
+    events = await eventually(breach_recorded, timeout=30, what="the breach event")
     paused = next(e.at for e in events if e.kind == "open") - next(
         e.at for e in events if e.kind == "pending"
     )
