@@ -1,9 +1,11 @@
 """Two API processes and two worker processes against one Temporal server and one
-database: work goes through both APIs alternately, one worker is killed, and
-everything still completes with every email sent once."""
+database: dose series, help-desk cases and account email go through both APIs
+alternately, one worker is SIGKILLed mid-way, and everything still completes
+with every email sent once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -11,7 +13,9 @@ import httpx
 import pytest
 
 from tests.conftest import eventually
+from tests.journeys import add_lot, book, document, mail, mails_to, new_product, new_recipient, publish_slot
 from tests.replicas import Replicas
+from tests.test_helpdesk import open_case, register_requester
 from worker.seed import DEMO_PASSWORD
 
 
@@ -25,47 +29,83 @@ def replicas(settings, sessions, state_dir: Path):
     running.stop_all()
 
 
-async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_worker(replicas, smtp):
+async def logged_in(api: httpx.AsyncClient, login_name: str) -> dict[str, str]:
+    response = await api.post("/auth/login", json={"login_name": login_name, "password": DEMO_PASSWORD})
+    assert response.status_code == 200, response.text
+    api.cookies.clear()
+    return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_worker(replicas, smtp, sessions):
     urls = [replicas.start_api(), replicas.start_api()]
     first_worker = replicas.start_worker()
     replicas.start_worker()
-
-    tag = f"replica{uuid.uuid4().hex[:5]}"
-    emails: list[str] = []
-    async with httpx.AsyncClient(timeout=30) as http:
-        tokens = []
-        for url in urls:
-            login = await http.post(
-                f"{url}/auth/login", json={"login_name": "manager", "password": DEMO_PASSWORD}
-            )
-            tokens.append({"Authorization": f"Bearer {login.json()['token']}"})
+    a, b = (httpx.AsyncClient(base_url=url, timeout=60) for url in urls)
+    async with a, b:
+        manager_a, scheduler_b = await logged_in(a, "manager"), await logged_in(b, "scheduler")
+        provider_a, provider_b = await logged_in(a, "provider"), await logged_in(b, "provider")
         # A session opened on one replica works on the other: nothing lives in a process.
-        me = await http.get(f"{urls[1]}/auth/me", headers=tokens[0])
-        assert me.status_code == 200
+        assert (await b.get("/auth/me", headers=manager_a)).status_code == 200
 
-        for i in range(6):
-            if i == 3:
-                replicas.kill(first_worker)
-            url, headers = urls[i % 2], tokens[i % 2]
-            emails.append(f"{tag}.{i}@clinic.example")
-            response = await http.post(
-                f"{url}/location/users",
+        # Account email through both APIs.
+        tag = f"replica{uuid.uuid4().hex[:5]}"
+        emails = [f"{tag}.{i}@clinic.example" for i in range(2)]
+        for api, email in zip((a, b), emails, strict=True):
+            added = await api.post(
+                "/location/users",
                 json={
                     "first_name": "Rep",
                     "last_name": "Lica",
-                    "email": emails[-1],
-                    "login_name": f"{tag}.{i}",
+                    "email": email,
+                    "login_name": email.split("@")[0],
                     "role": "provider",
                 },
-                headers=headers,
+                headers=manager_a,
             )
-            assert response.status_code == 201, response.text
+            assert added.status_code == 201, added.text
 
-    for email in emails:
-        await smtp.wait_for(lambda m, e=email: m["To"] == e, timeout=60)
+        # Dose series: booked on B, checked in on A, dose 1 documented on B.
+        product = await new_product(sessions, doses=2, interval_days=1, latest_days=4, grace_days=0)
+        lot = await add_lot(sessions, product)
+        slot = await publish_slot(a, manager_a, start_in=1, length=120, capacity=3, product=product)
+        recipients = [await new_recipient(sessions), await new_recipient(sessions, language="es")]
+        for recipient in recipients:
+            booked = await book(b, scheduler_b, recipient.id, slot["id"])
+            assert booked.status_code == 201, booked.text
+            checked_in = await a.post(f"/appointments/{booked.json()['id']}/check-in", headers=provider_a)
+            assert checked_in.status_code == 200, checked_in.text
+            first = await document(b, provider_b, recipient.id, product=product, lot=lot)
+            assert first.status_code == 201, first.text
 
-    async def exactly_once() -> bool:
-        return sorted(m["To"] for m in smtp.messages if m["To"].startswith(tag)) == sorted(emails)
+        # A help-desk case opened on A; the requester registered on B.
+        _email, requester = await register_requester(b, smtp)
+        case = await open_case(a, requester)
 
-    assert await eventually(exactly_once, timeout=5, what="each email once")
+        replicas.kill(first_worker)  # no clean shutdown, as when a machine dies
+
+        # The surviving worker carries on: dose 2 comes due, is documented on A, the series completes.
+        for recipient in recipients:
+            await mail(
+                smtp, recipient.email, "dose 2" if recipient.preferred_language == "en" else "dosis 2", 60
+            )
+            second = await document(a, provider_a, recipient.id, product=product, lot=lot)
+            assert second.status_code == 201, second.text
+        agent = await logged_in(b, "agent")
+        resolved = await b.post(
+            f"/helpdesk/agent/cases/{case['number']}/resolve", json={"resolution": "Fixed."}, headers=agent
+        )
+        assert resolved.status_code == 200, resolved.text
+
+    await asyncio.gather(
+        *(smtp.wait_for(lambda m, e=email: m["To"] == e, timeout=60) for email in emails),
+        smtp.wait_for(lambda m: m["Subject"] == f"Case #{case['number']} is resolved", timeout=60),
+    )
+
+    async def series_complete() -> bool:
+        return all(
+            any("complete" in m["Subject"] or "completa" in m["Subject"] for m in mails_to(smtp, r.email))
+            for r in recipients
+        )
+
+    await eventually(series_complete, timeout=60, what="both series complete")
     assert smtp.store.duplicates() == {}
