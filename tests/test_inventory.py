@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from records.db import transaction
 from records.journeys import Dose
+from records.products import InventoryLot
 from tests.inventory import headers_for, ledger, new_site, on_hand, receive_lot
 from tests.journeys import book, document, new_product, new_recipient, new_recipients, publish_slot
 
@@ -166,3 +167,15 @@ async def test_demand_against_stock_warns_when_bookings_exceed_it_and_slots_with
     }
     assert any(w.startswith(f"{stocked}: 2 booked") for w in demand["warnings"]), demand["warnings"]
     assert not any(w.startswith(unstocked) for w in demand["warnings"])
+
+
+async def test_the_audit_recomputes_each_lot_from_its_events_and_flags_a_hand_edited_total(api, sessions):
+    site = await new_site(sessions, scheduling=False)
+    manager = await headers_for(api, site.manager)
+    lot = await receive_lot(api, manager, await new_product(sessions), 7)
+    assert (await api.get("/inventory/audit", headers=manager)).json()["consistent"]
+    async with transaction(sessions) as db:
+        await db.execute(update(InventoryLot).where(InventoryLot.id == lot["id"]).values(on_hand=70))
+    audit = (await api.get("/inventory/audit", headers=manager)).json()
+    assert not audit["consistent"]
+    assert [(row["on_hand"], row["from_events"]) for row in audit["lots"]] == [(70, 7)]

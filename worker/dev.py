@@ -144,6 +144,7 @@ cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
   API               {base}
   API docs          {base}/docs
   Provider portal   {base}/portal
+  Vaccine finder    {base}/find   (public; JSON: {base}/public/locations)
   Help desk         {base}/helpdesk   (agents: {base}/helpdesk/agent/queue)
   Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}
   Temporal frontend 127.0.0.1:{settings.temporal_port}
