@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -59,6 +60,8 @@ class MailStore:
     folder: Path
     messages: list[EmailMessage] = field(default_factory=list)
     deliveries_by_id: dict[str, int] = field(default_factory=dict)
+    # Wall-clock arrival (epoch seconds) of each Message-ID's first delivery: benchmarks measure lateness.
+    arrived_at: dict[str, float] = field(default_factory=dict)
     _arrived: asyncio.Condition | None = None
 
     def __post_init__(self) -> None:
@@ -71,6 +74,7 @@ class MailStore:
         self.deliveries_by_id[message_id] = count
         if count > 1:
             return
+        self.arrived_at[message_id] = time.time()
         self.messages.append(msg)
         digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
         index = len(list(self.folder.glob("*.eml"))) + 1
