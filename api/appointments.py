@@ -7,6 +7,9 @@ conditional UPDATE) and answers synchronously.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -16,12 +19,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.journey import AppointmentFact, SlotFact
-from api.deps import Reader, Registrar, Scheduler, SessionDep, SettingsDep, TemporalDep
+from api.deps import Reader, ReadsOnly, Registrar, Scheduler, SessionDep, SettingsDep, TemporalDep
 from api.eligibility import Screening, check_eligible
 from api.errors import Conflict, NotFound
 from api.journeys import IdempotencyKey, current_series, drive, end_transaction, journey_snapshot
 from api.slots import day_bounds, require_scheduling
-from records.db import utcnow
+from records.db import READS_ONLY, utcnow
 from records.holds import SeatHold
 from records.journeys import Journey
 from records.products import current_product
@@ -127,6 +130,15 @@ async def series_of(db: AsyncSession, appointment: Appointment) -> int:
     return journey.series_no
 
 
+async def booked_with_key(db: AsyncSession, jid: str, key: str | None) -> bool:
+    if key is None:
+        return False
+    found = await db.execute(
+        select(Appointment.id).where(Appointment.journey_id == jid, Appointment.idempotency_key == key)
+    )
+    return found.first() is not None
+
+
 async def book_slot(
     db: AsyncSession,
     temporal: TemporalDep,
@@ -154,6 +166,9 @@ async def book_slot(
         screening=screening,
     )
     jid, series_no = await current_series(db, recipient_id)
+    retry = await booked_with_key(db, jid, key)
+    if slot.booked >= slot.capacity and not retry:
+        raise slot_full(slot.id)
     snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
     await end_transaction(db)
     request = BookRequest(
@@ -164,10 +179,50 @@ async def book_slot(
         dose_number=dose_number,
         hold_id=hold_id,
     )
-    return await drive(temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key)
+    async with slot_gate(slot.id):
+        # Read again once through the gate: a crowd that arrived together mostly finds the
+        # slot full now and is refused without a workflow round trip.
+        if not retry and await seats_left(db, slot.id) <= 0:
+            raise slot_full(slot.id)
+        return await drive(
+            temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key
+        )
 
 
-@router.post("", response_model=AppointmentOut, status_code=201)
+def slot_full(slot_id: int) -> Conflict:
+    return Conflict("This slot is full; choose another.", code="slot_full", slot_id=slot_id)
+
+
+# Bookings of one slot that this process sends to workflows at once. Seats are still claimed
+# atomically in the database (any number of replicas is safe); the gate only keeps a crowd
+# for a few seats from becoming a crowd of workflow updates that are then refused.
+SLOT_GATE_SIZE = 8
+_slot_gates: dict[int, tuple[asyncio.Semaphore, list[int]]] = {}
+
+
+@asynccontextmanager
+async def slot_gate(slot_id: int) -> AsyncIterator[None]:
+    gate, users = _slot_gates.setdefault(slot_id, (asyncio.Semaphore(SLOT_GATE_SIZE), [0]))
+    users[0] += 1
+    try:
+        async with gate:
+            yield
+    finally:
+        users[0] -= 1
+        if users[0] == 0:
+            del _slot_gates[slot_id]
+
+
+async def seats_left(db: AsyncSession, slot_id: int) -> int:
+    """A fresh read outside the request's (finished) transaction, as a reader beside the writer."""
+    async with db.bind.connect() as conn:
+        reader = await conn.execution_options(**{READS_ONLY: True})
+        return (
+            await reader.execute(select(Slot.capacity - Slot.booked).where(Slot.id == slot_id))
+        ).scalar_one()
+
+
+@router.post("", response_model=AppointmentOut, status_code=201, dependencies=[ReadsOnly])
 async def book_appointment(
     body: BookIn,
     actor: Scheduler,

@@ -15,7 +15,7 @@ from api.errors import Forbidden, Unauthorized
 from api.mail import start_committed_email
 from api.permissions import Permission, allows
 from api.security import token_digest
-from records.db import utcnow
+from records.db import READS_ONLY, utcnow
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
@@ -66,6 +66,16 @@ RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
+
+
+async def reads_only(db: SessionDep) -> None:
+    """For a route whose transaction only reads (a booking reads, then its workflow writes): on
+    SQLite it no longer holds the one writer's lock, so a crowd of such requests runs side by side.
+    Route dependencies are solved first, so this marks the transaction before it begins."""
+    await db.connection(execution_options={READS_ONLY: True})
+
+
+ReadsOnly = Depends(reads_only)
 # For the few routes that manage their own short transactions (logins).
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 TemporalDep = Annotated[Client, Depends(get_temporal)]
