@@ -20,6 +20,7 @@ from api.app import create_app
 from notifications.capture import CaptureServer
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
+from tests.replay import replay_every_namespace
 from worker.devserver import free_port, start_dev_server, wait_for_port
 from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD, seed
@@ -117,7 +118,22 @@ async def temporal(temporal_address: str) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def worker(temporal: Client, settings: Settings, sessions: Any) -> AsyncIterator[Any]:
+async def every_history_replays_at_the_end(temporal_address: str) -> AsyncIterator[None]:
+    """Session-end check: every workflow the suite recorded, in every namespace, closed or
+    running, replays against the current workflow code without nondeterminism."""
+    yield
+    reports = await replay_every_namespace(temporal_address)
+    failures = {ns: report.failures for ns, report in reports.items() if report.failures}
+    assert not failures, f"histories that no longer replay: {failures}"
+    unknown = {ns: report.unknown_types for ns, report in reports.items() if report.unknown_types}
+    assert not unknown, f"workflows of types the worker does not register: {unknown}"
+    assert sum(report.replayed for report in reports.values()) > 0
+
+
+@pytest.fixture(scope="session")
+async def worker(
+    temporal: Client, settings: Settings, sessions: Any, every_history_replays_at_the_end: None
+) -> AsyncIterator[Any]:
     running = build_worker(temporal, settings)
     async with running:
         yield running

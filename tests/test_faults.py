@@ -34,6 +34,7 @@ from tests.journeys import (
     publish_slot,
     unique,
 )
+from tests.replay import replay_histories
 from tests.replicas import Replicas
 from worker.devserver import free_port, start_dev_server, wait_for_port
 from worker.main import build_worker
@@ -332,6 +333,9 @@ async def test_dose_series_complete_when_the_temporal_server_restarts_under_them
             wait_for_port("127.0.0.1", port, 60, server)
             journeys = await series
         assert len(set(journeys)) == 5
+        # Their histories span the restart; they replay like any other.
+        report = await replay_histories(client, [(journey, None) for journey in journeys])
+        assert report.replayed == 5 and report.failures == {}, report
     finally:
         server.terminate()
         server.wait(timeout=30)
