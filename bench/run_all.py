@@ -16,8 +16,8 @@ import time
 
 QUICK = {
     "bench.booking": ["--bookings", "300", "--clients", "20"],
-    "bench.reminders": ["--burst", "500", "--steady", "200"],
-    "bench.scale": ["--journeys", "3000"],
+    "bench.reminders": ["--burst", "500", "--steady", "150"],
+    "bench.scale": ["--journeys", "2000"],
     "bench.search": ["--recipients", "100000", "--searches", "1500"],
 }
 

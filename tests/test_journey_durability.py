@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
+import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from api.app import create_app
@@ -154,6 +156,16 @@ async def test_a_journey_left_with_nothing_booked_closes_and_the_next_booking_st
         refused = await book(api, scheduler, recipient.id, full["id"])
         assert refused.status_code == 409 and refused.json()["code"] == "slot_full"
         handle = temporal.get_workflow_handle(f"journey-{recipient.id}-1")
+        # A slot already full when read is refused before any workflow starts...
+        with pytest.raises(RPCError):
+            await handle.describe()
+        # ...so leave a journey with nothing booked by cancelling its only appointment.
+        first = await publish_slot(api, manager, start_in=3600, capacity=1)
+        appointment = (await book(api, scheduler, recipient.id, first["id"])).json()
+        cancelled = await api.post(
+            f"/appointments/{appointment['id']}/cancel", json={"reason": "changed plans"}, headers=scheduler
+        )
+        assert cancelled.status_code == 200, cancelled.text
 
         async def closed() -> bool:
             return (await handle.describe()).status == WorkflowExecutionStatus.COMPLETED
