@@ -12,17 +12,34 @@ from pathlib import Path
 import httpx
 import pytest
 
+from notifications.capture import CaptureServer
 from tests.conftest import eventually
 from tests.journeys import add_lot, book, document, mail, mails_to, new_product, new_recipient, publish_slot
 from tests.replicas import Replicas
 from tests.test_helpdesk import open_case, register_requester
+from worker.devserver import free_port
 from worker.seed import DEMO_PASSWORD
 
 
 @pytest.fixture
-def replicas(settings, sessions, state_dir: Path):
+def relay(state_dir: Path):
+    """A mail relay of the test's own: a killed worker may repeat a delivery, which must
+    not reach the session's mailbox that other tests check for repeats."""
+    server = CaptureServer(state_dir / f"replica-relay-{uuid.uuid4().hex[:6]}", port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def replicas(settings, sessions, state_dir: Path, relay: CaptureServer):
     running = Replicas(
-        settings.model_copy(update={"temporal_task_queue": f"cvms-replicas-{uuid.uuid4().hex[:6]}"}),
+        settings.model_copy(
+            update={
+                "temporal_task_queue": f"cvms-replicas-{uuid.uuid4().hex[:6]}",
+                "smtp_port": relay.port,
+            }
+        ),
         logs=state_dir,
     )
     yield running
@@ -36,7 +53,8 @@ async def logged_in(api: httpx.AsyncClient, login_name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_worker(replicas, smtp, sessions):
+async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_worker(replicas, relay, sessions):
+    smtp = relay
     urls = [replicas.start_api(), replicas.start_api()]
     first_worker = replicas.start_worker()
     replicas.start_worker()
@@ -65,7 +83,7 @@ async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_work
             assert added.status_code == 201, added.text
 
         # Dose series: booked on B, checked in on A, dose 1 documented on B.
-        product = await new_product(sessions, doses=2, interval_days=1, latest_days=4, grace_days=0)
+        product = await new_product(sessions, doses=2, interval_days=1, latest_days=30, grace_days=0)
         lot = await add_lot(sessions, product)
         slot = await publish_slot(a, manager_a, start_in=1, length=120, capacity=3, product=product)
         recipients = [await new_recipient(sessions), await new_recipient(sessions, language="es")]
@@ -86,7 +104,10 @@ async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_work
         # The surviving worker carries on: dose 2 comes due, is documented on A, the series completes.
         for recipient in recipients:
             await mail(
-                smtp, recipient.email, "dose 2" if recipient.preferred_language == "en" else "dosis 2", 60
+                smtp,
+                recipient.email,
+                "dose 2 is due" if recipient.preferred_language == "en" else "corresponde la dosis 2",
+                60,
             )
             second = await document(a, provider_a, recipient.id, product=product, lot=lot)
             assert second.status_code == 201, second.text
@@ -108,4 +129,6 @@ async def test_two_apis_and_two_workers_share_the_work_and_survive_a_killed_work
         )
 
     await eventually(series_complete, timeout=60, what="both series complete")
-    assert smtp.store.duplicates() == {}
+    # Each message is in the mailbox once. Only a kill between the relay's acceptance and
+    # the outbox record can repeat a delivery (same Message-ID): at most one, for one kill.
+    assert sum(n - 1 for n in smtp.store.duplicates().values()) <= 1
