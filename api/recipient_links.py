@@ -46,6 +46,7 @@ from api.security import LinkError, read_link, token_digest
 from api.slots import SlotOut, slot_out
 from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
 from records.db import transaction, utcnow
+from records.eligibility import eligibility_rules
 from records.journeys import Dose, Journey, JourneyStatus
 from records.links import UsedLink
 from records.locations import Location
@@ -109,10 +110,16 @@ class OfferView(BaseModel):
     product_code: str
     slot: SlotOut
     location: LocationInfo
+    screening_questions: list[ScreeningPrompt]  # answer each when accepting
 
 
 class CancelByRecipient(BaseModel):
     reason: str = Field(default="cancelled by the recipient", min_length=1, max_length=500)
+
+
+class ScreeningPrompt(BaseModel):
+    code: str
+    prompt: str
 
 
 class BookingChoices(BaseModel):
@@ -122,6 +129,12 @@ class BookingChoices(BaseModel):
     earliest: datetime | None
     recommended_latest: datetime | None
     slots: list[SlotOut]
+    screening_questions: list[ScreeningPrompt]  # answer each in the booking's `screening`
+
+
+async def screening_prompts(db: AsyncSession, product_code: str) -> list[ScreeningPrompt]:
+    rules = await eligibility_rules(db, product_code)
+    return [ScreeningPrompt(code=q.code, prompt=q.prompt) for q in rules.questions]
 
 
 class RecordDose(BaseModel):
@@ -290,6 +303,7 @@ async def booking_choices(token: str, db: SessionDep, settings: SettingsDep) -> 
         earliest=earliest,
         recommended_latest=latest,
         slots=[slot_out(s) for s in slots],
+        screening_questions=await screening_prompts(db, product.code),
     )
 
 
@@ -403,6 +417,7 @@ async def see_offer(token: str, db: SessionDep, settings: SettingsDep) -> OfferV
         product_code=entry.product_code,
         slot=slot_out(slot),
         location=_location_info(location),
+        screening_questions=await screening_prompts(db, entry.product_code),
     )
 
 

@@ -186,13 +186,20 @@ async def test_a_failed_booking_does_not_use_up_the_link(api, smtp, sessions):
     assert added.status_code == 201, added.text
     recipient = await new_recipient(sessions)
     slot = await publish_slot(api, manager, start_in=3600, capacity=1, product=product)
-    first = await book(api, scheduler, recipient.id, slot["id"])
+    first = await book(api, scheduler, recipient.id, slot["id"], screening={question: "no"})
     await api.post(f"/appointments/{first.json()['id']}/cancel", json={"reason": "x"}, headers=scheduler)
     token = link_token(await mail(smtp, recipient.email, "is cancelled"), "book")
+    choices = await api.get(f"/r/book/{token}")
+    assert choices.json()["screening_questions"] == [{"code": question, "prompt": "?"}]
+    unanswered = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"]})
+    assert unanswered.status_code == 422 and unanswered.json()["code"] == "screening_incomplete"
     refused = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"], "screening": {question: "yes"}})
     assert refused.status_code == 409 and refused.json()["code"] == "screening_refused"
-    assert (await book(api, scheduler, (await new_recipient(sessions)).id, slot["id"])).status_code == 201
-    full = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"]})
+    other_person = await book(
+        api, scheduler, (await new_recipient(sessions)).id, slot["id"], screening={question: "no"}
+    )
+    assert other_person.status_code == 201, other_person.text
+    full = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"], "screening": {question: "no"}})
     assert full.status_code == 409 and full.json()["code"] == "slot_full"
     other = await publish_slot(api, manager, start_in=7200, capacity=1, product=product)
     booked = await api.post(f"/r/book/{token}", json={"slot_id": other["id"], "screening": {question: "no"}})
@@ -276,6 +283,18 @@ async def test_a_held_seat_counts_against_capacity_and_is_released_when_its_time
     await eventually(released, timeout=30, what="the hold to be released by its timer")
     freed = await _slot(api, manager, slot["id"])
     assert (freed["held"], freed["seats_left"]) == (0, 1)
+
+    # A hold given back by hand is released by its workflow at once.
+    early = await api.post(f"/slots/{slot['id']}/holds", headers=scheduler)
+    assert early.status_code == 201, early.text
+    assert (await api.post(f"/holds/{early.json()['id']}/release", headers=scheduler)).status_code == 202
+
+    async def given_back():
+        return (await api.get(f"/holds/{early.json()['id']}", headers=scheduler)).json()[
+            "status"
+        ] == "released"
+
+    await eventually(given_back, timeout=30, what="the hold to be released on request")
 
     # A hold taken by the booking it was made for.
     again = await api.post(f"/slots/{slot['id']}/holds", headers=scheduler)

@@ -7,8 +7,8 @@ the day the person would be vaccinated is passed in. A refusal is a
 * Minimum age: the recipient must have reached it on the day of the dose.
 * Screening questions: each has the answer that triggers it and its effect,
   "refuse" (not with this product) or "defer" (not before `defer_days` days).
-  Answers are checked when given; answering only some of the questions that
-  apply is refused as incomplete.
+  Every question that applies must be answered; a missing answer is refused
+  as incomplete (422) and names the questions.
 """
 
 from __future__ import annotations
@@ -66,14 +66,15 @@ def check_eligibility(
                 f"this recipient is {age} on {day.isoformat()}.",
                 details={"minimum_age": minimum, "age": age},
             )
-    if answers is None or not rules.questions:
+    if not rules.questions:
         return
-    given = {code: normalise_answer(value) for code, value in answers.items()}
+    given = {code: normalise_answer(value) for code, value in (answers or {}).items()}
     missing = [q.code for q in rules.questions if q.code not in given]
     if missing:
         raise RuleViolation(
             "screening_incomplete",
-            f"answer every screening question: {', '.join(missing)} unanswered",
+            "answer every screening question first: "
+            + "; ".join(f"{q.code} ({q.prompt})" for q in rules.questions if q.code in missing),
             kind="invalid",
             details={"missing": missing},
         )
