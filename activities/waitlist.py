@@ -25,7 +25,7 @@ from records.holds import HoldPurpose, HoldStatus, SeatHold, hold_seat, release_
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
-from records.scheduling import Slot
+from records.scheduling import ACTIVE_STATUSES, Appointment, Slot
 from records.waitlist import (
     EntryStatus,
     OfferStatus,
@@ -180,6 +180,12 @@ class WaitlistActivities:
                         WaitlistEntry.latest_date >= day,
                         ~exists().where(
                             WaitlistOffer.entry_id == WaitlistEntry.id, WaitlistOffer.slot_id == slot.id
+                        ),
+                        # Someone booked meanwhile (by staff, or through a link) keeps their place
+                        # but is not offered a second seat while that appointment stands.
+                        ~exists().where(
+                            Appointment.recipient_id == WaitlistEntry.recipient_id,
+                            Appointment.status.in_(ACTIVE_STATUSES),
                         ),
                     )
                     .order_by(WaitlistEntry.created_at, WaitlistEntry.id)

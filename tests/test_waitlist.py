@@ -68,9 +68,13 @@ async def test_a_cancelled_seat_goes_to_the_waitlist_expires_and_passes_to_the_n
     holder = await new_recipient(sessions)
     booked = await book(api, scheduler, holder.id, slot["id"])
     assert booked.status_code == 201, booked.text
+    already = await new_recipient(sessions, first_name="Zed")
     first, second, third = [await new_recipient(sessions, first_name=n) for n in ("Ana", "Ben", "Cy")]
-    entries = [await _join(api, scheduler, r.id, product) for r in (first, second, third)]
+    entries = [await _join(api, scheduler, r.id, product) for r in (already, first, second, third)][1:]
     assert [e["status"] for e in entries] == ["waiting"] * 3
+    # The first in line booked another seat meanwhile: they are passed over while that appointment stands.
+    elsewhere = await publish_slot(api, manager, start_in=7200, capacity=1, product=product)
+    assert (await book(api, scheduler, already.id, elsewhere["id"])).status_code == 201
     again = await api.post(
         "/waitlist", json={"recipient_id": first.id, "product_code": product, **_dates()}, headers=scheduler
     )
@@ -120,6 +124,7 @@ async def test_a_cancelled_seat_goes_to_the_waitlist_expires_and_passes_to_the_n
     await eventually(settled, timeout=30, what="the accepted offer to stay accepted")
     assert (await _entry(api, scheduler, entries[2]["id"]))["status"] == "waiting"
     assert mails_to(smtp, third.email) == []
+    assert [m for m in mails_to(smtp, already.email) if OFFER in str(m["Subject"])] == []
     assert len(mails_to(smtp, first.email)) == 2
     assert len([m for m in mails_to(smtp, second.email) if OFFER in str(m["Subject"])]) == 1
     assert not smtp.store.duplicates()
