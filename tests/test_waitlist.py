@@ -73,7 +73,7 @@ async def test_a_cancelled_seat_goes_to_the_waitlist_expires_and_passes_to_the_n
     entries = [await _join(api, scheduler, r.id, product) for r in (already, first, second, third)][1:]
     assert [e["status"] for e in entries] == ["waiting"] * 3
     # The first in line booked another seat meanwhile: they are passed over while that appointment stands.
-    elsewhere = await publish_slot(api, manager, start_in=7200, capacity=1, product=product)
+    elsewhere = await publish_slot(api, manager, start_in=7200, capacity=1)
     assert (await book(api, scheduler, already.id, elsewhere["id"])).status_code == 201
     again = await api.post(
         "/waitlist", json={"recipient_id": first.id, "product_code": product, **_dates()}, headers=scheduler
