@@ -152,8 +152,10 @@ async def test_a_booking_link_books_once_and_a_recipient_without_a_seat_joins_th
 ):
     manager = await login(api, "manager")
     scheduler = await login(api, "scheduler")
+    # A product of its own: the waitlist this test leaves behind offers no other test's seats.
+    product = await new_product(sessions)
     recipient = await new_recipient(sessions)
-    slot = await publish_slot(api, manager, start_in=3600, capacity=3)
+    slot = await publish_slot(api, manager, start_in=3600, capacity=3, product=product)
     first = await book(api, scheduler, recipient.id, slot["id"])
     assert first.status_code == 201, first.text
     cancel = await api.post(
