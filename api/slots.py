@@ -99,7 +99,12 @@ def require_scheduling(location: Location) -> None:
 
 
 @router.post("", response_model=SlotOut, status_code=201)
-async def publish_slot(body: SlotIn, actor: Manager, db: SessionDep) -> SlotOut:
+async def publish_slot(
+    body: SlotIn, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> SlotOut:
+    """Publishes capacity; when people wait for this product here, its seats go to them first."""
+    from api.waitlist import someone_waits, tell_waitlist_after_commit  # api.waitlist imports this module
+
     require_scheduling(actor.location)
     if body.end_at <= utcnow():
         raise Unprocessable(
@@ -124,6 +129,10 @@ async def publish_slot(body: SlotIn, actor: Manager, db: SessionDep) -> SlotOut:
         action="publish",
         changes={k: [None, str(v)] for k, v in body.model_dump().items()},
     )
+    if await someone_waits(db, slot.location_id, slot.product_code):
+        tell_waitlist_after_commit(
+            db, temporal, settings, slot.location_id, slot.product_code, Review("slot published", slot.id)
+        )
     out = slot_out(slot)
     out.warnings = await stock_warnings(db, actor.location, slot)
     return out

@@ -356,3 +356,36 @@ async def test_an_offer_running_out_while_the_worker_is_down_passes_on_once_it_i
             await mail(smtp, second.email, OFFER, timeout=40)
     assert len(mails_to(smtp, first.email)) == 2 and len(mails_to(smtp, second.email)) == 1
     assert not smtp.store.duplicates()
+
+
+async def test_a_rescheduled_appointment_frees_its_seat_for_the_waitlist(api, smtp, sessions):
+    manager = await login(api, "manager")
+    scheduler = await login(api, "scheduler")
+    product = await new_product(sessions)
+    slot = await publish_slot(api, manager, start_in=3600, capacity=1, product=product)
+    booked = await book(api, scheduler, (await new_recipient(sessions)).id, slot["id"])
+    assert booked.status_code == 201, booked.text
+    waiting = await new_recipient(sessions)
+    entry = await _join(api, scheduler, waiting.id, product)
+    # Beyond the dates the waiting person asked for, so its seats are not offered to them.
+    later = await publish_slot(api, manager, start_in=10 * 86400, capacity=1, product=product)
+    moved = await api.post(
+        f"/appointments/{booked.json()['id']}/reschedule", json={"slot_id": later["id"]}, headers=scheduler
+    )
+    assert moved.status_code == 200, moved.text
+    await mail(smtp, waiting.email, OFFER)
+    [offer] = (await _entry(api, scheduler, entry["id"]))["offers"]
+    assert offer["slot_id"] == slot["id"] and offer["status"] == "pending"
+
+
+async def test_a_newly_published_slot_goes_to_the_waitlist_first(api, smtp, sessions):
+    manager = await login(api, "manager")
+    scheduler = await login(api, "scheduler")
+    product = await new_product(sessions)
+    waiting = await new_recipient(sessions)
+    entry = await _join(api, scheduler, waiting.id, product)
+    slot = await publish_slot(api, manager, start_in=3600, capacity=2, product=product)
+    await mail(smtp, waiting.email, OFFER)
+    [offer] = (await _entry(api, scheduler, entry["id"]))["offers"]
+    assert offer["slot_id"] == slot["id"]
+    assert (await _slot(api, manager, slot["id"]))["seats_left"] == 1

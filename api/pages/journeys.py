@@ -455,7 +455,12 @@ async def slots_page(request: Request, actor: Reader, db: SessionDep) -> Respons
 
 @router.post("/slots")
 async def publish_slot_submit(
-    request: Request, actor: Manager, form: CheckedForm, db: SessionDep
+    request: Request,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
     zone = actor.location.time_zone
     try:
@@ -472,7 +477,7 @@ async def publish_slot_submit(
         raise Unprocessable(
             N_("Enter the day, start and end times, a capacity of at least 1 and a product.")
         ) from None
-    published = await slots.publish_slot(body=body, actor=actor, db=db)
+    published = await slots.publish_slot(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
     return redirect(
         "/portal/slots?notice=" + ("slot_published_low_stock" if published.warnings else "slot_published")
     )
