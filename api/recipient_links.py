@@ -16,10 +16,12 @@ scheduler's, with the actor "recipient-link".
 - POST /r/waitlist-offers/{token}/accept    book it
 - GET  /r/record/{token}                    the vaccination record (JSON)
 
-A link that books (booking, waitlist offer) is single-use: its id (jti) is
-recorded in `used_links` (primary key) when it books, so a second use is a
-409 (`code: link_used`); a failed booking frees it again. An offer link works
-only for the person it was issued to, and only while their offer is pending.
+A link that books (booking, waitlist offer) or changes an appointment (cancel,
+reschedule) is single-use: its id (jti) is recorded in `used_links` (primary
+key) when it acts, so a second use is a 409 (`code: link_used`); a refused
+action frees it again. A used appointment link still shows the appointment
+(`link_used`). An offer link works only for the person it was issued to, and
+only while their offer is pending.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ from workflows.journey import AppointmentRequest, JourneyWorkflow, RescheduleReq
 router = APIRouter(prefix="/r", tags=["recipient links"])
 
 RECIPIENT = "recipient-link"
+# How an appointment link was used (used_links.purpose), so its page can say what happened.
+USED_TO_CANCEL = f"{LINK_APPOINTMENT}:cancel"
+USED_TO_RESCHEDULE = f"{LINK_APPOINTMENT}:reschedule"
 
 
 class Gone(ApiError):
@@ -85,6 +90,7 @@ class LocationInfo(BaseModel):
 
 class RecipientAppointment(AppointmentOut):
     location: LocationInfo
+    link_used: bool = Field(description="this link already cancelled or moved the appointment")
 
 
 class SlotChoice(BaseModel):
@@ -169,6 +175,16 @@ async def _linked_appointment(db: AsyncSession, settings: Settings, token: str) 
     return appointment
 
 
+def link_id(payload: dict[str, Any], token: str) -> str:
+    """The single-use id (jti) of a link: its own "t" when it carries one, else the token's digest."""
+    return str(payload.get("t") or token_digest(token))
+
+
+async def appointment_link_use(db: AsyncSession, settings: Settings, token: str) -> UsedLink | None:
+    """How this appointment link was used (cancel or reschedule), or None while it is unused."""
+    return await db.get(UsedLink, link_id(open_link(settings, LINK_APPOINTMENT, token), token))
+
+
 async def _journey(db: AsyncSession, journey_id: str) -> Journey:
     journey = await db.get(Journey, journey_id)
     if journey is None:
@@ -182,7 +198,9 @@ async def see_appointment(token: str, db: SessionDep, settings: SettingsDep) -> 
     location = await db.get(Location, appointment.location_id)
     assert location is not None
     return RecipientAppointment(
-        **from_fact(AppointmentFact.of(appointment)).model_dump(), location=_location_info(location)
+        **from_fact(AppointmentFact.of(appointment)).model_dump(),
+        location=_location_info(location),
+        link_used=await appointment_link_use(db, settings, token) is not None,
     )
 
 
@@ -190,26 +208,31 @@ async def see_appointment(token: str, db: SessionDep, settings: SettingsDep) -> 
 async def cancel_by_link(
     token: str,
     db: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     temporal: TemporalDep,
     body: CancelByRecipient | None = None,
 ) -> AppointmentOut:
+    """Cancels the appointment; the link is spent by it (a second use is a 409)."""
     appointment = await _linked_appointment(db, settings, token)
     journey = await _journey(db, appointment.journey_id)
     snapshot = await journey_snapshot(db, settings, appointment.recipient_id, journey.series_no)
     request = AppointmentRequest(
         appointment_id=appointment.id, actor=RECIPIENT, reason=(body or CancelByRecipient()).reason
     )
+    jti = link_id(open_link(settings, LINK_APPOINTMENT, token), token)
+    await claim_link(db, jti, USED_TO_CANCEL, f"recipient:{appointment.recipient_id}")
     await end_transaction(db)
-    fact = await drive(
-        temporal,
-        settings,
-        snapshot,
-        JourneyWorkflow.cancel,
-        request,
-        operation="cancel",
-        key=f"a{request.appointment_id}",
-    )
+    async with single_use(db, sessions, jti):
+        fact = await drive(
+            temporal,
+            settings,
+            snapshot,
+            JourneyWorkflow.cancel,
+            request,
+            operation="cancel",
+            key=f"a{request.appointment_id}",
+        )
     return from_fact(fact)
 
 
@@ -218,26 +241,32 @@ async def reschedule_by_link(
     token: str,
     body: SlotChoice,
     db: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AppointmentOut:
+    """Moves the appointment to another slot; the link is spent by it (the email about the new
+    time brings a new one)."""
     appointment = await _linked_appointment(db, settings, token)
     slot = await _schedulable_slot(db, body.slot_id)
     bookable(slot)
     journey = await _journey(db, appointment.journey_id)
     snapshot = await journey_snapshot(db, settings, appointment.recipient_id, journey.series_no)
     request = RescheduleRequest(appointment_id=appointment.id, slot=slot_fact(slot), actor=RECIPIENT)
+    jti = link_id(open_link(settings, LINK_APPOINTMENT, token), token)
+    await claim_link(db, jti, USED_TO_RESCHEDULE, f"recipient:{appointment.recipient_id}")
     await end_transaction(db)
-    fact = await drive(
-        temporal,
-        settings,
-        snapshot,
-        JourneyWorkflow.reschedule,
-        request,
-        operation="reschedule",
-        key=idempotency_key,
-    )
+    async with single_use(db, sessions, jti):
+        fact = await drive(
+            temporal,
+            settings,
+            snapshot,
+            JourneyWorkflow.reschedule,
+            request,
+            operation="reschedule",
+            key=idempotency_key,
+        )
     return from_fact(fact)
 
 
@@ -322,7 +351,7 @@ async def book_by_link(
     if journey.status == JourneyStatus.complete:
         raise Conflict("this series is already complete; nothing is left to book", code="series_complete")
     slot = await _schedulable_slot(db, body.slot_id)
-    jti = str(payload.get("t") or token_digest(token))
+    jti = link_id(payload, token)
     await claim_link(db, jti, LINK_BOOK, f"recipient:{journey.recipient_id}")
     async with single_use(db, sessions, jti):
         fact = await book_slot(

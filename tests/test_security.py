@@ -44,13 +44,13 @@ async def test_recipient_links_are_refused_when_reused_after_their_action(api, s
     cancel_link = link_token(await mail(smtp, recipient.email, "confirmed"), "appointments")
 
     assert (await api.post(f"/r/appointments/{cancel_link}/cancel", json={})).status_code == 200
-    # A repeated cancel (a double click) is the same cancellation, not a second one...
+    # The link is spent: used again (a double click) it is refused...
     again = await api.post(f"/r/appointments/{cancel_link}/cancel", json={})
-    assert again.status_code == 200 and again.json()["status"] == "cancelled"
-    # ...and the spent link can do nothing else.
+    assert again.status_code == 409 and again.json()["code"] == "link_used"
+    # ...and it can do nothing else.
     other = await publish_slot(api, manager, start_in=5400)
     moved = await api.post(f"/r/appointments/{cancel_link}/reschedule", json={"slot_id": other["id"]})
-    assert moved.status_code == 409
+    assert moved.status_code == 409 and moved.json()["code"] == "link_used"
     async with transaction(sessions) as db:
         assert (await db.get(Appointment, appointment["id"])).status == "cancelled"
         assert (await db.get(Slot, other["id"])).booked == 0

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from activities.journey import LINK_APPOINTMENT, LINK_RECORD
 from api import recipient_links as links
 from api.deps import Public, SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.errors import Unprocessable
+from api.errors import Conflict, Unprocessable
 from api.pages import i18n
 from api.pages.choices import RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
@@ -25,6 +25,7 @@ from api.pages.i18n import N_
 from api.pages.rendering import BrowserRoute, PageRoute, redirect, render
 from api.security import sign_link
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
+from records.db import transaction
 from records.locations import Location
 from records.recipients import Recipient
 from records.scheduling import Appointment
@@ -49,13 +50,23 @@ async def _slot_rows(db: SessionDep, slots: list[Any]) -> list[dict[str, Any]]:
 
 @router.get("/appointments/{token}", dependencies=[Public])
 async def appointment_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    return await _appointment_page(request, token, db, settings)
+
+
+async def _appointment_page(
+    request: Request, token: str, db: SessionDep, settings: SettingsDep, status_code: int = 200
+) -> Response:
+    """The appointment; while the link is unused, the forms that move or cancel it. A used link
+    says what it was used for, and offers nothing more."""
     appointment = await links._linked_appointment(db, settings, token)
     location = await db.get(Location, appointment.location_id)
     recipient = await db.get(Recipient, appointment.recipient_id)
-    choices = await _reschedule_choices(db, settings, appointment)
+    used = await links.appointment_link_use(db, settings, token)
+    choices = [] if used else await _reschedule_choices(db, settings, appointment)
     return render(
         request,
         "recipient/appointment.html",
+        status_code=status_code,
         language=_language(request, recipient),
         notices=RECIPIENT_NOTICES,
         time_zone=location.time_zone if location else None,
@@ -64,6 +75,9 @@ async def appointment_page(request: Request, token: str, db: SessionDep, setting
         location=location,
         recipient=recipient,
         choices=choices,
+        used_for=used.purpose if used else None,
+        used_to_cancel=links.USED_TO_CANCEL,
+        used_to_reschedule=links.USED_TO_RESCHEDULE,
     )
 
 
@@ -78,21 +92,57 @@ async def _reschedule_choices(db: SessionDep, settings: SettingsDep, appointment
 
 @router.post("/appointments/{token}/cancel", dependencies=[Public])
 async def cancel_submit(
-    token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+    request: Request,
+    token: str,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
-    await links.cancel_by_link(
-        token=token, db=db, settings=settings, temporal=temporal, body=links.CancelByRecipient()
-    )
+    try:
+        await links.cancel_by_link(
+            token=token,
+            db=db,
+            sessions=sessions,
+            settings=settings,
+            temporal=temporal,
+            body=links.CancelByRecipient(),
+        )
+    except Conflict as exc:
+        return await _refused_reuse(request, token, db, sessions, settings, exc)
     return redirect(f"/r/appointments/{token}?notice=appointment_cancelled")
 
 
 @router.post("/appointments/{token}/reschedule", dependencies=[Public])
 async def reschedule_submit(
-    token: str, form: CheckedForm, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+    request: Request,
+    token: str,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> Response:
     choice = links.SlotChoice(slot_id=_slot_id(form))
-    await links.reschedule_by_link(token=token, body=choice, db=db, settings=settings, temporal=temporal)
+    try:
+        await links.reschedule_by_link(
+            token=token, body=choice, db=db, sessions=sessions, settings=settings, temporal=temporal
+        )
+    except Conflict as exc:
+        return await _refused_reuse(request, token, db, sessions, settings, exc)
     return redirect(f"/r/appointments/{token}?notice=appointment_rescheduled")
+
+
+async def _refused_reuse(
+    request: Request, token: str, db: SessionDep, sessions: SessionsDep, settings: SettingsDep, exc: Conflict
+) -> Response:
+    """A spent link used again: the appointment page, as a 409, saying what the link was used for."""
+    if exc.code != "link_used":
+        raise exc
+    await db.rollback()  # the refused request writes nothing
+    async with transaction(sessions) as fresh:
+        return await _appointment_page(request, token, fresh, settings, status_code=409)
 
 
 def _slot_id(form: Any) -> int:
