@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.slots import day_bounds
+from api.stock_warnings import StockWarning, stock_warning
 from records.audit import audit
 from records.db import utcnow
 from records.inventory import (
@@ -146,7 +147,7 @@ class ProductDemand(BaseModel):
 
 class DemandOut(BaseModel):
     products: list[ProductDemand]
-    warnings: list[str]
+    warnings: list[StockWarning]
 
 
 # --------------------------------------------------------------------------- loading
@@ -496,7 +497,13 @@ async def demand_against_stock(
         short = next((d for d in out_days if d.short_by), None)
         if short is not None:
             warnings.append(
-                f"{code}: {short.booked_to_date} booked through {short.date.isoformat()} but only "
-                f"{short.stock} doses on hand (short by {short.short_by})"
+                stock_warning(
+                    "bookings_exceed_stock",
+                    code,
+                    booked=short.booked_to_date,
+                    date=short.date,
+                    stock=short.stock,
+                    short=short.short_by,
+                )
             )
     return DemandOut(products=products, warnings=warnings)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from activities.waitlist import Review
 from api.deps import Manager, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound, Unprocessable
+from api.stock_warnings import StockWarning, stock_warning
 from records.audit import audit
 from records.db import utcnow
 from records.inventory import stock_by_product
@@ -51,7 +52,9 @@ class SlotOut(BaseModel):
     seats_left: int
     product_code: str
     is_open: bool
-    warnings: list[str] = Field(default_factory=list, description="e.g. no stock of the product on hand")
+    warnings: list[StockWarning] = Field(
+        default_factory=list, description="e.g. no stock of the product on hand"
+    )
 
 
 def slot_out(slot: Slot) -> SlotOut:
@@ -138,13 +141,13 @@ async def publish_slot(
     return out
 
 
-async def stock_warnings(db: AsyncSession, location: Location, slot: Slot) -> list[str]:
+async def stock_warnings(db: AsyncSession, location: Location, slot: Slot) -> list[StockWarning]:
     """Published anyway (a delivery may be on its way), but the manager is told when the product
     has no doses on hand for the slot's day, or fewer than the seats now open for it."""
     day = to_local(slot.start_at, location.time_zone).date()
     stock = (await stock_by_product(db, location.id, day)).get(slot.product_code, 0)
     if stock == 0:
-        return [f"no {slot.product_code} doses are on hand at {location.name} for {day.isoformat()}"]
+        return [stock_warning("no_stock_for_slot", slot.product_code, location=location.name, date=day)]
     seats = (
         await db.execute(
             select(func.coalesce(func.sum(Slot.capacity), 0)).where(
@@ -156,7 +159,7 @@ async def stock_warnings(db: AsyncSession, location: Location, slot: Slot) -> li
         )
     ).scalar_one()
     if seats > stock:
-        return [f"{seats} open seats for {slot.product_code} but only {stock} doses on hand"]
+        return [stock_warning("seats_exceed_stock", slot.product_code, seats=int(seats), stock=stock)]
     return []
 
 

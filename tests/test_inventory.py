@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import html
+import re
+from datetime import date
 from typing import Any
 
+from babel.dates import format_date
 from sqlalchemy import select, update
 
+from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from records.db import transaction
 from records.journeys import Dose
 from records.products import InventoryLot
@@ -139,16 +144,31 @@ async def test_documenting_from_a_lot_with_no_doses_left_is_a_409_and_records_no
     assert empty.status_code == 409 and empty.json()["code"] == "lot_empty"
 
 
-async def test_demand_against_stock_warns_when_bookings_exceed_it_and_slots_without_stock_warn(api, sessions):
+def shown_warning(page: str, code: str) -> str:
+    """The text of the page's warning with that code."""
+    found = re.search(rf'<p class="warning" role="alert" data-code="{code}">(.*?)</p>', page, re.S)
+    assert found, f"no {code} warning on the page"
+    return html.unescape(found.group(1)).strip()
+
+
+async def test_demand_against_stock_warns_when_bookings_exceed_it_and_slots_without_stock_warn(
+    api, sessions, settings
+):
     site = await new_site(sessions, scheduling=True)
     manager = await headers_for(api, site.manager)
     stocked, unstocked = await new_product(sessions), await new_product(sessions)
     await receive_lot(api, manager, stocked, 1)
 
     seats = await publish_slot(api, manager, start_in=3600, capacity=3, product=stocked)
-    assert seats["warnings"] and "only 1 doses on hand" in seats["warnings"][0]
+    (warning,) = seats["warnings"]
+    assert warning["code"] == "seats_exceed_stock" and warning["product_code"] == stocked
+    assert warning["params"] == {"product": stocked, "seats": 3, "stock": 1}
+    assert warning["message"] == f"3 open seats for {stocked} but only 1 doses on hand"
     nothing = await publish_slot(api, manager, start_in=3600, capacity=2, product=unstocked)
-    assert nothing["warnings"] and f"no {unstocked} doses" in nothing["warnings"][0]
+    (warning,) = nothing["warnings"]
+    assert warning["code"] == "no_stock_for_slot" and warning["params"]["location"].startswith("Test Clinic")
+    assert warning["message"].startswith(f"No {unstocked} doses are on hand at Test Clinic")
+    assert warning["message"].endswith(f"for {warning['params']['date']}")
 
     for recipient_id in await new_recipients(sessions, 2):
         booked = await book(api, manager, recipient_id, seats["id"])
@@ -165,8 +185,59 @@ async def test_demand_against_stock_warns_when_bookings_exceed_it_and_slots_with
         "stock": 1,
         "short_by": 1,
     }
-    assert any(w.startswith(f"{stocked}: 2 booked") for w in demand["warnings"]), demand["warnings"]
-    assert not any(w.startswith(unstocked) for w in demand["warnings"])
+    (warning,) = [w for w in demand["warnings"] if w["product_code"] == stocked]
+    assert warning["code"] == "bookings_exceed_stock"
+    short_day = rows[stocked]["days"][[d["short_by"] > 0 for d in rows[stocked]["days"]].index(True)]
+    assert warning["params"] == {
+        "product": stocked,
+        "booked": 2,
+        "date": short_day["date"],
+        "stock": 1,
+        "short": 1,
+    }
+    assert warning["message"] == (
+        f"{stocked}: 2 booked through {short_day['date']} but only 1 doses on hand (short by 1)"
+    )
+    assert not any(w["product_code"] == unstocked for w in demand["warnings"])
+
+    # The pages say the same from the code, in the reader's language and date format.
+    page = await api.get("/portal/inventory", headers={**manager, "Accept": "text/html"})
+    shown = shown_warning(page.text, "bookings_exceed_stock")
+    day = date.fromisoformat(short_day["date"])
+    assert shown == (
+        f"{stocked}: 2 booked through {format_date(day, 'long', locale='en_US')} "
+        "but only 1 doses on hand (short by 1)"
+    )
+    spanish = await api.get(
+        "/portal/appointments", headers={**manager, "Accept": "text/html", "Cookie": "cvms_lang=es"}
+    )
+    shown = shown_warning(spanish.text, "bookings_exceed_stock")
+    assert shown.startswith(f"{stocked}: 2 reservadas hasta el {format_date(day, 'long', locale='es_US')},")
+    assert shown.endswith("pero solo hay 1 dosis disponibles (faltan 1)")
+
+    # Publishing through the slots page shows the new slot's warnings on the page it returns to.
+    nonce, token = "inventory-test-nonce", manager["Authorization"].split(" ", 1)[1]
+    tomorrow = date.fromisoformat(short_day["date"]).toordinal() + 1
+    published = await api.post(
+        "/portal/slots",
+        data={
+            CSRF_FIELD: csrf_token(settings.secret_key, nonce, token),
+            "day": date.fromordinal(tomorrow).isoformat(),
+            "start": "09:00",
+            "end": "10:00",
+            "capacity": "4",
+            "product_code": unstocked,
+        },
+        headers={**manager, "Cookie": f"{CSRF_COOKIE}={nonce}"},
+    )
+    assert published.status_code == 303, published.text
+    assert "notice=slot_published_low_stock&slot=" in published.headers["location"]
+    spanish = await api.get(
+        published.headers["location"], headers={**manager, "Accept": "text/html", "Cookie": "cvms_lang=es"}
+    )
+    shown = shown_warning(spanish.text, "no_stock_for_slot")
+    assert shown.startswith(f"No hay dosis de {unstocked} disponibles en Test Clinic")
+    assert shown.endswith(f" para el {format_date(date.fromordinal(tomorrow), 'long', locale='es_US')}")
 
 
 async def test_the_audit_recomputes_each_lot_from_its_events_and_flags_a_hand_edited_total(api, sessions):

@@ -16,6 +16,7 @@ METHODS = [
     ("**/templates/**.html", "jinja2.ext:babel_extract"),
     ("**/pages/**.py", "python"),
     ("**/vaccination_record.py", "python"),
+    ("**/stock_warnings.py", "python"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}

@@ -69,9 +69,7 @@ NOTICES = {
     "dose_edited": N_("The dose is corrected."),
     "dose_removed": N_("The dose is removed as entered in error; the series steps back."),
     "slot_published": N_("The slot is published."),
-    "slot_published_low_stock": N_(
-        "The slot is published, but fewer doses are on hand than seats are open: see the inventory page."
-    ),
+    "slot_published_low_stock": N_("The slot is published, but the stock on hand may not cover it:"),
     "slot_closed": N_("The slot is closed to new bookings."),
     "lot_added": N_("The lot is added."),
     "stock_received": N_("The doses are added to the inventory."),

@@ -431,7 +431,11 @@ async def appointments_page(
 
 
 @router.get("/slots")
-async def slots_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+async def slots_page(request: Request, actor: Reader, db: SessionDep, slot: int | None = None) -> Response:
+    """The upcoming slots; after publishing (?slot=id), that slot's stock warnings."""
+    published = await db.get(Slot, slot) if slot else None
+    if published is not None and published.location_id != actor.location.id:
+        published = None
     upcoming = (
         (
             await db.execute(
@@ -449,6 +453,7 @@ async def slots_page(request: Request, actor: Reader, db: SessionDep) -> Respons
         "portal/slots.html",
         actor=actor,
         slots=upcoming,
+        stock_warnings=await slots.stock_warnings(db, actor.location, published) if published else [],
         product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
     )
 
@@ -478,9 +483,9 @@ async def publish_slot_submit(
             N_("Enter the day, start and end times, a capacity of at least 1 and a product.")
         ) from None
     published = await slots.publish_slot(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
-    return redirect(
-        "/portal/slots?notice=" + ("slot_published_low_stock" if published.warnings else "slot_published")
-    )
+    if published.warnings:
+        return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}")
+    return redirect("/portal/slots?notice=slot_published")
 
 
 @router.post("/slots/{slot_id}/close")

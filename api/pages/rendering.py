@@ -4,6 +4,7 @@ route answers errors (the login page for no login, an HTML error page otherwise)
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,8 @@ from api.pages.choices import PAGE_GLOBALS
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, token_for
 from api.pages.i18n import N_
 from api.permissions import Permission
+from api.stock_warnings import TEXTS as STOCK_WARNING_TEXTS
+from api.stock_warnings import StockWarning
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 PAGE_SIZE = 20
@@ -35,9 +38,19 @@ environment = Environment(
     lstrip_blocks=True,
 )
 environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+
+def warning_text(warning: StockWarning) -> str:
+    """A stock warning in the page's language, its date in the page's format."""
+    values: dict[str, Any] = dict(warning.params)
+    if "date" in values:
+        values["date"] = i18n.long_date(date.fromisoformat(str(values["date"])))
+    return i18n.gettext(STOCK_WARNING_TEXTS[warning.code], **values)
+
+
 # t(text): the translation of text that is only known at render time (an error, a label
 # from a list); unlike _() it returns plain text, so autoescaping still applies to it.
-environment.globals.update(PAGE_GLOBALS, t=i18n.gettext)
+environment.globals.update(PAGE_GLOBALS, t=i18n.gettext, warning_text=warning_text)
 
 
 def safe_next(target: str | None, default: str) -> str:
