@@ -2,7 +2,9 @@
 printable "Recipient Registration and Vaccine Administration" form pre-filled from it.
 
 Both read the records (doses not removed in error, wherever they were given); the
-provider portal and the recipient's signed record link serve the same bytes.
+provider portal and the recipient's signed record link serve the same bytes. The record
+carries the SMART Health Card of those doses as a QR code (api/exports.py signs it), so a
+verifier app can check it against the deployment's /.well-known/jwks.json.
 """
 
 from __future__ import annotations
@@ -15,17 +17,20 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.exports import health_card_for_recipient
 from api.pages import i18n
 from api.pages.choices import ETHNICITIES, RACES, ROUTES, SEXES, SITES
 from api.pages.i18n import _
+from notifications.health_card import HealthCardTooLarge
 from records.journeys import Dose
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
+from worker.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,13 @@ class RecordDose:
 class VaccinationRecord:
     recipient: Recipient
     doses: list[RecordDose]
+    card_qr_png: bytes | None = None  # the SMART Health Card of these doses, as a QR code
 
 
-async def load_record(db: AsyncSession, recipient: Recipient) -> VaccinationRecord:
+async def load_record(
+    db: AsyncSession, recipient: Recipient, settings: Settings | None = None
+) -> VaccinationRecord:
+    """The recipient's doses; with `settings`, also their SMART Health Card (for the record PDF)."""
     rows = await db.execute(
         select(Dose, Location, Product)
         .join(Location, Location.id == Dose.location_id)
@@ -71,7 +80,13 @@ async def load_record(db: AsyncSession, recipient: Recipient) -> VaccinationReco
         )
         for dose, location, product in rows.all()
     ]
-    return VaccinationRecord(recipient=recipient, doses=doses)
+    card = None
+    if settings is not None and doses:
+        try:
+            card = await health_card_for_recipient(db, settings, recipient.id)
+        except HealthCardTooLarge:
+            card = None  # too many doses for one code: the record is printed without it
+    return VaccinationRecord(recipient=recipient, doses=doses, card_qr_png=card.qr_png if card else None)
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -148,11 +163,32 @@ def record_pdf(record: VaccinationRecord, lang: str) -> bytes:
         story.append(_table(rows, [0.6 * inch, 1.2 * inch, 1.2 * inch, 1.5 * inch, 1.5 * inch, 1.1 * inch]))
     else:
         story.append(Paragraph(_("No dose is recorded yet."), styles["body"]))
+    if record.card_qr_png:
+        story += [Spacer(1, 12), _health_card(record.card_qr_png, styles)]
     story += [
         Spacer(1, 12),
         Paragraph(_("Issued by cvms from the records of the vaccination sites."), styles["small"]),
     ]
     return _document(title, story, lang)
+
+
+def _health_card(qr_png: bytes, styles: dict[str, ParagraphStyle]) -> Table:
+    """The SMART Health Card QR code with its caption beside it (kept together on one page)."""
+    side = 2.4 * inch  # a version 22 code stays scannable printed at this size
+    caption = [
+        Paragraph(_("SMART Health Card"), styles["h2"]),
+        Paragraph(
+            _(
+                "Scan this code with a SMART Health Card verifier app to show the doses above. "
+                "The code is signed by the vaccination programme, so a changed copy does not verify."
+            ),
+            styles["body"],
+        ),
+    ]
+    code = Image(io.BytesIO(qr_png), width=side, height=side)
+    table = Table([[code, caption]], colWidths=[side, 4.4 * inch], hAlign="LEFT")
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (0, 0), 0)]))
+    return table
 
 
 def registration_form_pdf(record: VaccinationRecord, lang: str) -> bytes:

@@ -1,8 +1,8 @@
 """Test helpers for SMART Health Cards, FHIR and VXU: independent readers of what cvms produces.
 
 The signature check uses only `cryptography` and the published JWKS (not cvms's signing
-code), the QR code is read back from the PNG with zxing-cpp, FHIR is parsed with
-fhir.resources and HL7 v2 with hl7apy.
+code), the QR code is read back from the PNG (or from a PDF's image, with pypdf) with
+zxing-cpp, FHIR is parsed with fhir.resources and HL7 v2 with hl7apy.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 from hl7apy.parser import parse_message
 from PIL import Image
+from pypdf import PdfReader
 
 from notifications.immunization import DoseFacts, PatientFacts
 
@@ -74,6 +75,18 @@ def scan_qr(png: bytes) -> str:
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
     assert len(found) == 1, f"expected one QR code, found {len(found)}"
     return found[0].text
+
+
+def qr_in_pdf(content: bytes) -> str:
+    """The text of the one QR code among a PDF's images, read back as a phone would scan it."""
+    found = [
+        code.text
+        for page in PdfReader(io.BytesIO(content)).pages
+        for image in page.images
+        for code in zxingcpp.read_barcodes(image.image)
+    ]
+    assert len(found) == 1, f"expected one QR code in the PDF, found {len(found)}"
+    return found[0]
 
 
 def uri_to_token(uri: str) -> str:

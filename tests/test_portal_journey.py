@@ -1,7 +1,8 @@
 """The dose series end to end in the browser, against the real stack: a provider registers a
 recipient, a scheduler books dose 1, the recipient's emailed link opens the appointment page,
 a provider checks in and documents the dose, the second-dose link books dose 2, and the
-record PDF downloads with both doses (its text checked in English and Spanish)."""
+record PDF downloads with both doses and the SMART Health Card QR code (its text checked in
+English and Spanish, its QR code read back and verified)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import uuid
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from activities.journey import LINK_RECORD
+from api.security import sign_link
 from records.db import transaction
 from records.recipients import Recipient
 from tests.browser_fixtures import screenshot
 from tests.conftest import login
-from tests.journeys import link_token, mail, publish_slot
+from tests.journeys import add_lot, document, link_token, mail, new_recipient, publish_slot
+from tests.portable_proof import parse_fhir_bundle, qr_in_pdf, uri_to_token, verify_card
 from tests.test_portal_pages import log_in, register
 
 PFIZER_LOT = "PFI-WAKE-01-001"  # seeded demo stock at WAKE-01
@@ -111,7 +115,55 @@ async def test_a_whole_series_in_the_browser_with_the_record_pdf(browser, live_s
     await recipient_browser.close()
 
 
-async def test_record_pdf_and_registration_form_read_in_both_languages(api, sessions): ...
+async def test_record_pdf_and_registration_form_read_in_both_languages(api, sessions, settings):
+    """The record PDF (portal and signed link) carries the SMART Health Card QR code: read back
+    from the PDF's image, it verifies against the public JWKS and names the documented dose."""
+    provider = await login(api, "provider")
+    recipient = await new_recipient(sessions, language="es", first_name="Zoë")
+    lot = await add_lot(sessions, "pfizer")
+    given = await document(api, provider, recipient.id, product="pfizer", lot=lot)
+    assert given.status_code == 201, given.text
+    jwks = (await api.get("/.well-known/jwks.json")).json()
+
+    def card_of(content: bytes) -> dict:
+        _, payload = verify_card(uri_to_token(qr_in_pdf(content)), jwks)
+        assert payload["iss"] == settings.public_base_url
+        patient, immunization = (
+            e.resource for e in parse_fhir_bundle(payload["vc"]["credentialSubject"]["fhirBundle"]).entry
+        )
+        assert patient.name[0].given == ["Zoë"] and patient.name[0].family == recipient.last_name
+        assert immunization.lotNumber == lot and immunization.vaccineCode.coding[0].code == "208"
+        return payload
+
+    english = await api.get(f"/portal/recipients/{recipient.id}/record.pdf?lang=en", headers=provider)
+    assert english.status_code == 200 and english.headers["content-type"] == "application/pdf"
+    text = pdf_text(english.content)
+    assert "Vaccination record" in text and f"Zoë {recipient.last_name}" in text and lot in text
+    assert "SMART Health Card" in text and "Scan this code with a SMART Health Card verifier app" in text
+    card_of(english.content)
+
+    spanish = await api.get(f"/portal/recipients/{recipient.id}/record.pdf?lang=es", headers=provider)
+    text = pdf_text(spanish.content)
+    assert "Registro de vacunación" in text and "Escanee este código" in text
+    card_of(spanish.content)
+
+    # The recipient's own signed link serves the same record, in their language (Spanish).
+    token = sign_link(settings.secret_key, LINK_RECORD, {"r": recipient.id, "j": given.json()["journey_id"]})
+    linked = await api.get(f"/r/record/{token}/record.pdf")
+    assert linked.status_code == 200 and "Escanee este código" in pdf_text(linked.content)
+    card_of(linked.content)
+
+    form = await api.get(f"/portal/recipients/{recipient.id}/registration-form.pdf?lang=en", headers=provider)
+    assert "Recipient Registration and Vaccine Administration" in pdf_text(form.content)
+    form = await api.get(f"/r/record/{token}/registration-form.pdf")
+    assert "Registro del receptor y administración de la vacuna" in pdf_text(form.content)
+
+    # Without a documented dose there is no card to show.
+    nobody = await new_recipient(sessions)
+    empty = await api.get(f"/portal/recipients/{nobody.id}/record.pdf?lang=en", headers=provider)
+    assert "No dose is recorded yet." in pdf_text(empty.content)
+    assert "SMART Health Card" not in pdf_text(empty.content)
+    assert not any(page.images for page in PdfReader(io.BytesIO(empty.content)).pages)
 
 
 async def test_provider_documents_a_walk_in_dose_edits_it_and_removes_it_with_a_reason(page, sessions):

@@ -384,14 +384,13 @@ async def remove_dose_submit(
 
 @router.get("/recipients/{recipient_id}/record.pdf")
 async def record_download(
-    request: Request, recipient_id: RecordId, actor: Reader, db: SessionDep
+    request: Request, recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
 ) -> Response:
     recipient = await load_recipient(db, recipient_id)
     lang = str(request.query_params.get("lang", recipient.preferred_language))
     lang = lang if lang in ("en", "es") else "en"
-    return pdf_response(
-        record_pdf(await load_record(db, recipient), lang), f"vaccination-record-{recipient_id}-{lang}.pdf"
-    )
+    record = await load_record(db, recipient, settings)
+    return pdf_response(record_pdf(record, lang), f"vaccination-record-{recipient_id}-{lang}.pdf")
 
 
 @router.get("/recipients/{recipient_id}/registration-form.pdf")

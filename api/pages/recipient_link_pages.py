@@ -225,7 +225,8 @@ def pdf_response(content: bytes, filename: str) -> Response:
 async def record_download(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
     recipient = await _linked_record(db, settings, token)
     lang = _language(request, recipient)
-    return pdf_response(record_pdf(await load_record(db, recipient), lang), f"vaccination-record-{lang}.pdf")
+    record = await load_record(db, recipient, settings)
+    return pdf_response(record_pdf(record, lang), f"vaccination-record-{lang}.pdf")
 
 
 @downloads.get("/record/{token}/registration-form.pdf", dependencies=[Public])
