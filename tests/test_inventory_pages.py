@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.browser_fixtures import screenshot
-from tests.inventory import headers_for, ledger, new_site
+from tests.inventory import headers_for, ledger, new_site, receive_lot
 from tests.journeys import book, new_product, new_recipients, publish_slot
 from worker.seed import DEMO_PASSWORD
 
@@ -78,3 +78,91 @@ async def test_manager_receives_wastes_and_sees_bookings_exceed_stock_then_publi
         2,
         2,
     )
+
+
+async def test_two_managers_match_an_offer_and_a_request_and_confirm_the_transfer_in_their_pages(
+    browser, live_server, api, sessions
+):
+    surplus, short = await new_site(sessions), await new_site(sessions, scheduling=False)
+    product = await new_product(sessions)
+    lot = await receive_lot(api, await headers_for(api, surplus.manager), product, 10)
+    pages: dict = {}
+    try:
+        await _offer_request_and_confirm(browser, live_server, sessions, surplus, short, product, lot, pages)
+    finally:
+        for page in pages.values():
+            await page.context.close()
+
+
+async def _offer_request_and_confirm(browser, live_server, sessions, surplus, short, product, lot, pages):
+    for who, site in (("giver", surplus), ("taker", short)):
+        context = await browser.new_context(
+            base_url=live_server, locale="en-US", viewport={"width": 1200, "height": 900}
+        )
+        context.set_default_timeout(15_000)
+        pages[who] = await context.new_page()
+        await log_in(pages[who], site.manager)
+    giver, taker = pages["giver"], pages["taker"]
+
+    # The surplus location offers 6 of its 10 doses.
+    await giver.goto("/portal/marketplace")
+    offer_form = giver.locator("form", has=giver.get_by_role("button", name="Offer", exact=True))
+    await offer_form.get_by_label("Lot").select_option(str(lot["id"]))
+    await offer_form.get_by_label("Doses").fill("6")
+    await offer_form.get_by_role("button", name="Offer", exact=True).click()
+    await giver.get_by_text("Your listing is posted.").wait_for()
+    await giver.locator("#offers tr", has_text=lot["lot_number"]).get_by_text("Open").wait_for()
+
+    # The short location sees the offer and asks for 4: the two match at once.
+    await taker.goto("/portal/marketplace")
+    await taker.locator("#offers tr", has_text=surplus.code).get_by_text(product).wait_for()
+    request_form = taker.locator("form", has=taker.get_by_role("button", name="Request", exact=True))
+    await request_form.get_by_label("Product").select_option(product)
+    await request_form.get_by_label("Doses").fill("0")
+    await request_form.get_by_role("button", name="Request", exact=True).click()
+    await request_form.locator(".field.invalid").get_by_text("Doses").wait_for()  # beside its own field
+    assert await taker.locator("form .field.invalid").count() == 1
+    assert await request_form.get_by_label("Product").input_value() == product
+    await request_form.get_by_label("Doses").fill("4")
+    await request_form.get_by_role("button", name="Request", exact=True).click()
+    await taker.get_by_text("Your listing matched another location's").wait_for()
+    await screenshot(taker, "marketplace-matched")
+    await taker.locator("#requests tr", has_text=product).get_by_role("link", name="see the transfer").click()
+    await taker.wait_for_url("**/portal/inventory#transfers")
+
+    # Both managers confirm on their inventory pages; the second confirmation moves the doses.
+    row = taker.locator("#transfers tr", has_text=product)
+    await row.get_by_text("Waiting for confirmation").wait_for()
+    await row.get_by_role("button", name="Confirm").click()
+    await taker.get_by_text("Your confirmation is recorded.").wait_for()
+    await (
+        taker.locator("#transfers tr", has_text=product)
+        .get_by_text("Confirmed by you; waiting for the other location")
+        .wait_for()
+    )
+
+    await giver.goto("/portal/inventory")
+    row = giver.locator("#transfers tr", has_text=product)
+    await row.get_by_role("button", name="Confirm").click()
+    await giver.get_by_text("Your confirmation is recorded.").wait_for()
+    await giver.locator("#transfers tr", has_text=product).get_by_text("Completed").wait_for()
+    sent = giver.locator("#lots tr", has_text=lot["lot_number"])
+    assert (await sent.locator("td").nth(3).inner_text()) == "6"
+    await screenshot(giver, "inventory-transfer-sent")
+
+    await taker.goto("/portal/inventory")
+    row = taker.locator("#transfers tr", has_text=product)
+    assert [await cell.inner_text() for cell in await row.locator("td").all()][:5] == [
+        f"Test Clinic {surplus.code[2:]}",
+        f"Test Clinic {short.code[2:]}",
+        product,
+        "4",
+        "Completed",
+    ]
+    received = taker.locator("#lots tr", has_text=lot["lot_number"])
+    assert (await received.locator("td").nth(3).inner_text()) == "4"
+    await screenshot(taker, "inventory-transfer-received")
+    await taker.goto("/portal/marketplace")
+    await taker.locator("#requests tr", has_text=product).get_by_text("Fulfilled").wait_for()
+
+    assert await ledger(sessions, lot["id"]) == (6, 6)

@@ -36,6 +36,9 @@ STATUS_NAMES = {
     "fulfilled": N_("Fulfilled"),
     "withdrawn": N_("Withdrawn"),
 }
+# The small forms in each lot's row, and what they say when their number is not one.
+ROW_FORMS = ("receipt", "waste")
+ROW_FORM_ERROR = N_("Enter a whole number of doses, at least 1.")
 WEEKDAYS = [
     N_("Monday"),
     N_("Tuesday"),
@@ -68,6 +71,7 @@ async def _location_names(db: SessionDep) -> dict[int, str]:
 async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
     context.setdefault("errors", {})
     context.setdefault("form", {})
+    context.setdefault("posted", None)  # the form the errors and values belong to
     return render(
         request,
         "portal/inventory.html",
@@ -95,16 +99,25 @@ async def _submit(
     model: type[BaseModel],
     values: dict[str, Any],
     action: Any,
+    *,
+    posted: str,
 ) -> Response | None:
-    """Validates the form and runs the action; a refusal re-renders the page with why."""
+    """Validates the form and runs the action; a refusal re-renders the page with why. `posted`
+    names the form, so its errors show beside its own fields; a lot row's small forms (receipt,
+    waste) have no room for them and say it above the page instead."""
     body, errors = _parse(model, values)
+    if errors and posted in ROW_FORMS:
+        failed = ROW_FORM_ERROR if "doses" in errors else next(iter(errors.values()))
+        return await _inventory_page(request, actor, db, failed=failed, status_code=422)
     if errors:
-        return await _inventory_page(request, actor, db, form=values, errors=errors, status_code=422)
+        return await _inventory_page(
+            request, actor, db, form=values, errors=errors, posted=posted, status_code=422
+        )
     try:
         await action(body)
     except ApiError as exc:
         return await _inventory_page(
-            request, actor, db, form=values, failed=exc.message, status_code=exc.status_code
+            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=exc.status_code
         )
     return None
 
@@ -119,6 +132,7 @@ async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm
         products.LotIn,
         values,
         lambda body: products.add_lot(body=body, actor=actor, db=db),
+        posted="lot",
     )
     return refused or redirect("/portal/inventory?notice=stock_received")
 
@@ -140,6 +154,7 @@ async def receipt_submit(
         inventory.ReceiptIn,
         values,
         lambda body: inventory.receive_doses(lot_id=lot.id, body=body, actor=actor, lot=lot, db=db),
+        posted="receipt",
     )
     return refused or redirect("/portal/inventory?notice=stock_received")
 
@@ -161,6 +176,7 @@ async def waste_submit(
         inventory.WasteIn,
         values,
         lambda body: inventory.waste_doses(lot_id=lot.id, body=body, actor=actor, lot=lot, db=db),
+        posted="waste",
     )
     return refused or redirect("/portal/inventory?notice=waste_logged")
 
@@ -175,6 +191,7 @@ async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, d
         inventory.TransferIn,
         values,
         lambda body: inventory.send_transfer(body=body, actor=actor, db=db),
+        posted="transfer",
     )
     return refused or redirect("/portal/inventory?notice=transfer_proposed")
 
@@ -217,6 +234,7 @@ async def cancel_submit(
 async def _marketplace_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
     context.setdefault("errors", {})
     context.setdefault("form", {})
+    context.setdefault("posted", None)  # the form the errors and values belong to
     return render(
         request,
         "portal/marketplace.html",
@@ -241,18 +259,23 @@ async def _post_listing(
     model: type[BaseModel],
     values: dict[str, Any],
     action: Any,
+    *,
+    posted: str,
 ) -> Response:
+    """`posted` ("offer" or "request") names the form, so its errors and values stay in it."""
     body, errors = _parse(model, values)
     if errors:
-        return await _marketplace_page(request, actor, db, form=values, errors=errors, status_code=422)
+        return await _marketplace_page(
+            request, actor, db, form=values, errors=errors, posted=posted, status_code=422
+        )
     try:
-        posted = await action(body)
+        listing = await action(body)
     except ApiError as exc:
         return await _marketplace_page(
-            request, actor, db, form=values, failed=exc.message, status_code=exc.status_code
+            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=exc.status_code
         )
     return redirect(
-        "/portal/marketplace?notice=" + ("listing_matched" if posted.transfer else "listing_posted")
+        "/portal/marketplace?notice=" + ("listing_matched" if listing.transfer else "listing_posted")
     )
 
 
@@ -266,6 +289,7 @@ async def offer_submit(request: Request, actor: Manager, form: CheckedForm, db: 
         marketplace.OfferIn,
         values,
         lambda body: marketplace.offer_surplus(body=body, actor=actor, db=db),
+        posted="offer",
     )
 
 
@@ -279,6 +303,7 @@ async def request_submit(request: Request, actor: Manager, form: CheckedForm, db
         marketplace.ShortageIn,
         values,
         lambda body: marketplace.request_doses(body=body, actor=actor, db=db),
+        posted="request",
     )
 
 
