@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Manager, Reader, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from records.audit import audit
-from records.eligibility import MinimumAge, ScreeningQuestion, eligibility_rules
+from records.eligibility import MinimumAge, ScreeningQuestion, eligibility_rules, screening_questions
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
@@ -30,11 +30,13 @@ Screening = dict[Annotated[str, Field(max_length=60)], Annotated[str, Field(max_
 class QuestionIn(BaseModel):
     code: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_\-]+$")
     prompt: str = Field(min_length=1, max_length=500)
+    prompt_es: str | None = Field(default=None, min_length=1, max_length=500, description="in Spanish")
     product_code: str | None = Field(default=None, max_length=40, description="none: every product")
     trigger_answer: str = Field(default="yes", min_length=1, max_length=20)
     effect: Literal["refuse", "defer"]
     defer_days: int | None = Field(default=None, ge=1, le=3650)
     reason: str = Field(min_length=1, max_length=500, description="what the person is told")
+    reason_es: str | None = Field(default=None, min_length=1, max_length=500, description="in Spanish")
 
     @model_validator(mode="after")
     def _defer_needs_days(self) -> QuestionIn:
@@ -93,18 +95,10 @@ async def read_rules(product_code: ProductCode, actor: Reader, db: SessionDep) -
     """The minimum age and the screening questions that apply to a product."""
     await _product(db, product_code)
     age = await db.get(MinimumAge, product_code)
-    questions = await db.execute(
-        select(ScreeningQuestion)
-        .where(
-            ScreeningQuestion.active.is_(True),
-            (ScreeningQuestion.product_code.is_(None)) | (ScreeningQuestion.product_code == product_code),
-        )
-        .order_by(ScreeningQuestion.id)
-    )
     return EligibilityOut(
         product_code=product_code,
         minimum_age_years=age.years if age else None,
-        questions=[QuestionOut.model_validate(q) for q in questions.scalars()],
+        questions=[QuestionOut.model_validate(q) for q in await screening_questions(db, product_code)],
     )
 
 

@@ -48,7 +48,7 @@ from api.security import LinkError, read_link, token_digest
 from api.slots import SlotOut, slot_out
 from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
 from records.db import transaction, utcnow
-from records.eligibility import eligibility_rules
+from records.eligibility import screening_questions
 from records.journeys import Dose, Journey, JourneyStatus
 from records.links import UsedLink
 from records.locations import Location
@@ -126,6 +126,7 @@ class CancelByRecipient(BaseModel):
 class ScreeningPrompt(BaseModel):
     code: str
     prompt: str
+    prompt_es: str | None  # None: ask in English
 
 
 class BookingChoices(BaseModel):
@@ -139,8 +140,10 @@ class BookingChoices(BaseModel):
 
 
 async def screening_prompts(db: AsyncSession, product_code: str) -> list[ScreeningPrompt]:
-    rules = await eligibility_rules(db, product_code)
-    return [ScreeningPrompt(code=q.code, prompt=q.prompt) for q in rules.questions]
+    return [
+        ScreeningPrompt(code=q.code, prompt=q.prompt, prompt_es=q.prompt_es)
+        for q in await screening_questions(db, product_code)
+    ]
 
 
 class RecordDose(BaseModel):

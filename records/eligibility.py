@@ -26,6 +26,7 @@ class ScreeningQuestion(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(60), unique=True)
     prompt: Mapped[str] = mapped_column(Text)
+    prompt_es: Mapped[str | None] = mapped_column(Text, nullable=True)  # None: the English is shown
     # None: asked for every product.
     product_code: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
     # The answer that triggers the effect ("yes" for "have you had a severe reaction...?").
@@ -33,6 +34,7 @@ class ScreeningQuestion(Base):
     effect: Mapped[str] = mapped_column(String(10))  # "refuse" or "defer"
     defer_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str] = mapped_column(Text)
+    reason_es: Mapped[str | None] = mapped_column(Text, nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -47,23 +49,26 @@ class ScreeningQuestion(Base):
         )
 
 
+async def screening_questions(db: AsyncSession, product_code: str) -> list[ScreeningQuestion]:
+    """The active screening questions that apply to a product, in the order they are asked."""
+    questions = await db.execute(
+        select(ScreeningQuestion)
+        .where(
+            ScreeningQuestion.active.is_(True),
+            (ScreeningQuestion.product_code.is_(None)) | (ScreeningQuestion.product_code == product_code),
+        )
+        .order_by(ScreeningQuestion.id)
+    )
+    return list(questions.scalars())
+
+
 async def eligibility_rules(db: AsyncSession, product_code: str) -> EligibilityRules:
     """The rules that apply to a product now."""
     age = await db.get(MinimumAge, product_code)
-    questions = (
-        await db.execute(
-            select(ScreeningQuestion)
-            .where(
-                ScreeningQuestion.active.is_(True),
-                (ScreeningQuestion.product_code.is_(None)) | (ScreeningQuestion.product_code == product_code),
-            )
-            .order_by(ScreeningQuestion.id)
-        )
-    ).scalars()
     return EligibilityRules(
         product_code=product_code,
         minimum_age_years=age.years if age else None,
-        questions=tuple(q.rule() for q in questions),
+        questions=tuple(q.rule() for q in await screening_questions(db, product_code)),
     )
 
 

@@ -197,7 +197,7 @@ async def test_a_failed_booking_does_not_use_up_the_link(api, smtp, sessions):
     await api.post(f"/appointments/{first.json()['id']}/cancel", json={"reason": "x"}, headers=scheduler)
     token = link_token(await mail(smtp, recipient.email, "is cancelled"), "book")
     choices = await api.get(f"/r/book/{token}")
-    assert choices.json()["screening_questions"] == [{"code": question, "prompt": "?"}]
+    assert choices.json()["screening_questions"] == [{"code": question, "prompt": "?", "prompt_es": None}]
     unanswered = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"]})
     assert unanswered.status_code == 422 and unanswered.json()["code"] == "screening_incomplete"
     refused = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"], "screening": {question: "yes"}})
