@@ -13,6 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
 
 from api.appointments import bookable
 from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep
@@ -21,6 +23,8 @@ from api.slots import SlotDep, require_scheduling
 from records.audit import audit
 from records.db import utcnow
 from records.holds import HoldPurpose, HoldStatus, SeatHold, hold_seat, hold_workflow_id
+from records.scheduling import Slot
+from worker.settings import Settings
 from workflows.waitlist import SeatHoldInput, SeatHoldWorkflow
 
 router = APIRouter(tags=["seat holds"])
@@ -51,31 +55,25 @@ async def load_hold(hold_id: RecordId, actor: Reader, db: SessionDep) -> SeatHol
 HoldDep = Annotated[SeatHold, Depends(load_hold)]
 
 
-@router.post("/slots/{slot_id}/holds", response_model=HoldOut, status_code=201)
-async def hold_a_seat(
-    slot_id: RecordId,
-    actor: Scheduler,
-    slot: SlotDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> HoldOut:
-    """Sets a seat aside for CVMS_SEAT_HOLD_SECONDS while the person registers (409 when full)."""
-    require_scheduling(actor.location)
+async def place_hold(
+    db: AsyncSession, temporal: Client, settings: Settings, *, slot: Slot, held_by: str
+) -> SeatHold:
+    """Shared by staff and the recipient's booking link: sets one seat of the slot aside for
+    CVMS_SEAT_HOLD_SECONDS, with the workflow whose timer gives it back (409 when full)."""
     bookable(slot)
     hold = await hold_seat(
         db,
         slot,
         purpose=HoldPurpose.registration,
         expires_at=utcnow() + timedelta(seconds=settings.seat_hold_seconds),
-        held_by=actor.actor,
+        held_by=held_by,
     )
     if hold is None:
         raise Conflict("This slot is full; choose another.", code="slot_full", slot_id=slot.id)
     audit(
         db,
-        actor=actor.actor,
-        location_id=actor.location.id,
+        actor=held_by,
+        location_id=slot.location_id,
         entity="seat_hold",
         entity_id=hold.id,
         action="hold",
@@ -89,6 +87,29 @@ async def hold_a_seat(
         id=hold_workflow_id(hold.id),
         task_queue=settings.temporal_task_queue,
     )
+    return hold
+
+
+async def give_back(temporal: Client, hold: SeatHold) -> None:
+    """Asks the hold's workflow to release the seat now (a hold that ended stays as it is)."""
+    if hold.purpose != HoldPurpose.registration:
+        raise Conflict("a waitlist offer's seat is released when the offer runs out", code="not_registration")
+    if hold.status == HoldStatus.held:
+        await temporal.get_workflow_handle(hold_workflow_id(hold.id)).signal(SeatHoldWorkflow.release)
+
+
+@router.post("/slots/{slot_id}/holds", response_model=HoldOut, status_code=201)
+async def hold_a_seat(
+    slot_id: RecordId,
+    actor: Scheduler,
+    slot: SlotDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> HoldOut:
+    """Sets a seat aside for CVMS_SEAT_HOLD_SECONDS while the person registers (409 when full)."""
+    require_scheduling(actor.location)
+    hold = await place_hold(db, temporal, settings, slot=slot, held_by=actor.actor)
     return HoldOut.model_validate(hold)
 
 
@@ -102,8 +123,5 @@ async def release_a_hold(
     hold_id: RecordId, actor: Scheduler, hold: HoldDep, temporal: TemporalDep
 ) -> HoldOut:
     """Gives the seat back now (its workflow releases it and tells the waitlist)."""
-    if hold.purpose != HoldPurpose.registration:
-        raise Conflict("a waitlist offer's seat is released when the offer runs out", code="not_registration")
-    if hold.status == HoldStatus.held:
-        await temporal.get_workflow_handle(hold_workflow_id(hold.id)).signal(SeatHoldWorkflow.release)
+    await give_back(temporal, hold)
     return HoldOut.model_validate(hold)

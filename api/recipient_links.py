@@ -10,7 +10,10 @@ scheduler's, with the actor "recipient-link".
 - POST /r/appointments/{token}/cancel       cancel it
 - POST /r/appointments/{token}/reschedule   move it to another slot
 - GET  /r/book/{token}                      the dose that is due and the slots open for it
-- POST /r/book/{token}                      book one of them
+- POST /r/book/{token}/holds                hold a chosen seat while the person confirms
+- GET  /r/book/{token}/holds/{hold_id}      the held seat, until when, and the screening questions
+- POST /r/book/{token}/holds/{hold_id}/release  give it back (choose another time)
+- POST /r/book/{token}                      book one of them (with `hold_id`: the seat held)
 - POST /r/book/{token}/waitlist             no seat suits: join a location's waitlist instead
 - GET  /r/waitlist-offers/{token}           a seat offered from the waitlist, held until it runs out
 - POST /r/waitlist-offers/{token}/accept    book it
@@ -40,15 +43,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.journey import LINK_APPOINTMENT, LINK_BOOK, LINK_RECORD, AppointmentFact
 from activities.waitlist import LINK_WAITLIST_OFFER, offer_link_id
 from api.appointments import AppointmentOut, book_slot, bookable, from_fact, slot_fact
-from api.deps import Public, SessionDep, SettingsDep, TemporalDep
+from api.deps import Public, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.eligibility import Screening
 from api.errors import ApiError, Conflict, Forbidden, NotFound
+from api.holds import HoldOut, give_back, place_hold
 from api.journeys import IdempotencyKey, SessionsDep, drive, end_transaction, journey_snapshot
 from api.security import LinkError, read_link, token_digest
 from api.slots import SlotOut, slot_out
 from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
 from records.db import transaction, utcnow
 from records.eligibility import screening_questions
+from records.holds import HoldStatus, SeatHold
 from records.journeys import Dose, Journey, JourneyStatus
 from records.links import UsedLink
 from records.locations import Location
@@ -99,6 +104,7 @@ class SlotChoice(BaseModel):
 
 class BookingChoice(SlotChoice):
     screening: Screening | None = None
+    hold_id: int | None = Field(default=None, ge=1, le=2_147_483_647, description="the seat held for this")
 
 
 class AcceptOffer(BaseModel):
@@ -144,6 +150,13 @@ async def screening_prompts(db: AsyncSession, product_code: str) -> list[Screeni
         ScreeningPrompt(code=q.code, prompt=q.prompt, prompt_es=q.prompt_es)
         for q in await screening_questions(db, product_code)
     ]
+
+
+class HeldSeat(BaseModel):
+    hold: HoldOut
+    slot: SlotOut
+    location: LocationInfo
+    screening_questions: list[ScreeningPrompt]  # answer each in the booking's `screening`
 
 
 class RecordDose(BaseModel):
@@ -349,12 +362,12 @@ async def book_by_link(
     temporal: TemporalDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AppointmentOut:
-    payload = open_link(settings, LINK_BOOK, token)
-    journey = await _journey(db, str(payload.get("j")))
+    payload, journey, jti = await _booking_link(db, settings, token)
     if journey.status == JourneyStatus.complete:
         raise Conflict("this series is already complete; nothing is left to book", code="series_complete")
     slot = await _schedulable_slot(db, body.slot_id)
-    jti = link_id(payload, token)
+    if body.hold_id is not None and (await _linked_hold(db, journey, body.hold_id)).slot_id != slot.id:
+        raise NotFound("no such seat hold in this slot")
     await claim_link(db, jti, LINK_BOOK, f"recipient:{journey.recipient_id}")
     async with single_use(db, sessions, jti):
         fact = await book_slot(
@@ -366,9 +379,82 @@ async def book_by_link(
             actor=RECIPIENT,
             key=idempotency_key,
             dose_number=int(payload["n"]) if "n" in payload else None,
+            hold_id=body.hold_id,
             screening=body.screening,
         )
     return from_fact(fact)
+
+
+def link_holder(journey: Journey) -> str:
+    """Who holds a seat chosen through a booking link: the recipient (one seat at a time)."""
+    return f"{RECIPIENT}:{journey.recipient_id}"
+
+
+async def _booking_link(db: AsyncSession, settings: Settings, token: str) -> tuple[dict, Journey, str]:
+    """The booking link's payload, its series, and its id (the used-links key)."""
+    payload = open_link(settings, LINK_BOOK, token)
+    journey = await _journey(db, str(payload.get("j")))
+    return payload, journey, link_id(payload, token)
+
+
+async def _linked_hold(db: AsyncSession, journey: Journey, hold_id: int) -> SeatHold:
+    hold = await db.get(SeatHold, hold_id)
+    if hold is None or hold.held_by != link_holder(journey):
+        raise NotFound("no such seat hold for this link")
+    return hold
+
+
+@router.post("/book/{token}/holds", dependencies=[Public], response_model=HoldOut, status_code=201)
+async def hold_by_link(
+    token: str, body: SlotChoice, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> HoldOut:
+    """Sets the chosen seat aside for CVMS_SEAT_HOLD_SECONDS while the person answers the screening
+    questions and confirms; choosing again gives back the seat chosen before (409 when full)."""
+    _payload, journey, jti = await _booking_link(db, settings, token)
+    if journey.status == JourneyStatus.complete:
+        raise Conflict("this series is already complete; nothing is left to book", code="series_complete")
+    if await db.get(UsedLink, jti) is not None:
+        raise Conflict("this link has already been used", code="link_used")
+    slot = await _schedulable_slot(db, body.slot_id)
+    holder = link_holder(journey)
+    earlier = (
+        await db.execute(
+            select(SeatHold).where(SeatHold.held_by == holder, SeatHold.status == HoldStatus.held.value)
+        )
+    ).scalars()
+    for hold in earlier:
+        if hold.slot_id == slot.id and hold.expires_at > utcnow():
+            return HoldOut.model_validate(hold)  # the same choice again (a reload, a double click)
+        await give_back(temporal, hold)
+    return HoldOut.model_validate(await place_hold(db, temporal, settings, slot=slot, held_by=holder))
+
+
+@router.get("/book/{token}/holds/{hold_id}", dependencies=[Public], response_model=HeldSeat)
+async def see_hold(token: str, hold_id: RecordId, db: SessionDep, settings: SettingsDep) -> HeldSeat:
+    _payload, journey, _jti = await _booking_link(db, settings, token)
+    hold = await _linked_hold(db, journey, hold_id)
+    slot = await db.get(Slot, hold.slot_id)
+    location = await db.get(Location, hold.location_id)
+    assert slot is not None and location is not None
+    return HeldSeat(
+        hold=HoldOut.model_validate(hold),
+        slot=slot_out(slot),
+        location=_location_info(location),
+        screening_questions=await screening_prompts(db, slot.product_code),
+    )
+
+
+@router.post(
+    "/book/{token}/holds/{hold_id}/release", dependencies=[Public], response_model=HoldOut, status_code=202
+)
+async def release_by_link(
+    token: str, hold_id: RecordId, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> HoldOut:
+    """Gives the held seat back now (the person chooses another time or leaves)."""
+    _payload, journey, _jti = await _booking_link(db, settings, token)
+    hold = await _linked_hold(db, journey, hold_id)
+    await give_back(temporal, hold)
+    return HoldOut.model_validate(hold)
 
 
 async def claim_link(db: AsyncSession, jti: str, purpose: str, subject: str) -> None:
