@@ -46,6 +46,7 @@ from api.pages import portal as portal_pages
 from api.pages import recipient_link_pages
 from api.pages import recipients as recipient_pages
 from api.pages import users as user_pages
+from api.pages import waitlist as waitlist_pages
 from api.temporal import connect
 from records.db import make_engine, make_sessionmaker
 from worker.settings import Settings, get_settings
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(recipient_pages.router)
     app.include_router(user_pages.router)
     app.include_router(journey_pages.router)
+    app.include_router(waitlist_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(finder_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

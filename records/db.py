@@ -98,3 +98,12 @@ async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterat
     """One unit of work: commits on success, rolls back on any error."""
     async with sessions() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session that only reads: on SQLite it runs beside a writer, even the caller's own
+    unfinished transaction (a page shown again after a refusal reads with one)."""
+    async with sessions() as session:
+        await session.connection(execution_options={READS_ONLY: True})
+        yield session

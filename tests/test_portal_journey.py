@@ -65,6 +65,8 @@ async def test_a_whole_series_in_the_browser_with_the_record_pdf(browser, live_s
     await log_in(scheduler, "scheduler")
     await scheduler.goto(f"/portal/recipients/{recipient_id}")
     await scheduler.locator(f"#book-slot-{slot1['id']}").check()  # other tests' slots are open too
+    await scheduler.get_by_role("button", name="Hold this time").click()
+    await scheduler.get_by_text("The seat is held until").wait_for()
     await scheduler.get_by_role("button", name="Book", exact=True).click()
     await scheduler.get_by_text("The appointment is booked.").wait_for()
     await screenshot(scheduler, "portal-recipient-booked")
@@ -93,6 +95,8 @@ async def test_a_whole_series_in_the_browser_with_the_record_pdf(browser, live_s
     await recipient.get_by_role("heading", name="Book dose 2").wait_for()
     await screenshot(recipient, "recipient-book-dose-2")
     await recipient.locator(f"#slot-{slot2['id']}").check()
+    await recipient.get_by_role("button", name="Choose this time").click()
+    await recipient.get_by_text("Your seat is held until").wait_for()
     await recipient.get_by_role("button", name="Book this time").click()
     await recipient.get_by_text("Your appointment is booked.").wait_for()
 

@@ -48,6 +48,13 @@ APPOINTMENT_STATUSES = [
     ("cancelled", N_("Cancelled")),
     ("missed", N_("Missed")),
 ]
+WAITLIST_STATUSES = [
+    ("waiting", N_("Waiting")),
+    ("offered", N_("Offered a seat")),
+    ("booked", N_("Booked")),
+    ("lapsed", N_("Offer expired")),
+    ("removed", N_("Removed")),
+]
 LANGUAGE_OPTIONS = [("en", "English"), ("es", "Español")]
 
 # After a change, the page it redirects to says what happened (?notice=key).
@@ -71,6 +78,11 @@ NOTICES = {
     "slot_published": N_("The slot is published."),
     "slot_published_low_stock": N_("The slot is published, but the stock on hand may not cover it:"),
     "slot_closed": N_("The slot is closed to new bookings."),
+    "seat_released": N_("The held seat is given back."),
+    "waitlist_joined": N_(
+        "The recipient is on this location's waitlist; a seat that frees up is offered by email."
+    ),
+    "waitlist_removed": N_("The entry is taken off the waitlist."),
     "lot_added": N_("The lot is added."),
     "stock_received": N_("The doses are added to the inventory."),
     "waste_logged": N_("The waste is logged."),
@@ -107,6 +119,8 @@ PAGE_GLOBALS = {
     "routes": ROUTES,
     "route_names": dict(ROUTES),
     "statuses": APPOINTMENT_STATUSES,
+    "waitlist_statuses": WAITLIST_STATUSES,
+    "waitlist_status_names": dict(WAITLIST_STATUSES),
     "status_names": dict(APPOINTMENT_STATUSES),
 }
 
@@ -134,6 +148,11 @@ SERVICE_MESSAGES = [
     N_("you cannot remove your own manager role; ask another manager"),
     N_("you cannot remove yourself from the location"),
     N_("this link has already been used"),
+    N_("This slot is full; choose another."),
+    N_("this slot is closed to bookings"),
+    N_("this slot is over; choose a later one"),
+    N_("this recipient is already on this waitlist"),
+    N_("these dates are over"),
     N_("this link is not valid"),
     N_("this link has expired"),
     N_("this is a help-desk account; it has no access to the provider portal"),

@@ -5,17 +5,18 @@ function with the same role-checked actor, so the rules and the workflow are the
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api import appointments, doses, inventory, products, slots
+from api import appointments, doses, holds, inventory, products, slots, waitlist
 from api.deps import (
     Actor,
     Documenter,
@@ -28,22 +29,29 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.errors import Unprocessable
+from api.errors import ApiError, Conflict, Unprocessable
 from api.journeys import SessionsDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.recipient_link_pages import pdf_response
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
+from api.pages.screening import Asked, Refusal, answers_from, asked, questions_for, refusal_of
 from api.recipients import load_recipient
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
-from records.db import utcnow
+from records.db import reading, utcnow
+from records.eligibility import screening_questions
+from records.holds import HoldStatus, SeatHold
 from records.journeys import Dose
 from records.locations import Location
-from records.products import InventoryLot, Product
+from records.products import InventoryLot, Product, current_product
 from records.scheduling import Appointment, Slot
+from worker.settings import Settings
 from workflows.dose_rules import next_dose_window
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+# What the dose form posts besides the screening answers (kept when the dose is refused).
+DOSE_FIELDS = ("lot_id", "injection_site", "route", "administered_by", "given_at")
 
 
 def _local_instant(value: str, time_zone: str) -> datetime:
@@ -104,6 +112,7 @@ async def recipient_context(
     )
     product_names = {p.code: p.name for p in await products.list_products(actor=actor, db=db)}
     open_slots = await bookable_slots(db, settings, actor, given)
+    series_product = given[-1].product_code if given else None
     return {
         "recipient": recipient,
         "doses": [{"dose": d, "location": loc, "product": p} for d, loc, p in dose_rows],
@@ -114,7 +123,77 @@ async def recipient_context(
         "lots": lots,
         "product_names": product_names,
         "open_slots": open_slots,
+        **await _document_screening(db, sorted({lot.product_code for lot in lots}), product_names),
+        "waitlist_entries": await waitlist.list_waitlist(actor=actor, db=db, recipient_id=recipient_id)
+        if actor.location.scheduling_enabled
+        else [],
+        "waitlist_form": _waitlist_defaults(actor, series_product),
+        "waitlist_errors": {},
     }
+
+
+async def _document_screening(
+    db: AsyncSession, product_codes: list[str], product_names: dict[str, str]
+) -> dict[str, Any]:
+    """The questions the dose form asks: those for every product once, then each product's own
+    (the ones for the chosen lot's product must be answered)."""
+    common: list[Asked] = []
+    own: list[tuple[str, list[Asked]]] = []
+    seen: set[str] = set()
+    for code in product_codes:
+        rows = await screening_questions(db, code)
+        for row in rows:
+            if row.product_code is None and row.code not in seen:
+                seen.add(row.code)
+                common.append(asked(row))
+        specific = [asked(row) for row in rows if row.product_code is not None]
+        if specific:
+            own.append((product_names.get(code, code), specific))
+    return {"common_questions": common, "product_questions": own}
+
+
+def _waitlist_defaults(actor: Actor, product_code: str | None) -> dict[str, str]:
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    return {
+        "product_code": product_code or "",
+        "earliest_date": today.isoformat(),
+        "latest_date": (today + timedelta(days=14)).isoformat(),
+    }
+
+
+async def recipient_response(
+    request: Request,
+    db: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    recipient_id: int,
+    *,
+    status_code: int = 200,
+    **shown: Any,
+) -> Response:
+    """The recipient page; after a refused change, with what was posted and why beside its form."""
+    context = await recipient_context(db, settings, actor, recipient_id)
+    context.update(shown)
+    # After a post, the language switch returns to the page itself, not to where the form went.
+    context["here"] = f"/portal/recipients/{recipient_id}"
+    return render(request, "portal/recipient.html", actor=actor, status_code=status_code, **context)
+
+
+async def recipient_again(
+    request: Request,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    actor: Actor,
+    recipient_id: int,
+    error: ApiError,
+    **shown: Any,
+) -> Response:
+    """The recipient page after a refusal, read afresh: the request's own transaction may have
+    ended when the change went to the workflow."""
+    async with reading(sessions) as fresh:
+        return await recipient_response(
+            request, fresh, settings, actor, recipient_id, status_code=error.status_code, **shown
+        )
 
 
 async def bookable_slots(
@@ -127,7 +206,7 @@ async def bookable_slots(
     query = select(Slot).where(
         Slot.location_id == actor.location.id,
         Slot.is_open.is_(True),
-        Slot.booked < Slot.capacity,
+        Slot.booked + Slot.held < Slot.capacity,
         Slot.start_at > utcnow(),
     )
     if given:
@@ -150,18 +229,139 @@ async def bookable_slots(
     return list((await db.execute(query.order_by(Slot.start_at).limit(50))).scalars())
 
 
-@router.post("/recipients/{recipient_id}/book")
-async def book_submit(
+@router.post("/recipients/{recipient_id}/hold")
+async def hold_submit(
+    request: Request,
     recipient_id: RecordId,
     actor: Scheduler,
     form: CheckedForm,
     db: SessionDep,
+    sessions: SessionsDep,
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
+    """The chosen time's seat is held (CVMS_SEAT_HOLD_SECONDS) while the booking is confirmed."""
     await load_recipient(db, recipient_id)
-    body = appointments.BookIn(recipient_id=recipient_id, slot_id=_int(form, "slot_id"))
-    await appointments.book_appointment(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
+    slot_id = _int(form, "slot_id")
+    slot = await slots.load_slot(slot_id=slot_id, actor=actor, db=db)
+    try:
+        hold = await holds.hold_a_seat(
+            slot_id=slot_id, actor=actor, slot=slot, db=db, settings=settings, temporal=temporal
+        )
+    except (Conflict, Unprocessable) as refused:
+        return await recipient_again(
+            request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
+        )
+    return redirect(f"/portal/recipients/{recipient_id}/holds/{hold.id}")
+
+
+async def _hold_page(
+    request: Request,
+    db: AsyncSession,
+    actor: Actor,
+    recipient_id: int,
+    hold: SeatHold,
+    *,
+    answers: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+    status_code: int = 200,
+) -> Response:
+    recipient = await load_recipient(db, recipient_id)
+    slot = await db.get(Slot, hold.slot_id)
+    assert slot is not None
+    product = await current_product(db, slot.product_code)
+    return render(
+        request,
+        "portal/book_hold.html",
+        actor=actor,
+        status_code=status_code,
+        here=f"/portal/recipients/{recipient_id}/holds/{hold.id}",
+        recipient=recipient,
+        hold=hold,
+        held=hold.status == HoldStatus.held and hold.expires_at > utcnow(),
+        slot=slot,
+        product_name=product.name if product else slot.product_code,
+        questions=await questions_for(db, slot.product_code),
+        answers=answers or {},
+        refusal=refusal,
+    )
+
+
+@router.get("/recipients/{recipient_id}/holds/{hold_id}")
+async def hold_page(
+    request: Request,
+    recipient_id: RecordId,
+    hold_id: RecordId,
+    actor: Scheduler,
+    hold: holds.HoldDep,
+    db: SessionDep,
+) -> Response:
+    """The held seat, until when, and the screening questions to answer before booking."""
+    if hold.status == HoldStatus.booked:
+        return redirect(f"/portal/recipients/{recipient_id}")
+    return await _hold_page(request, db, actor, recipient_id, hold)
+
+
+@router.post("/recipients/{recipient_id}/holds/{hold_id}/release")
+async def release_submit(
+    recipient_id: RecordId,
+    hold_id: RecordId,
+    actor: Scheduler,
+    hold: holds.HoldDep,
+    form: CheckedForm,
+    temporal: TemporalDep,
+) -> Response:
+    await holds.release_a_hold(hold_id=hold_id, actor=actor, hold=hold, temporal=temporal)
+    return redirect(f"/portal/recipients/{recipient_id}?notice=seat_released")
+
+
+@router.post("/recipients/{recipient_id}/book")
+async def book_submit(
+    request: Request,
+    recipient_id: RecordId,
+    actor: Scheduler,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """Books the held seat (or any free seat of the slot) with the screening answers; a refusal
+    is shown beside the form, the seat still held."""
+    await load_recipient(db, recipient_id)
+    slot_id = _int(form, "slot_id")
+    hold_id = _int(form, "hold_id") if form.get("hold_id") else None
+    slot = await slots.load_slot(slot_id=slot_id, actor=actor, db=db)
+    questions = await questions_for(db, slot.product_code)
+    answers = answers_from(form, questions)
+    body = appointments.BookIn(recipient_id=recipient_id, slot_id=slot_id, hold_id=hold_id, screening=answers)
+    try:
+        await appointments.book_appointment(
+            body=body,
+            actor=actor,
+            db=db,
+            settings=settings,
+            temporal=temporal,
+            # The same held seat submitted twice books once.
+            idempotency_key=f"hold-{hold_id}" if hold_id else None,
+        )
+    except (Conflict, Unprocessable) as refused:
+        if hold_id is None:
+            return await recipient_again(
+                request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
+            )
+        async with reading(sessions) as fresh:
+            hold = await holds.load_hold(hold_id=hold_id, actor=actor, db=fresh)
+            return await _hold_page(
+                request,
+                fresh,
+                actor,
+                recipient_id,
+                hold,
+                answers=answers,
+                refusal=refusal_of(refused, questions),
+                status_code=refused.status_code,
+            )
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_booked")
 
 
@@ -258,6 +458,8 @@ async def document_submit(
     if lot is None:
         raise Unprocessable(N_("Choose one of the options."))
     given_at = str(form.get("given_at", "")).strip()
+    questions = await questions_for(db, lot.product_code)
+    answers = answers_from(form, questions)
     try:
         body = doses.DoseIn(
             product_code=lot.product_code,
@@ -266,18 +468,33 @@ async def document_submit(
             route=str(form.get("route", "") or "intramuscular"),
             administered_by=str(form.get("administered_by", "")).strip() or None,
             given_at=_local_instant(given_at, actor.location.time_zone) if given_at else None,
+            screening=answers,
         )
     except (ValidationError, ValueError):
         raise Unprocessable(N_("Choose the lot, the site and the route, and a valid time.")) from None
-    outcome = await doses.document_dose(
-        recipient_id=recipient_id,
-        body=body,
-        actor=actor,
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-    )
+    try:
+        outcome = await doses.document_dose(
+            recipient_id=recipient_id,
+            body=body,
+            actor=actor,
+            db=db,
+            sessions=sessions,
+            settings=settings,
+            temporal=temporal,
+        )
+    except (Conflict, Unprocessable) as refused:
+        posted = {name: str(form.get(name, "")) for name in DOSE_FIELDS}
+        return await recipient_again(
+            request,
+            sessions,
+            settings,
+            actor,
+            recipient_id,
+            refused,
+            document_form=posted,
+            document_answers=answers,
+            document_refusal=refusal_of(refused, questions),
+        )
     notice = "dose_documented_with_warning" if outcome.warning else "dose_documented"
     return redirect(f"/portal/recipients/{recipient_id}?notice={notice}")
 

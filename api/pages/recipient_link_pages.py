@@ -12,23 +12,28 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from activities.journey import LINK_APPOINTMENT, LINK_RECORD
 from api import recipient_links as links
-from api.deps import Public, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.pages import i18n
 from api.pages.choices import RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import BrowserRoute, PageRoute, redirect, render
+from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
 from api.security import sign_link
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
-from records.db import transaction
+from records.db import reading, transaction, utcnow
+from records.holds import HoldStatus
 from records.locations import Location
+from records.products import current_product
 from records.recipients import Recipient
-from records.scheduling import Appointment
+from records.scheduling import Appointment, Slot
+from worker.settings import Settings
 
 router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
 downloads = APIRouter(prefix="/r", route_class=PageRoute, include_in_schema=False)
@@ -145,32 +150,48 @@ async def _refused_reuse(
         return await _appointment_page(request, token, fresh, settings, status_code=409)
 
 
-def _slot_id(form: Any) -> int:
+def _slot_id(form: Any, name: str = "slot_id") -> int:
     try:
-        return int(str(form.get("slot_id", "")))
+        return int(str(form.get(name, "")))
     except ValueError:
         raise Unprocessable(N_("Choose one of the times offered.")) from None
 
 
 @router.get("/book/{token}", dependencies=[Public])
 async def booking_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
+    return await _booking_page(request, token, db, settings)
+
+
+async def _booking_page(
+    request: Request,
+    token: str,
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    failed: str | None = None,
+    status_code: int = 200,
+) -> Response:
     choices = await links.booking_choices(token=token, db=db, settings=settings)
     journey = await links._journey(db, choices.journey_id)
     recipient = await db.get(Recipient, journey.recipient_id)
     return render(
         request,
         "recipient/book.html",
+        status_code=status_code,
+        here=f"/r/book/{token}",
         language=_language(request, recipient),
         notices=RECIPIENT_NOTICES,
         token=token,
         choices=choices,
         slots=await _slot_rows(db, choices.slots),
         recipient=recipient,
+        failed=failed,
     )
 
 
-@router.post("/book/{token}", dependencies=[Public])
-async def book_submit(
+@router.post("/book/{token}/holds", dependencies=[Public])
+async def hold_submit(
+    request: Request,
     token: str,
     form: CheckedForm,
     db: SessionDep,
@@ -178,14 +199,111 @@ async def book_submit(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
-    booked = await links.book_by_link(
+    """The chosen time's seat is held while the person answers the questions and confirms."""
+    choice = links.SlotChoice(slot_id=_slot_id(form))
+    try:
+        hold = await links.hold_by_link(token=token, body=choice, db=db, settings=settings, temporal=temporal)
+    except Conflict as refused:
+        async with reading(sessions) as fresh:
+            return await _booking_page(
+                request, token, fresh, settings, failed=refused.message, status_code=refused.status_code
+            )
+    return redirect(f"/r/book/{token}/holds/{hold.id}")
+
+
+async def _hold_page(
+    request: Request,
+    token: str,
+    hold_id: int,
+    db: AsyncSession,
+    settings: Settings,
+    *,
+    answers: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+    status_code: int = 200,
+) -> Response:
+    held = await links.see_hold(token=token, hold_id=hold_id, db=db, settings=settings)
+    _payload, journey, _jti = await links._booking_link(db, settings, token)
+    recipient = await db.get(Recipient, journey.recipient_id)
+    product = await current_product(db, held.slot.product_code)
+    return render(
+        request,
+        "recipient/book_hold.html",
+        status_code=status_code,
+        here=f"/r/book/{token}/holds/{hold_id}",
+        language=_language(request, recipient),
+        time_zone=held.location.time_zone,
+        notices=RECIPIENT_NOTICES,
         token=token,
-        body=links.BookingChoice(slot_id=_slot_id(form)),
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
+        held=held,
+        live=held.hold.status == HoldStatus.held and held.hold.expires_at > utcnow(),
+        recipient=recipient,
+        product_name=product.name if product else held.slot.product_code,
+        questions=await questions_for(db, held.slot.product_code),
+        answers=answers or {},
+        refusal=refusal,
     )
+
+
+@router.get("/book/{token}/holds/{hold_id}", dependencies=[Public])
+async def hold_page(
+    request: Request, token: str, hold_id: RecordId, db: SessionDep, settings: SettingsDep
+) -> Response:
+    return await _hold_page(request, token, hold_id, db, settings)
+
+
+@router.post("/book/{token}/holds/{hold_id}/release", dependencies=[Public])
+async def release_submit(
+    token: str,
+    hold_id: RecordId,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    await links.release_by_link(token=token, hold_id=hold_id, db=db, settings=settings, temporal=temporal)
+    return redirect(f"/r/book/{token}")
+
+
+@router.post("/book/{token}", dependencies=[Public])
+async def book_submit(
+    request: Request,
+    token: str,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """Books the held seat with the screening answers; a refusal is shown beside the form."""
+    slot_id = _slot_id(form)
+    hold_id = _slot_id(form, "hold_id") if form.get("hold_id") else None
+    slot = await db.get(Slot, slot_id)
+    questions = await questions_for(db, slot.product_code) if slot else []
+    answers = answers_from(form, questions)
+    try:
+        booked = await links.book_by_link(
+            token=token,
+            body=links.BookingChoice(slot_id=slot_id, hold_id=hold_id, screening=answers),
+            db=db,
+            sessions=sessions,
+            settings=settings,
+            temporal=temporal,
+        )
+    except (Conflict, Unprocessable) as refused:
+        if hold_id is None:
+            raise
+        async with reading(sessions) as fresh:
+            return await _hold_page(
+                request,
+                token,
+                hold_id,
+                fresh,
+                settings,
+                answers=answers,
+                refusal=refusal_of(refused, questions),
+                status_code=refused.status_code,
+            )
     appointment_token = sign_link(
         settings.secret_key, LINK_APPOINTMENT, {"a": booked.id, "j": booked.journey_id}
     )

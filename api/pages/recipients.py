@@ -14,7 +14,7 @@ from starlette.responses import Response
 from api.deps import Reader, RecordId, Registrar, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.pages.csrf import CheckedForm
-from api.pages.journeys import recipient_context
+from api.pages.journeys import recipient_response
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
 from api.recipients import EDITABLE, RecipientCreate, RecipientUpdate, edit, load_recipient, register, search
 from records.recipients import Recipient
@@ -135,8 +135,7 @@ async def _candidates(db: SessionDep, found: list[dict[str, Any]]) -> list[Recip
 async def recipient_page(
     request: Request, recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    context = await recipient_context(db, settings, actor, recipient_id)
-    return render(request, "portal/recipient.html", actor=actor, **context)
+    return await recipient_response(request, db, settings, actor, recipient_id)
 
 
 @router.get("/recipients/{recipient_id}/edit")

@@ -1,0 +1,141 @@
+"""Waitlist pages of the provider portal: put a recipient on this location's waitlist for a
+product and dates (from the recipient page), see the location's waitlist, take a waiting
+entry off it. Each calls the JSON API's own function with the same role-checked actor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.responses import Response
+
+from api import products, waitlist
+from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.errors import Conflict, Unprocessable
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.journeys import recipient_again
+from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render, safe_next
+from api.recipients import load_recipient
+from records.recipients import Recipient
+
+router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+WAITLIST_FIELDS = ("product_code", "earliest_date", "latest_date")
+
+
+@router.post("/recipients/{recipient_id}/waitlist")
+async def join_submit(
+    request: Request,
+    recipient_id: RecordId,
+    actor: Scheduler,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """Puts the recipient on this location's waitlist; a seat that frees up is offered by email."""
+    await load_recipient(db, recipient_id)
+    posted = {name: str(form.get(name, "")).strip() for name in WAITLIST_FIELDS}
+    try:
+        body = waitlist.JoinIn(recipient_id=recipient_id, **posted)
+    except ValidationError as exc:
+        refused = Unprocessable(N_("Please correct the fields marked below."))
+        errors = field_errors(exc)
+        if errors.pop("form", None):  # the one check across fields: the order of the dates
+            errors.setdefault("latest_date", N_("The last day must not be before the first."))
+        return await recipient_again(
+            request,
+            sessions,
+            settings,
+            actor,
+            recipient_id,
+            refused,
+            waitlist_form=posted,
+            waitlist_errors=errors,
+        )
+    try:
+        await waitlist.join_waitlist(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
+    except (Conflict, Unprocessable) as refused:
+        fields = [str(e["field"]) for e in refused.extra.get("errors", [])]
+        return await recipient_again(
+            request,
+            sessions,
+            settings,
+            actor,
+            recipient_id,
+            refused,
+            waitlist_form=posted,
+            waitlist_errors=dict.fromkeys(fields, refused.message) or {"form": refused.message},
+        )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=waitlist_joined")
+
+
+async def _waitlist_page(
+    request: Request,
+    actor: Actor,
+    db: SessionDep,
+    *,
+    status: waitlist.Status | None,
+    page: int,
+    failed: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    entries = await waitlist.list_waitlist(actor=actor, db=db, status=status)
+    shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    names = {
+        r.id: r.full_name
+        for r in (
+            await db.execute(select(Recipient).where(Recipient.id.in_({e.recipient_id for e in shown})))
+        ).scalars()
+    }
+    return render(
+        request,
+        "portal/waitlist.html",
+        actor=actor,
+        status_code=status_code,
+        here=f"/portal/waitlist?status={status or ''}",
+        entries=shown,
+        names=names,
+        product_names={p.code: p.name for p in await products.list_products(actor=actor, db=db)},
+        status=status or "",
+        total=len(entries),
+        page=page,
+        page_size=PAGE_SIZE,
+        pager_base=f"/portal/waitlist?status={status or ''}",
+        failed=failed,
+    )
+
+
+@router.get("/waitlist")
+async def waitlist_page(
+    request: Request,
+    actor: Reader,
+    db: SessionDep,
+    status: waitlist.Status | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """Who waits at this location, for which product and dates, and where each one stands."""
+    return await _waitlist_page(request, actor, db, status=status, page=page)
+
+
+@router.post("/waitlist/{entry_id}/remove")
+async def remove_submit(
+    request: Request,
+    entry_id: RecordId,
+    actor: Scheduler,
+    entry: waitlist.EntryDep,
+    form: CheckedForm,
+    db: SessionDep,
+) -> Response:
+    target = safe_next(str(form.get("next", "")), "/portal/waitlist")
+    try:
+        await waitlist.remove_entry(entry_id=entry_id, actor=actor, entry=entry, db=db)
+    except Conflict as refused:
+        return await _waitlist_page(
+            request, actor, db, status=None, page=1, failed=refused.message, status_code=409
+        )
+    return redirect(f"{target}{'&' if '?' in target else '?'}notice=waitlist_removed")
