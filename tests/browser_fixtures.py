@@ -54,9 +54,9 @@ class _InProcessServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-@pytest.fixture(scope="session")
-async def live_server(app: Any) -> AsyncIterator[str]:
-    """The test app (same settings, database, Temporal and worker) on a real port."""
+@contextlib.asynccontextmanager
+async def serve(app: Any) -> AsyncIterator[str]:
+    """Serves an app (same database, Temporal and worker as the tests) over real HTTP."""
     port = free_port()
     server = _InProcessServer(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
@@ -67,9 +67,18 @@ async def live_server(app: Any) -> AsyncIterator[str]:
         if serving.done() or asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"the test HTTP server did not start on port {port}")
         await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@pytest.fixture(scope="session")
+async def live_server(app: Any) -> AsyncIterator[str]:
+    """The test app on a real port."""
+    async with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
