@@ -389,3 +389,48 @@ async def test_a_newly_published_slot_goes_to_the_waitlist_first(api, smtp, sess
     [offer] = (await _entry(api, scheduler, entry["id"]))["offers"]
     assert offer["slot_id"] == slot["id"]
     assert (await _slot(api, manager, slot["id"]))["seats_left"] == 1
+
+
+async def test_a_booking_link_holds_one_seat_at_a_time_and_its_booking_takes_it(api, smtp, sessions):
+    manager = await login(api, "manager")
+    scheduler = await login(api, "scheduler")
+    product = await new_product(sessions)
+    recipient = await new_recipient(sessions)
+    slot = await publish_slot(api, manager, start_in=3600, capacity=1, product=product)
+    other = await publish_slot(api, manager, start_in=7200, capacity=1, product=product)
+    first = await book(api, scheduler, recipient.id, slot["id"])
+    assert first.status_code == 201, first.text
+    cancel = await api.post(
+        f"/appointments/{first.json()['id']}/cancel", json={"reason": "x"}, headers=scheduler
+    )
+    assert cancel.status_code == 200, cancel.text
+    token = link_token(await mail(smtp, recipient.email, "is cancelled"), "book")
+
+    held = await api.post(f"/r/book/{token}/holds", json={"slot_id": slot["id"]})
+    assert held.status_code == 201, held.text
+    again = await api.post(f"/r/book/{token}/holds", json={"slot_id": slot["id"]})
+    assert again.json()["id"] == held.json()["id"]  # the same choice again holds nothing more
+    assert (await _slot(api, manager, slot["id"]))["held"] == 1
+    walk_up = await book(api, scheduler, (await new_recipient(sessions)).id, slot["id"])
+    assert walk_up.status_code == 409 and walk_up.json()["code"] == "slot_full"
+    seen = await api.get(f"/r/book/{token}/holds/{held.json()['id']}")
+    assert seen.status_code == 200 and seen.json()["slot"]["id"] == slot["id"]
+
+    # Choosing another time gives the first seat back.
+    moved = await api.post(f"/r/book/{token}/holds", json={"slot_id": other["id"]})
+    assert moved.status_code == 201 and moved.json()["id"] != held.json()["id"]
+
+    async def given_back():
+        return (await _slot(api, manager, slot["id"]))["held"] == 0
+
+    await eventually(given_back, timeout=30, what="the first held seat to be given back")
+    wrong_slot = await api.post(
+        f"/r/book/{token}", json={"slot_id": slot["id"], "hold_id": moved.json()["id"]}
+    )
+    assert wrong_slot.status_code == 404
+    booked = await api.post(f"/r/book/{token}", json={"slot_id": other["id"], "hold_id": moved.json()["id"]})
+    assert booked.status_code == 201, booked.text
+    taken = await _slot(api, manager, other["id"])
+    assert (taken["booked"], taken["held"]) == (1, 0)
+    spent = await api.post(f"/r/book/{token}/holds", json={"slot_id": slot["id"]})
+    assert spent.status_code == 409 and spent.json()["code"] == "link_used"
