@@ -92,14 +92,12 @@ async def cvms(s: Stack, dues: list[float]) -> Outcome:
     )
     await start_journeys(s.temporal, snapshots, s.settings.temporal_task_queue)
     setup_done = time.time()
-    store = s.smtp.store
     deadline = max(dues) + 60 + len(dues) / 5
+    addresses = {i: f"{tag}-{i}@bench.test" for i in range(len(dues))}
     arrived: dict[int, float] = {}
     while len(arrived) < len(dues):
-        for message in list(store.messages):
-            to = str(message["To"])
-            if to.startswith(f"{tag}-"):
-                arrived[int(to.split("-", 1)[1].split("@")[0])] = store.arrived_at[str(message["Message-ID"])]
+        arrivals = s.smtp.arrivals()
+        arrived = {i: arrivals[a] for i, a in addresses.items() if a in arrivals}
         if time.time() > deadline:
             raise TimeoutError(f"only {len(arrived)} of {len(dues)} reminders arrived")
         await asyncio.sleep(0.2)

@@ -4,6 +4,9 @@ migrated SQLite database, worker, and the API on a real HTTP port."""
 from __future__ import annotations
 
 import contextlib
+import json
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
@@ -12,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-from notifications.capture import CaptureServer
+from api.temporal import data_converter
+from notifications.capture import ARRIVALS
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
 from worker.devserver import free_port, start_dev_server, wait_for_port
@@ -23,10 +26,38 @@ from worker.settings import Settings
 
 
 @dataclass
+class Relay:
+    """The SMTP capture server in a process of its own, as a real relay would be (in the
+    benchmark's process it would take the GIL from the worker being measured)."""
+
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes]
+    _read: int = 0
+    _arrived: dict[str, float] | None = None
+
+    def arrivals(self) -> dict[str, float]:
+        """Arrival time (epoch seconds) of each first delivery, by recipient address."""
+        if self._arrived is None:
+            self._arrived = {}
+        path = self.folder / ARRIVALS
+        if path.exists():
+            with path.open("rb") as log:
+                log.seek(self._read)
+                chunk = log.read()
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            self._read += len(complete)
+            for line in complete.splitlines():
+                entry = json.loads(line)
+                self._arrived.setdefault(entry["to"], entry["at"])
+        return self._arrived
+
+
+@dataclass
 class Stack:
     settings: Settings
     temporal: Client
-    smtp: CaptureServer
+    smtp: Relay
     sessions: Any
     server_pid: int
     folder: Path
@@ -49,15 +80,28 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
         folder = Path(tmp)
         port = free_port()
         server = start_dev_server(db_file=folder / "temporal.db", port=port, log_file=folder / "temporal.log")
-        smtp = CaptureServer(folder / "mail", port=free_port())
-        smtp.start()
+        smtp_port = free_port()
+        relay = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "notifications.capture",
+                "--folder",
+                str(folder / "mail"),
+                "--port",
+                str(smtp_port),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        smtp = Relay(smtp_port, folder / "mail", relay)
         try:
             wait_for_port("127.0.0.1", port, 60, server)
+            wait_for_port("127.0.0.1", smtp_port, 30, relay)
             settings = Settings(
                 database_url=f"sqlite+aiosqlite:///{folder}/cvms.db",
                 temporal_address=f"127.0.0.1:{port}",
                 temporal_task_queue=f"cvms-bench-{uuid.uuid4().hex[:6]}",
-                smtp_port=smtp.port,
+                smtp_port=smtp_port,
                 secret_key="bench-secret-0123456789abcdef",
                 public_base_url="http://cvms.bench",
                 **overrides,
@@ -66,10 +110,11 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
             engine = make_engine(settings.database_url)
             sessions = make_sessionmaker(engine)
             await seed(sessions)
-            client = await Client.connect(settings.temporal_address, data_converter=pydantic_data_converter)
+            client = await Client.connect(settings.temporal_address, data_converter=data_converter)
             yield Stack(settings, client, smtp, sessions, server.pid, folder)
             await engine.dispose()
         finally:
-            smtp.stop()
+            relay.terminate()
+            relay.wait(timeout=30)
             server.terminate()
             server.wait(timeout=30)

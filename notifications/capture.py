@@ -21,6 +21,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 
+ARRIVALS = "arrivals.jsonl"
+
 
 def parse(raw: bytes) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(raw)  # type: ignore[return-value]
@@ -63,9 +65,11 @@ class MailStore:
     # Wall-clock arrival (epoch seconds) of each Message-ID's first delivery: benchmarks measure lateness.
     arrived_at: dict[str, float] = field(default_factory=dict)
     _arrived: asyncio.Condition | None = None
+    _kept: int = 0  # .eml files in the folder (counted once, not listed per message)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._kept = sum(1 for _ in self.folder.glob("*.eml"))
 
     def keep(self, raw: bytes) -> None:
         msg = parse(raw)
@@ -77,8 +81,16 @@ class MailStore:
         self.arrived_at[message_id] = time.time()
         self.messages.append(msg)
         digest = hashlib.sha256(message_id.encode()).hexdigest()[:16]
-        index = len(list(self.folder.glob("*.eml"))) + 1
-        (self.folder / f"{index:06d}-{digest}.eml").write_bytes(raw)
+        self._kept += 1
+        (self.folder / f"{self._kept:06d}-{digest}.eml").write_bytes(raw)
+        # One line per first arrival, so another process (a benchmark) can read arrival times.
+        with (self.folder / ARRIVALS).open("a") as arrivals:
+            arrivals.write(
+                json.dumps(
+                    {"message_id": message_id, "to": str(msg["To"]), "at": self.arrived_at[message_id]}
+                )
+                + "\n"
+            )
 
     def duplicates(self) -> dict[str, int]:
         return {mid: n for mid, n in self.deliveries_by_id.items() if n > 1}
