@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
 from api.app import create_app
+from api.temporal import data_converter
 from notifications.capture import CaptureServer
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
@@ -114,7 +114,7 @@ async def _reset_postgres(url: str) -> None:
 
 @pytest.fixture(scope="session")
 async def temporal(temporal_address: str) -> Client:
-    return await Client.connect(temporal_address, data_converter=pydantic_data_converter)
+    return await Client.connect(temporal_address, data_converter=data_converter)
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from api.app import create_app
 from api.security import hash_password
+from api.temporal import data_converter
 from notifications.capture import CaptureServer
 from records.db import transaction, utcnow
 from records.helpdesk import Agent, Case, CaseEventRecord, Requester, Team, TeamMember
@@ -633,7 +633,7 @@ async def test_recorded_case_histories_replay_deterministically(desk, smtp, temp
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=data_converter)
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     assert results.replay_failures == {}, results.replay_failures
 

@@ -10,11 +10,11 @@ from datetime import timedelta
 import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from api.app import create_app
+from api.temporal import data_converter
 from records.db import utcnow
 from tests.conftest import eventually, login
 from tests.journeys import (
@@ -127,7 +127,7 @@ async def test_recorded_journey_histories_replay_without_nondeterminism(api, tem
     if appointment["journey_id"] not in [i for i, _ in runs]:  # visibility lags a moment behind
         histories.append(await temporal.get_workflow_handle(appointment["journey_id"]).fetch_history())
 
-    replayer = Replayer(workflows=[JourneyWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[JourneyWorkflow], data_converter=data_converter)
 
     async def recorded() -> AsyncIterator[WorkflowHistory]:
         for history in histories:
