@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -51,22 +51,24 @@ def message_id_for(key: str, settings: Settings) -> str:
     return f"<{safe}@{domain}>"
 
 
-async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Settings) -> None:
-    """Adds the outbox row in the caller's transaction (idempotent on the key)."""
-    if await db.get(OutboxMessage, request.key) is None:
-        db.add(
-            OutboxMessage(
-                key=request.key,
-                message_id=message_id_for(request.key, settings),
-                to_address=request.to,
-                language=request.language,
-                template=request.template,
-                context={
-                    "values": request.context,
-                    "invite": dataclasses.asdict(request.invite) if request.invite else None,
-                },
-            )
+async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Settings) -> OutboxMessage:
+    """The outbox row for the request, added in the caller's transaction if new (idempotent on the key)."""
+    row = await db.get(OutboxMessage, request.key)
+    if row is None:
+        row = OutboxMessage(
+            key=request.key,
+            message_id=message_id_for(request.key, settings),
+            to_address=request.to,
+            language=request.language,
+            template=request.template,
+            context={
+                "values": request.context,
+                "invite": dataclasses.asdict(request.invite) if request.invite else None,
+            },
+            attempts=0,
         )
+        db.add(row)
+    return row
 
 
 class EmailActivities:
@@ -76,12 +78,38 @@ class EmailActivities:
 
     @activity.defn
     async def deliver_email(self, request: EmailRequest) -> EmailResult:
-        try:
-            async with transaction(self.sessions) as db:
-                await record_outbox(db, request, self.settings)
-        except IntegrityError:
-            pass  # a concurrent attempt inserted the same key first
-        return await self.send_outbox(request.key)
+        async def given(_db: AsyncSession) -> EmailRequest:
+            return request
+
+        result = await self.record_and_send(given)
+        assert result is not None
+        return result
+
+    async def record_and_send(
+        self, compose: Callable[[AsyncSession], Awaitable[EmailRequest | None]]
+    ) -> EmailResult | None:
+        """Composes the message (reading what it needs), records and claims it in one write
+        transaction, then sends it; None when `compose` finds nothing to send."""
+        for attempt in (1, 2):
+            try:
+                async with transaction(self.sessions) as db:
+                    request = await compose(db)
+                    row = await self.claim(db, request) if request is not None else None
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent attempt recorded the same key first: the second pass claims its row.
+        return await self.send_claimed(row) if row is not None else None
+
+    async def claim(self, db: AsyncSession, request: EmailRequest) -> OutboxMessage:
+        """Records the message if new and counts this attempt, in the caller's transaction, so
+        one write both records and claims it; a row already sent is returned as it is."""
+        row = await record_outbox(db, request, self.settings)
+        if row.sent_at is None:
+            row.attempts += 1
+        await db.flush()
+        return row
 
     async def _send_and_record(self, key: str, message: EmailMessage, subject: str) -> None:
         try:
@@ -99,12 +127,11 @@ class EmailActivities:
             sent.subject = subject
             sent.last_error = None
 
-    async def send_outbox(self, key: str) -> EmailResult:
-        async with transaction(self.sessions) as db:
-            row = (await db.execute(select(OutboxMessage).where(OutboxMessage.key == key))).scalar_one()
-            if row.sent_at is not None:
-                return EmailResult(key=key, message_id=row.message_id, sent_now=False)
-            row.attempts += 1
+    async def send_claimed(self, row: OutboxMessage) -> EmailResult:
+        """Sends a claimed outbox row (unless it was already sent) and records that it was."""
+        key = row.key
+        if row.sent_at is not None:
+            return EmailResult(key=key, message_id=row.message_id, sent_now=False)
         stored = row.context or {}
         rendered = render(row.template, row.language, stored.get("values", {}))
         if stored.get("invite"):

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
-from activities.email import EmailRequest
+from activities.email import EmailActivities, EmailRequest, EmailResult
 from api.security import sign_link
 from notifications.invite import CalendarInvite
 from records.audit import audit, diff
@@ -246,6 +246,7 @@ class JourneyActivities:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.email = EmailActivities(settings, sessions)
 
     # ---- appointments
 
@@ -502,14 +503,29 @@ class JourneyActivities:
     # ---- email
 
     @activity.defn
+    async def send_email(self, step: ComposeStep) -> EmailResult | None:
+        """Composes, records and sends one journey event's email: one activity and one write
+        before the send, so a reminder costs no round trip it does not need. Idempotent on the
+        step's key (a retry finds the outbox row); None when the recipient has no email."""
+
+        async def compose(db: AsyncSession) -> EmailRequest | None:
+            return await self._compose(db, step)
+
+        return await self.email.record_and_send(compose)
+
+    @activity.defn
     async def compose_email(self, step: ComposeStep) -> EmailRequest | None:
-        """The message for one journey event, with signed links; None when the recipient has no email."""
+        """The message for one journey event (histories from before `send_email` still call this)."""
         async with transaction(self.sessions) as db:
-            recipient = await db.get(Recipient, step.recipient_id)
-            if recipient is None or not recipient.email:
-                return None
-            location_id = step.appointment.location_id if step.appointment else step.location_id
-            location = await db.get(Location, location_id) if location_id else None
+            return await self._compose(db, step)
+
+    async def _compose(self, db: AsyncSession, step: ComposeStep) -> EmailRequest | None:
+        """The message for one journey event, with signed links; None when the recipient has no email."""
+        recipient = await db.get(Recipient, step.recipient_id)
+        if recipient is None or not recipient.email:
+            return None
+        location_id = step.appointment.location_id if step.appointment else step.location_id
+        location = await db.get(Location, location_id) if location_id else None
         language = recipient.preferred_language if recipient.preferred_language in INVITE_TEXT else "en"
         base = self.settings.public_base_url.rstrip("/")
         secret = self.settings.secret_key

@@ -37,6 +37,7 @@ def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
         journey.edit_dose,
         journey.remove_dose,
         journey.compose_email,
+        journey.send_email,
         waitlist.announce_opening,
         waitlist.offer_open_seats,
         waitlist.settle_offer,
