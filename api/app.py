@@ -45,6 +45,7 @@ from api.pages import journeys as journey_pages
 from api.pages import portal as portal_pages
 from api.pages import recipient_link_pages
 from api.pages import recipients as recipient_pages
+from api.pages import uploads as upload_pages
 from api.pages import users as user_pages
 from api.pages import waitlist as waitlist_pages
 from api.temporal import connect
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(portal_pages.router)
     app.include_router(recipient_pages.router)
     app.include_router(user_pages.router)
+    app.include_router(upload_pages.router)
     app.include_router(journey_pages.router)
     app.include_router(waitlist_pages.router)
     app.include_router(inventory_pages.router)

@@ -14,6 +14,7 @@ from records import (  # noqa: F401
     products,
     recipients,
     scheduling,
+    uploads,
     users,
     waitlist,
 )

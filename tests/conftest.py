@@ -82,6 +82,9 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         # Seat holds and waitlist offers run out in seconds, so tests watch them expire.
         seat_hold_seconds=3,
         waitlist_offer_hold_seconds=6,
+        # Background CSV uploads go a few rows at a time with a pause, so their progress shows.
+        upload_chunk_rows=5,
+        upload_chunk_pause_seconds=0.4,
         dev_stack=True,
         # Many tests log in wrongly on purpose from one address; test_login_throttle uses the real limit.
         login_max_failures=1000,

@@ -25,6 +25,7 @@ from api.security import hash_password
 from records.db import transaction
 from records.helpdesk import Requester
 from records.locations import Location
+from records.uploads import RecipientUpload
 from records.users import Membership, User
 from tests import inventory
 from tests.conftest import login
@@ -85,6 +86,21 @@ async def _waitlist_entry_at_other_location(sessions: Any) -> int:
     return await foreign_waitlist_entry(sessions)
 
 
+async def _upload_at_other_location(sessions: Any) -> int:
+    async with transaction(sessions) as db:
+        upload = RecipientUpload(
+            location_id=await _other_location_id(db),
+            created_by=(await db.execute(select(User.id).limit(1))).scalar_one(),
+            filename="elsewhere.csv",
+            content="first_name,last_name,date_of_birth,sex\n",
+            total_rows=0,
+            status="done",
+        )
+        db.add(upload)
+        await db.flush()
+        return upload.id
+
+
 # For each location-scoped path parameter: makes such a record at BUNC-02 and returns its id.
 FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "user_id": _user_only_at_other_location,
@@ -97,6 +113,7 @@ FOREIGN_RECORD_FACTORIES: dict[str, Callable[[Any], Awaitable[Any]]] = {
     "shortage_id": inventory.foreign_shortage,
     "hold_id": _hold_at_other_location,
     "entry_id": _waitlist_entry_at_other_location,
+    "upload_id": _upload_at_other_location,
 }
 
 

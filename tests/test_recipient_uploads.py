@@ -1,4 +1,5 @@
-"""CSV upload of recipients: every row's outcome, duplicates flagged, no row half-written."""
+"""CSV upload of recipients: every row's outcome, duplicates flagged, no row half-written; a long
+upload registered in the background, a chunk at a time, with its progress to poll."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from sqlalchemy import func, select
 from records.audit import AuditEntry
 from records.db import transaction
 from records.recipients import Recipient
-from tests.conftest import login
-from tests.journeys import new_recipient, unique
+from records.uploads import RecipientUpload
+from tests.conftest import eventually, login
+from tests.journeys import location_id, new_recipient, unique
 
 HEADER = "first_name,last_name,date_of_birth,sex,email,phone,preferred_language,postal_code\n"
 
@@ -103,3 +105,95 @@ async def test_only_managers_upload_recipients(api):
         "/recipients/upload", files=_csv("A,B,1980-01-01,female,,,en,"), headers=provider
     )
     assert response.status_code == 403
+
+
+# --- in the background, with progress ---------------------------------------------------------
+
+
+def mixed_rows(tag: str, good: int) -> tuple[list[str], dict[str, str]]:
+    """`good` new people, then one repeated, one already registered elsewhere in the file's
+    terms (added by the caller), and two invalid rows; returns the rows and their last names."""
+    names = {"good": unique(f"Bulk{tag}"), "bad": unique(f"Wrong{tag}")}
+    rows = [f"P{i},{names['good']},1980-01-{i + 1:02d},female,,,en," for i in range(good)]
+    rows += [
+        f"p0,{names['good'].upper()},1980-01-01,female,,,es,",  # the first row again
+        f"Cy,{names['bad']},31/12/1980,male,,,en,",
+        f"Di,{names['bad']},1990-01-01,robot,,919-55,en,",
+    ]
+    return rows, names
+
+
+async def wait_until_done(api, headers, upload_id: int) -> tuple[dict, list[int]]:
+    """Polls the upload as the page does; returns the final state and every done_rows seen."""
+    seen: list[int] = []
+
+    async def finished():
+        state = (await api.get(f"/recipients/uploads/{upload_id}?outcomes=false", headers=headers)).json()
+        seen.append(state["done_rows"])
+        return state if state["status"] == "done" else None
+
+    await eventually(finished, timeout=60, what="the upload to finish")
+    final = await api.get(f"/recipients/uploads/{upload_id}", headers=headers)
+    return final.json(), seen
+
+
+async def test_a_background_upload_registers_chunk_by_chunk_with_progress_and_every_outcome(api, sessions):
+    manager = await login(api, "manager")
+    known = await new_recipient(sessions, first_name="Known")
+    rows, names = mixed_rows("Bg", good=9)
+    rows.append(f"Known,{known.last_name},1970-05-17,unknown,,,en,")
+    started = await api.post("/recipients/uploads", files=_csv(*rows), headers=manager)
+    assert started.status_code == 202, started.text
+    upload = started.json()
+    assert (upload["status"], upload["total_rows"], upload["filename"]) == (
+        "processing",
+        13,
+        "recipients.csv",
+    )
+
+    final, seen = await wait_until_done(api, manager, upload["id"])
+    assert seen == sorted(seen) and set(seen) <= {0, 5, 10, 13}  # a chunk of 5 rows at a time
+    assert (final["done_rows"], final["created"], final["duplicates"], final["invalid"]) == (13, 9, 2, 2)
+    outcomes = {o["row"]: o for o in final["outcomes"]}
+    assert sorted(outcomes) == list(range(2, 15))
+    assert [outcomes[n]["outcome"] for n in range(2, 11)] == ["created"] * 9
+    assert outcomes[11]["duplicate_of"] == [outcomes[2]["recipient_id"]]  # across chunks
+    assert [e["field"] for e in outcomes[12]["errors"]] == ["date_of_birth"]
+    assert outcomes[12]["errors"][0]["code"] == "date_from_datetime_parsing"
+    assert {e["field"] for e in outcomes[13]["errors"]} == {"sex", "phone"}
+    assert outcomes[14]["outcome"] == "duplicate" and outcomes[14]["duplicate_of"] == [known.id]
+    assert final["finished_at"] is not None
+    assert await _count(sessions, names["good"]) == 9 and await _count(sessions, names["bad"]) == 0
+
+    listed = (await api.get("/recipients/uploads", headers=manager)).json()
+    assert listed[0]["id"] == upload["id"] and listed[0]["outcomes"] == []
+
+
+async def test_a_background_upload_with_a_bad_header_keeps_nothing_and_others_cannot_see_one(api, sessions):
+    manager = await login(api, "manager")
+    bad = await api.post(
+        "/recipients/uploads",
+        files={"file": ("r.csv", b"first_name,last_name,shoe_size\nA,B,9\n", "text/csv")},
+        headers=manager,
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "csv_columns"
+    empty = await api.post("/recipients/uploads", files=_csv(), headers=manager)
+    assert empty.status_code == 422
+    async with transaction(sessions) as db:
+        assert (
+            await db.execute(
+                select(func.count()).select_from(RecipientUpload).where(RecipientUpload.filename == "r.csv")
+            )
+        ).scalar_one() == 0
+
+    rows, _ = mixed_rows("Own", good=1)
+    upload = (await api.post("/recipients/uploads", files=_csv(*rows), headers=manager)).json()
+    await wait_until_done(api, manager, upload["id"])
+    elsewhere = await login(api, "twosites")  # manager at BUNC-02, active there after switching
+    switched = await api.post(
+        "/auth/location", json={"location_id": await location_id(sessions, "BUNC-02")}, headers=elsewhere
+    )
+    assert switched.status_code == 200
+    assert (await api.get(f"/recipients/uploads/{upload['id']}", headers=elsewhere)).status_code == 404
+    provider = await login(api, "provider")
+    assert (await api.get(f"/recipients/uploads/{upload['id']}", headers=provider)).status_code == 403

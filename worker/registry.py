@@ -10,16 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.email import EmailActivities
 from activities.helpdesk import HelpdeskActivities
 from activities.journey import JourneyActivities
+from activities.uploads import UploadActivities
 from activities.waitlist import WaitlistActivities
 from worker.settings import Settings
 from workflows.case import CaseWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.notify import SendEmailWorkflow
+from workflows.uploads import RecipientUploadWorkflow
 from workflows.waitlist import SeatHoldWorkflow, WaitlistWorkflow
 
 
 def workflows() -> list[type]:
-    return [SendEmailWorkflow, CaseWorkflow, JourneyWorkflow, WaitlistWorkflow, SeatHoldWorkflow]
+    return [
+        SendEmailWorkflow,
+        CaseWorkflow,
+        JourneyWorkflow,
+        WaitlistWorkflow,
+        SeatHoldWorkflow,
+        RecipientUploadWorkflow,
+    ]
 
 
 def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
@@ -27,6 +36,7 @@ def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
     helpdesk = HelpdeskActivities(settings, sessions)
     journey = JourneyActivities(settings, sessions)
     waitlist = WaitlistActivities(settings, sessions)
+    uploads = UploadActivities(settings, sessions)
     return [
         email.deliver_email,
         helpdesk.record_case_change,
@@ -43,4 +53,5 @@ def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
         waitlist.settle_offer,
         waitlist.compose_offer_email,
         waitlist.end_seat_hold,
+        uploads.register_chunk,
     ]

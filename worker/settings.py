@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a chosen seat is held while the person's registration is filled in",
     )
+    upload_chunk_rows: int = Field(
+        default=100, ge=1, le=10_000, description="Rows of a background CSV upload registered per step"
+    )
+    upload_chunk_pause_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="Pause between a background CSV upload's steps (leaves the database to other work)",
+    )
     session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
     login_max_failures: int = Field(
         default=5, ge=1, description="Failed logins (per login name, and per client address) before a pause"

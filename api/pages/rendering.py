@@ -149,32 +149,42 @@ def _from_browser(scope: Scope) -> bool:
     return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))
 
 
+# Short words for pydantic's error types (English source text; pages translate them).
+FIELD_ERROR_TEXTS = {
+    "missing": N_("Required."),
+    "string_too_short": N_("Required."),
+    "string_too_long": N_("Too long."),
+    "date_from_datetime_parsing": N_("Enter a date."),
+    "date_parsing": N_("Enter a date."),
+    "date_type": N_("Enter a date."),
+    "literal_error": N_("Choose one of the options."),
+    "enum": N_("Choose one of the options."),
+    "string_pattern_mismatch": N_("This is not in the expected format."),
+    "extra_cells": N_("This row has more cells than the header has columns."),
+}
+
+
+def error_text(code: str, message: str) -> str:
+    """One field's error as a sentence a page shows with t(): the short words for its type, or
+    the validator's own message (the catalog has the shared ones), first letter up, full stop."""
+    known = FIELD_ERROR_TEXTS.get(code)
+    if known is not None:
+        return known
+    text = message.removeprefix("Value error, ")
+    if text.startswith("value is not a valid email address"):
+        text = "enter a valid email address"
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def field_errors(exc: Any) -> dict[str, str]:
     """pydantic's errors as one message per form field, in English source text: the
     template shows `_(message)`, so the page language decides the words."""
-    messages = {
-        "missing": N_("Required."),
-        "string_too_short": N_("Required."),
-        "string_too_long": N_("Too long."),
-        "date_from_datetime_parsing": N_("Enter a date."),
-        "date_parsing": N_("Enter a date."),
-        "date_type": N_("Enter a date."),
-        "literal_error": N_("Choose one of the options."),
-        "enum": N_("Choose one of the options."),
-        "string_pattern_mismatch": N_("This is not in the expected format."),
-        "value_error": None,
-    }
     found: dict[str, str] = {}
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query")]
         field = loc[0] if loc else "form"
-        message = messages.get(error.get("type", ""))
-        if message is None:
-            text = str(error.get("msg", "")).removeprefix("Value error, ")
-            if ": " in text and field == "form":  # model-level checks name their field first
-                field, text = text.split(": ", 1)
-            if text.startswith("value is not a valid email address"):
-                text = "enter a valid email address"
-            message = text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
-        found.setdefault(field, message)
+        code, text = error.get("type", ""), str(error.get("msg", "")).removeprefix("Value error, ")
+        if code not in FIELD_ERROR_TEXTS and ": " in text and field == "form":
+            field, text = text.split(": ", 1)  # model-level checks name their field first
+        found.setdefault(field, error_text(code, text))
     return found

@@ -1,0 +1,121 @@
+"""CSV upload pages for location managers: choose a file and upload it; its page shows the
+progress while the rows are registered in the background (a small script polls the JSON
+progress at /recipients/uploads/{id}), then every row's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from api import recipient_uploads as uploads
+from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
+from api.errors import Unprocessable
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.rendering import PageRoute, error_text, redirect, render
+from records.recipients import Recipient
+
+router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+# The registration fields a file's columns name, as the pages label them.
+FIELD_LABELS = {
+    "first_name": N_("First name"),
+    "middle_name": N_("Middle name"),
+    "last_name": N_("Last name"),
+    "date_of_birth": N_("Date of birth"),
+    "sex": N_("Sex"),
+    "address_line": N_("Street address"),
+    "city": N_("City"),
+    "state": N_("State"),
+    "postal_code": N_("ZIP code"),
+    "phone": N_("Phone"),
+    "email": N_("Email"),
+    "preferred_language": N_("Preferred language"),
+    "race": N_("Race"),
+    "ethnicity": N_("Ethnicity"),
+    "row": N_("Row"),
+}
+OUTCOME_NAMES = {"created": N_("Created"), "duplicate": N_("Duplicate"), "invalid": N_("Error")}
+COLUMN_PROBLEMS = {"missing column": N_("missing"), "unknown column": N_("not a registration field")}
+# What a refused file is told, by the API's code.
+FILE_ERRORS = {
+    "csv_columns": N_(
+        "The header row must name registration fields, with at least first_name, last_name, "
+        "date_of_birth and sex."
+    ),
+    "csv_too_large": N_("The file is larger than 5 MB."),
+    "csv_too_long": N_("A file has at most 10,000 rows."),
+    "csv_empty": N_("The file has a header row but no recipients."),
+    "not_utf8": N_("Save the file as CSV in UTF-8 and try again."),
+}
+
+
+async def _form_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
+    return render(
+        request,
+        "portal/uploads.html",
+        actor=actor,
+        recent=await uploads.list_uploads(actor=actor, db=db),
+        required=sorted(uploads.REQUIRED_COLUMNS),
+        optional=[c for c in uploads.RecipientFields.model_fields if c not in uploads.REQUIRED_COLUMNS],
+        **context,
+    )
+
+
+@router.get("/uploads")
+async def uploads_page(request: Request, actor: Manager, db: SessionDep) -> Response:
+    return await _form_page(request, actor, db)
+
+
+@router.post("/uploads")
+async def upload_submit(
+    request: Request,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    file = form.get("file")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return await _form_page(request, actor, db, file_error=N_("Choose a CSV file."), status_code=422)
+    try:
+        started = await uploads.start_upload(
+            actor=actor, db=db, settings=settings, temporal=temporal, file=file
+        )
+    except Unprocessable as exc:
+        return await _form_page(
+            request,
+            actor,
+            db,
+            file_error=FILE_ERRORS.get(exc.code or "", exc.message),
+            columns=[(e["field"], COLUMN_PROBLEMS[e["message"]]) for e in exc.extra.get("errors", [])],
+            status_code=422,
+        )
+    return redirect(f"/portal/uploads/{started.id}")
+
+
+@router.get("/uploads/{upload_id}")
+async def upload_page(
+    request: Request, upload_id: RecordId, actor: Manager, upload: uploads.UploadDep, db: SessionDep
+) -> Response:
+    """While it runs: the progress (the script updates it). Then: the counts and every row."""
+    shown = await uploads.upload_out(db, upload, outcomes=upload.status == "done")
+    ids = {o.recipient_id for o in shown.outcomes if o.recipient_id}
+    ids |= {i for o in shown.outcomes for i in o.duplicate_of}
+    people = (await db.execute(select(Recipient).where(Recipient.id.in_(ids)))).scalars() if ids else []
+    names = {person.id: person.full_name for person in people}
+    return render(
+        request,
+        "portal/upload.html",
+        actor=actor,
+        upload=shown,
+        names=names,
+        field_labels=FIELD_LABELS,
+        outcome_names=OUTCOME_NAMES,
+        error_text=error_text,
+    )
