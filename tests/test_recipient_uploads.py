@@ -3,12 +3,16 @@ upload registered in the background, a chunk at a time, with its progress to pol
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import func, select
 
+from activities.uploads import UploadActivities, UploadInput
 from records.audit import AuditEntry
 from records.db import transaction
 from records.recipients import Recipient
-from records.uploads import RecipientUpload
+from records.uploads import RecipientUpload, UploadRow
+from records.users import User
 from tests.conftest import eventually, login
 from tests.journeys import location_id, new_recipient, unique
 
@@ -197,3 +201,42 @@ async def test_a_background_upload_with_a_bad_header_keeps_nothing_and_others_ca
     assert (await api.get(f"/recipients/uploads/{upload['id']}", headers=elsewhere)).status_code == 404
     provider = await login(api, "provider")
     assert (await api.get(f"/recipients/uploads/{upload['id']}", headers=provider)).status_code == 403
+
+
+async def test_two_attempts_at_the_same_upload_step_never_register_a_row_twice(sessions, settings):
+    """An attempt that timed out but went on, beside its retry: whichever commits first advances
+    the upload; the other queues behind it (SQLite) or finds the progress moved and rolls back
+    (PostgreSQL). Either way each row has one outcome and each created person one record."""
+    rows, names = mixed_rows("Twice", good=7)
+    wake = await location_id(sessions, "WAKE-01")
+    async with transaction(sessions) as db:
+        user_id = (await db.execute(select(User.id).where(User.login_name == "manager"))).scalar_one()
+        upload = RecipientUpload(
+            location_id=wake,
+            created_by=user_id,
+            filename="twice.csv",
+            content=HEADER + "\n".join(rows) + "\n",
+            total_rows=len(rows),
+        )
+        db.add(upload)
+        await db.flush()
+        upload_id = upload.id
+    step = UploadActivities(settings, sessions).register_chunk
+    attempt = UploadInput(upload_id=upload_id, chunk_rows=5, pause_seconds=0)
+    await asyncio.gather(step(attempt), step(attempt), return_exceptions=True)  # a loser may raise
+    while not (await step(attempt)).finished:  # the workflow's loop, to the end
+        pass
+
+    async with transaction(sessions) as db:
+        done = await db.get(RecipientUpload, upload_id)
+        outcomes = (
+            (await db.execute(select(UploadRow).where(UploadRow.upload_id == upload_id))).scalars().all()
+        )
+    assert done.status == "done" and done.done_rows == len(rows) == 10
+    assert sorted(o.row for o in outcomes) == list(range(2, 12))
+    assert sum(o.outcome == "created" for o in outcomes) == 7 == await _count(sessions, names["good"])
+    assert [o.outcome for o in sorted(outcomes, key=lambda o: o.row)][7:] == [
+        "duplicate",
+        "invalid",
+        "invalid",
+    ]
