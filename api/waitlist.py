@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
@@ -119,6 +120,30 @@ async def someone_waits(db: AsyncSession, location_id: int, product_code: str) -
     )
 
 
+async def active_entry(
+    db: AsyncSession, location_id: int, recipient_id: int, product_code: str
+) -> WaitlistEntry | None:
+    """The person's place in this location's line for the product, while they wait or hold an offer."""
+    return (
+        await db.execute(
+            select(WaitlistEntry).where(
+                WaitlistEntry.location_id == location_id,
+                WaitlistEntry.recipient_id == recipient_id,
+                WaitlistEntry.product_code == product_code,
+                WaitlistEntry.status.in_(ACTIVE_ENTRY),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+def _already_waitlisted(entry: WaitlistEntry | None) -> Conflict:
+    return Conflict(
+        "this recipient is already on this waitlist",
+        code="already_waitlisted",
+        entry_id=entry.id if entry else None,
+    )
+
+
 async def add_to_waitlist(
     db: AsyncSession,
     temporal: Client,
@@ -130,7 +155,8 @@ async def add_to_waitlist(
     dates: Dates,
     added_by: str,
 ) -> WaitlistEntry:
-    """Shared by staff and the recipient's link: one active entry per person, place and product."""
+    """Shared by staff and the recipient's link: one active entry per person, place and product
+    (a unique index holds it when two requests join at once)."""
     require_scheduling(location)
     if await current_product(db, product_code) is None:
         raise Unprocessable(
@@ -141,20 +167,9 @@ async def add_to_waitlist(
         raise Unprocessable(
             "these dates are over", errors=[{"field": "latest_date", "message": "before today"}]
         )
-    already = (
-        await db.execute(
-            select(WaitlistEntry).where(
-                WaitlistEntry.location_id == location.id,
-                WaitlistEntry.recipient_id == recipient_id,
-                WaitlistEntry.product_code == product_code,
-                WaitlistEntry.status.in_(ACTIVE_ENTRY),
-            )
-        )
-    ).scalar_one_or_none()
+    already = await active_entry(db, location.id, recipient_id, product_code)
     if already is not None:
-        raise Conflict(
-            "this recipient is already on this waitlist", code="already_waitlisted", entry_id=already.id
-        )
+        raise _already_waitlisted(already)
     entry = WaitlistEntry(
         location_id=location.id,
         recipient_id=recipient_id,
@@ -164,8 +179,12 @@ async def add_to_waitlist(
         status=EntryStatus.waiting.value,
         added_by=added_by,
     )
-    db.add(entry)
-    await db.flush()
+    try:
+        async with db.begin_nested():
+            db.add(entry)
+            await db.flush()
+    except IntegrityError:  # joined at the same moment by another request (a double click)
+        raise _already_waitlisted(await active_entry(db, location.id, recipient_id, product_code)) from None
     audit(
         db,
         actor=added_by,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from records.db import Base, UTCDateTime, utcnow
@@ -30,9 +30,25 @@ class OfferStatus(enum.StrEnum):
     expired = "expired"
 
 
+# Waiting or holding an offer: on the list (the statuses ACTIVE_ENTRY in activities/waitlist.py names).
+ACTIVE_WHERE = text("status IN ('waiting', 'offered')")
+
+
 class WaitlistEntry(Base):
     __tablename__ = "waitlist_entries"
-    __table_args__ = (Index("ix_waitlist_entries_scope", "location_id", "product_code", "status"),)
+    __table_args__ = (
+        Index("ix_waitlist_entries_scope", "location_id", "product_code", "status"),
+        # One place in a line per person, location and product, even for two joins at once.
+        Index(
+            "uq_waitlist_entries_active",
+            "location_id",
+            "recipient_id",
+            "product_code",
+            unique=True,
+            sqlite_where=ACTIVE_WHERE,
+            postgresql_where=ACTIVE_WHERE,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
