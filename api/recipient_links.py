@@ -491,6 +491,8 @@ async def join_waitlist_by_link(
     """No suitable seat is free: wait for one at a location, for the series' product, between two dates."""
     payload = open_link(settings, LINK_BOOK, token)
     journey = await _journey(db, str(payload.get("j")))
+    if journey.status == JourneyStatus.complete:
+        raise Conflict("this series is already complete; nothing is left to book", code="series_complete")
     if journey.product_code is None:
         raise NotFound("this series has no product yet; ask the vaccination site")
     location = await db.get(Location, body.location_id)

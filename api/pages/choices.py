@@ -57,6 +57,9 @@ WAITLIST_STATUSES = [
 ]
 LANGUAGE_OPTIONS = [("en", "English"), ("es", "Español")]
 
+# A waitlist form's one check across its fields (api.waitlist.Dates), said beside the last day.
+DATES_IN_ORDER = ("latest_date", N_("The last day must not be before the first."))
+
 # After a change, the page it redirects to says what happened (?notice=key).
 NOTICES = {
     "registered": N_("The recipient is registered."),
@@ -101,6 +104,11 @@ RECIPIENT_NOTICES = {
     "appointment_booked": N_("Your appointment is booked. We sent you an email with the details."),
     "appointment_cancelled": N_("Your appointment is cancelled."),
     "appointment_rescheduled": N_("Your appointment is moved. We sent you an email with the new time."),
+    "waitlist_joined": N_(
+        "You are on the waitlist. When a seat frees up between your dates, we email you and hold it "
+        "for you for a short time."
+    ),
+    "waitlist_already": N_("You were already on this waitlist; nothing was changed."),
 }
 
 PAGE_GLOBALS = {

@@ -8,32 +8,38 @@ the JSON. Pages speak the recipient's language unless they switch it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from activities.journey import LINK_APPOINTMENT, LINK_RECORD
+from activities.waitlist import ACTIVE_ENTRY
 from api import recipient_links as links
 from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.pages import i18n
-from api.pages.choices import RECIPIENT_NOTICES
+from api.pages.choices import DATES_IN_ORDER, RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
-from api.pages.rendering import BrowserRoute, PageRoute, redirect, render
+from api.pages.rendering import BrowserRoute, PageRoute, field_errors, redirect, refusal_errors, render
 from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
 from api.security import sign_link
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from records.db import reading, transaction, utcnow
 from records.holds import HoldStatus
+from records.journeys import Journey, JourneyStatus
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
+from records.waitlist import WaitlistEntry
 from worker.settings import Settings
+from workflows.dose_rules import to_local
 
 router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
 downloads = APIRouter(prefix="/r", route_class=PageRoute, include_in_schema=False)
@@ -169,11 +175,16 @@ async def _booking_page(
     settings: Settings,
     *,
     failed: str | None = None,
+    waitlist_form: dict[str, str] | None = None,
+    waitlist_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
     choices = await links.booking_choices(token=token, db=db, settings=settings)
     journey = await links._journey(db, choices.journey_id)
     recipient = await db.get(Recipient, journey.recipient_id)
+    waitlist = await _waitlist_context(db, journey, choices)
+    if waitlist_form is not None:  # shown again after a refusal: what was posted, and why
+        waitlist.update(waitlist_form=waitlist_form, waitlist_errors=waitlist_errors or {})
     return render(
         request,
         "recipient/book.html",
@@ -186,7 +197,115 @@ async def _booking_page(
         slots=await _slot_rows(db, choices.slots),
         recipient=recipient,
         failed=failed,
+        **waitlist,
     )
+
+
+async def _waitlist_context(
+    db: AsyncSession, journey: Journey, choices: links.BookingChoices
+) -> dict[str, Any]:
+    """The places whose waitlist the person can join for the series' product, where they wait
+    already, and the form's first values: the place of their last appointment and the dates
+    the dose is due (or the next two weeks)."""
+    if journey.status == JourneyStatus.complete:
+        return {
+            "waitlist_open": False,
+            "waitlist_places": [],
+            "waiting": [],
+            "waitlist_form": {},
+            "waitlist_errors": {},
+        }
+    places = list(
+        (
+            await db.execute(
+                select(Location).where(Location.scheduling_enabled.is_(True)).order_by(Location.name)
+            )
+        ).scalars()
+    )
+    waiting = (
+        await db.execute(
+            select(WaitlistEntry, Location)
+            .join(Location, Location.id == WaitlistEntry.location_id)
+            .where(
+                WaitlistEntry.recipient_id == journey.recipient_id,
+                WaitlistEntry.product_code == choices.product_code,
+                WaitlistEntry.status.in_(ACTIVE_ENTRY),
+            )
+            .order_by(WaitlistEntry.id)
+        )
+    ).all()
+    last_place = (
+        await db.execute(
+            select(Appointment.location_id)
+            .where(Appointment.journey_id == journey.id)
+            .order_by(Appointment.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    place = next((p for p in places if p.id == last_place), None)
+    zone = place.time_zone if place else (places[0].time_zone if places else "UTC")
+    today = to_local(utcnow(), zone).date()
+    first = max(today, to_local(choices.earliest, zone).date()) if choices.earliest else today
+    due = to_local(choices.recommended_latest, zone).date() if choices.recommended_latest else None
+    last = due if due and due >= first else first + timedelta(days=14)
+    return {
+        "waitlist_open": bool(places),
+        "waitlist_places": [(str(p.id), p.name) for p in places],
+        "waiting": [{"entry": entry, "location": location} for entry, location in waiting],
+        "waitlist_form": {
+            "location_id": str(place.id) if place else "",
+            "earliest_date": first.isoformat(),
+            "latest_date": last.isoformat(),
+        },
+        "waitlist_errors": {},
+    }
+
+
+# What the booking page's waitlist form posts (api.recipient_links.JoinByLink).
+WAITLIST_FIELDS = ("location_id", "earliest_date", "latest_date")
+CHOOSE_A_PLACE = N_("Choose one of the places offered.")
+
+
+@router.post("/book/{token}/waitlist", dependencies=[Public])
+async def waitlist_submit(
+    request: Request,
+    token: str,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """No time suits: join a place's waitlist for the series' product between two dates. Joining
+    again (a double click, a reload) says so and adds nothing; a bad value is said beside its field."""
+    posted = {name: str(form.get(name, "")).strip() for name in WAITLIST_FIELDS}
+    errors: dict[str, str] = {}
+    try:
+        body = links.JoinByLink(**posted)
+    except ValidationError as exc:
+        errors = field_errors(exc, across=DATES_IN_ORDER)
+        if "location_id" in errors:
+            errors["location_id"] = CHOOSE_A_PLACE
+    else:
+        place = await db.get(Location, body.location_id)
+        if place is None or not place.scheduling_enabled:
+            errors = {"location_id": CHOOSE_A_PLACE}
+    if not errors:
+        try:
+            await links.join_waitlist_by_link(
+                token=token, body=body, db=db, settings=settings, temporal=temporal
+            )
+        except Conflict as refused:
+            if refused.code != "already_waitlisted":
+                raise
+            await db.rollback()  # a join at the same moment may have left the transaction unusable
+            return redirect(f"/r/book/{token}?notice=waitlist_already")
+        except Unprocessable as refused:
+            errors = refusal_errors(refused)
+    if errors:
+        return await _booking_page(
+            request, token, db, settings, waitlist_form=posted, waitlist_errors=errors, status_code=422
+        )
+    return redirect(f"/r/book/{token}?notice=waitlist_joined")
 
 
 @router.post("/book/{token}/holds", dependencies=[Public])

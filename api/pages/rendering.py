@@ -176,15 +176,31 @@ def error_text(code: str, message: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def field_errors(exc: Any) -> dict[str, str]:
+def field_errors(exc: Any, across: tuple[str, str] | None = None) -> dict[str, str]:
     """pydantic's errors as one message per form field, in English source text: the
-    template shows `_(message)`, so the page language decides the words."""
+    template shows `_(message)`, so the page language decides the words. `across`: the field
+    and the words for the model's own check across fields (e.g. an end before its start)."""
     found: dict[str, str] = {}
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ()) if p not in ("body", "query")]
         field = loc[0] if loc else "form"
         code, text = error.get("type", ""), str(error.get("msg", "")).removeprefix("Value error, ")
+        if field == "form" and across is not None:
+            field, text = across
+            found.setdefault(field, text)
+            continue
         if code not in FIELD_ERROR_TEXTS and ": " in text and field == "form":
             field, text = text.split(": ", 1)  # model-level checks name their field first
         found.setdefault(field, error_text(code, text))
     return found
+
+
+def refusal_errors(
+    refused: ApiError, *, fields: dict[str, str] | None = None, words: dict[str, str] | None = None
+) -> dict[str, str]:
+    """A refusal from the API's function, beside the form fields it names (its `errors`), or
+    above the form ("form"). `fields` renames the API's fields to the form's; `words` gives
+    the page's own words (translated) for refusal codes whose message carries values."""
+    message = (words or {}).get(refused.code or "", refused.message)
+    named = [str(e["field"]) for e in refused.extra.get("errors", []) if isinstance(e, dict)]
+    return {(fields or {}).get(name, name): message for name in named} or {"form": message}

@@ -14,10 +14,19 @@ from starlette.responses import Response
 from api import products, waitlist
 from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Unprocessable
+from api.pages.choices import DATES_IN_ORDER
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.journeys import recipient_again
-from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render, safe_next
+from api.pages.rendering import (
+    PAGE_SIZE,
+    PageRoute,
+    field_errors,
+    redirect,
+    refusal_errors,
+    render,
+    safe_next,
+)
 from api.recipients import load_recipient
 from records.recipients import Recipient
 
@@ -44,9 +53,7 @@ async def join_submit(
         body = waitlist.JoinIn(recipient_id=recipient_id, **posted)
     except ValidationError as exc:
         refused = Unprocessable(N_("Please correct the fields marked below."))
-        errors = field_errors(exc)
-        if errors.pop("form", None):  # the one check across fields: the order of the dates
-            errors.setdefault("latest_date", N_("The last day must not be before the first."))
+        errors = field_errors(exc, across=DATES_IN_ORDER)
         return await recipient_again(
             request,
             sessions,
@@ -60,7 +67,6 @@ async def join_submit(
     try:
         await waitlist.join_waitlist(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
     except (Conflict, Unprocessable) as refused:
-        fields = [str(e["field"]) for e in refused.extra.get("errors", [])]
         return await recipient_again(
             request,
             sessions,
@@ -69,7 +75,7 @@ async def join_submit(
             recipient_id,
             refused,
             waitlist_form=posted,
-            waitlist_errors=dict.fromkeys(fields, refused.message) or {"form": refused.message},
+            waitlist_errors=refusal_errors(refused),
         )
     return redirect(f"/portal/recipients/{recipient_id}?notice=waitlist_joined")
 
