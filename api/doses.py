@@ -28,7 +28,7 @@ from api.journeys import (
     journey_snapshot,
 )
 from records.db import transaction, utcnow
-from records.journeys import Dose, Journey
+from records.journeys import Dose, Journey, JourneyStatus
 from records.locations import Location
 from records.products import InventoryLot, current_product
 from records.recipients import Recipient
@@ -169,6 +169,9 @@ async def document_dose(
     """Documents the recipient's next dose given here (walk-in or at their appointment)."""
     if await db.get(Recipient, recipient_id) is None:
         raise NotFound("no such recipient")
+    key = idempotency_key or body.idempotency_key
+    if key and (earlier := await _documented_with(db, recipient_id, key)) is not None:
+        return earlier
     given_at = body.given_at or utcnow()
     if given_at > utcnow() + CLOCK_SKEW:
         raise Unprocessable("a dose cannot be documented before it is given", code="given_in_future")
@@ -189,7 +192,6 @@ async def document_dose(
     )
     _jid, series_no = await current_series(db, recipient_id)
     snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
-    key = idempotency_key or body.idempotency_key
     request = DocumentRequest(
         rule=product.rule(),
         location_id=actor.location.id,
@@ -209,6 +211,30 @@ async def document_dose(
     )
     out = await _dose_out(sessions, outcome.dose.dose_id)
     return DocumentedOut(**out.model_dump(), series_complete=outcome.series_complete)
+
+
+async def _documented_with(db: AsyncSession, recipient_id: int, key: str) -> DocumentedOut | None:
+    """The dose a request with this key documented already. The series' workflow answers a retry
+    itself while it runs; this also answers one after the dose completed the series (and its
+    workflow closed), which would otherwise go to a new series."""
+    dose = (
+        (
+            await db.execute(
+                select(Dose)
+                .where(Dose.recipient_id == recipient_id, Dose.idempotency_key == key)
+                .order_by(Dose.id)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    if dose is None:
+        return None
+    journey = await db.get(Journey, dose.journey_id)
+    out = DoseOut.model_validate(dose)
+    return DocumentedOut(
+        **out.model_dump(), series_complete=journey is not None and journey.status == JourneyStatus.complete
+    )
 
 
 @router.get("/recipients/{recipient_id}/doses", response_model=list[DoseOut])

@@ -11,6 +11,7 @@ import httpx
 from icalendar import Calendar
 from sqlalchemy import select
 
+from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from records.db import transaction, utcnow
 from records.inventory import EventKind, record_event
 from records.journeys import Dose, Journey, journey_id
@@ -261,3 +262,14 @@ async def foreign_records(sessions: Any) -> dict[str, int]:
         db.add_all([appointment, dose])
         await db.flush()
         return {"slot_id": slot.id, "appointment_id": appointment.id, "dose_id": dose.id}
+
+
+def portal_form(settings: Any, headers: dict[str, str], *, lang: str = "en", **fields: Any) -> dict[str, Any]:
+    """A portal form post as its page sends it: the login, the CSRF token with its nonce cookie,
+    the page language, and the fields."""
+    nonce = "portal-form-test-nonce"
+    session_token = headers["Authorization"].split(" ", 1)[1]
+    return {
+        "data": {CSRF_FIELD: csrf_token(settings.secret_key, nonce, session_token), **fields},
+        "headers": {**headers, "Cookie": f"{CSRF_COOKIE}={nonce}; cvms_lang={lang}"},
+    }

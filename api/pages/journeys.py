@@ -5,6 +5,7 @@ function with the same role-checked actor, so the rules and the workflow are the
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -129,6 +130,10 @@ async def recipient_context(
         else [],
         "waitlist_form": _waitlist_defaults(actor, series_product),
         "waitlist_errors": {},
+        # The dose form's idempotency key, new each time the form is shown: the same form posted
+        # twice (a double click, a browser's retry) documents one dose.
+        "document_key": uuid.uuid4().hex,
+        "document_errors": {},
     }
 
 
@@ -436,6 +441,19 @@ async def reschedule_submit(
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_rescheduled")
 
 
+async def _chosen_lot(db: AsyncSession, actor: Actor, value: str) -> InventoryLot | None:
+    """The lot a form chose, when it is one of this location's."""
+    if not value.isdigit() or len(value) > 9:
+        return None
+    return (
+        await db.execute(
+            select(InventoryLot).where(
+                InventoryLot.id == int(value), InventoryLot.location_id == actor.location.id
+            )
+        )
+    ).scalar_one_or_none()
+
+
 @router.post("/recipients/{recipient_id}/doses")
 async def document_submit(
     request: Request,
@@ -447,31 +465,45 @@ async def document_submit(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
+    """Documents a dose from the chosen lot. The form's key makes a repeated post document it
+    once; a bad value or a refusal is said beside the form, which keeps what was posted."""
     await load_recipient(db, recipient_id)
-    lot = (
-        await db.execute(
-            select(InventoryLot).where(
-                InventoryLot.id == _int(form, "lot_id"), InventoryLot.location_id == actor.location.id
-            )
-        )
-    ).scalar_one_or_none()
-    if lot is None:
-        raise Unprocessable(N_("Choose one of the options."))
-    given_at = str(form.get("given_at", "")).strip()
-    questions = await questions_for(db, lot.product_code)
+    posted = {name: str(form.get(name, "")).strip() for name in DOSE_FIELDS}
+    lot = await _chosen_lot(db, actor, posted["lot_id"])
+    questions = await questions_for(db, lot.product_code) if lot else []
     answers = answers_from(form, questions)
-    try:
+    errors: dict[str, str] = {} if lot else {"lot_id": N_("Choose one of the lots offered.")}
+    given_at = None
+    if posted["given_at"]:
+        try:
+            given_at = _local_instant(posted["given_at"], actor.location.time_zone)
+        except ValueError:
+            errors["given_at"] = N_("Enter a date and time.")
+    try:  # without a lot, the other fields are still checked (the lot's own error is said above)
         body = doses.DoseIn(
-            product_code=lot.product_code,
-            lot_number=lot.lot_number,
-            injection_site=str(form.get("injection_site", "")),
-            route=str(form.get("route", "") or "intramuscular"),
-            administered_by=str(form.get("administered_by", "")).strip() or None,
-            given_at=_local_instant(given_at, actor.location.time_zone) if given_at else None,
+            product_code=lot.product_code if lot else "-",
+            lot_number=lot.lot_number if lot else "-",
+            injection_site=posted["injection_site"],
+            route=posted["route"] or "intramuscular",
+            administered_by=posted["administered_by"] or None,
+            given_at=given_at,
+            idempotency_key=str(form.get("idempotency_key", "")).strip() or None,
             screening=answers,
         )
-    except (ValidationError, ValueError):
-        raise Unprocessable(N_("Choose the lot, the site and the route, and a valid time.")) from None
+    except ValidationError as exc:
+        errors = {**field_errors(exc), **errors}
+    if errors:
+        return await recipient_again(
+            request,
+            sessions,
+            settings,
+            actor,
+            recipient_id,
+            Unprocessable(N_("Please correct the fields marked below.")),
+            document_form=posted,
+            document_answers=answers,
+            document_errors=errors,
+        )
     try:
         outcome = await doses.document_dose(
             recipient_id=recipient_id,
@@ -483,7 +515,6 @@ async def document_submit(
             temporal=temporal,
         )
     except (Conflict, Unprocessable) as refused:
-        posted = {name: str(form.get(name, "")) for name in DOSE_FIELDS}
         return await recipient_again(
             request,
             sessions,
