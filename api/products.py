@@ -87,7 +87,11 @@ async def add_lot(body: LotIn, actor: Manager, db: SessionDep) -> LotOut:
         )
     ).first()
     if duplicate is not None:
-        raise Conflict(f"lot {body.lot_number} is already recorded at this location", code="duplicate_lot")
+        raise Conflict(
+            f"lot {body.lot_number} is already recorded at this location",
+            code="duplicate_lot",
+            errors=[{"field": "lot_number", "message": "already recorded"}],
+        )
     lot = InventoryLot(
         location_id=actor.location.id,
         created_by=actor.user.id,

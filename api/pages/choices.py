@@ -161,6 +161,7 @@ SERVICE_MESSAGES = [
     N_("this slot is over; choose a later one"),
     N_("this recipient is already on this waitlist"),
     N_("these dates are over"),
+    N_("this slot would already be over"),
     N_("this link is not valid"),
     N_("this link has expired"),
     N_("this is a help-desk account; it has no access to the provider portal"),

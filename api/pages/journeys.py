@@ -35,7 +35,7 @@ from api.journeys import SessionsDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.recipient_link_pages import pdf_response
-from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
+from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
 from api.pages.screening import Asked, Refusal, answers_from, asked, questions_for, refusal_of
 from api.recipients import load_recipient
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
@@ -530,9 +530,15 @@ async def document_submit(
     return redirect(f"/portal/recipients/{recipient_id}?notice={notice}")
 
 
-@router.get("/doses/{dose_id}/edit")
-async def edit_dose_page(
-    request: Request, dose_id: RecordId, actor: Documenter, dose: doses.DoseDep, db: SessionDep
+async def _dose_edit_page(
+    request: Request,
+    actor: Actor,
+    dose: Dose,
+    db: AsyncSession,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
 ) -> Response:
     today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
     lots = (
@@ -549,13 +555,46 @@ async def edit_dose_page(
         .all()
     )
     given_local = dose.given_at.astimezone(ZoneInfo(actor.location.time_zone)).strftime("%Y-%m-%dT%H:%M:%S")
+    current = {
+        "lot_number": dose.lot_number,
+        "injection_site": dose.injection_site,
+        "route": dose.route,
+        "administered_by": dose.administered_by,
+        "given_at": given_local,
+        "reason": "",
+    }
     return render(
-        request, "portal/dose_edit.html", actor=actor, dose=dose, lots=lots, given_local=given_local
+        request,
+        "portal/dose_edit.html",
+        actor=actor,
+        status_code=status_code,
+        here=f"/portal/doses/{dose.id}/edit",
+        dose=dose,
+        lots=lots,
+        form=form or current,
+        errors=errors or {},
     )
+
+
+@router.get("/doses/{dose_id}/edit")
+async def edit_dose_page(
+    request: Request, dose_id: RecordId, actor: Documenter, dose: doses.DoseDep, db: SessionDep
+) -> Response:
+    return await _dose_edit_page(request, actor, dose, db)
+
+
+DOSE_EDIT_FIELDS = ("lot_number", "injection_site", "route", "administered_by", "given_at", "reason")
+# The page's own words for refusals whose API message carries the lot number and dates.
+DOSE_EDIT_WORDS = {
+    "lot_expired": N_("This lot had expired by the day the dose was given."),
+    "lot_product_mismatch": N_("This lot is of another product."),
+    "dose_removed": N_("This dose was removed in error; it cannot be edited."),
+}
 
 
 @router.post("/doses/{dose_id}/edit")
 async def edit_dose_submit(
+    request: Request,
     dose_id: RecordId,
     actor: Documenter,
     dose: doses.DoseDep,
@@ -565,14 +604,21 @@ async def edit_dose_submit(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
+    """Corrects a dose; a bad value is said beside its field and the dose stays as it was."""
     recipient_id = dose.recipient_id
-    given_at = str(form.get("given_at", "")).strip()
-    new_given = _local_instant(given_at, actor.location.time_zone) if given_at else None
+    posted = {name: str(form.get(name, "")).strip() for name in DOSE_EDIT_FIELDS}
+    errors: dict[str, str] = {}
+    new_given = None
+    if posted["given_at"]:
+        try:
+            new_given = _local_instant(posted["given_at"], actor.location.time_zone)
+        except ValueError:
+            errors["given_at"] = N_("Enter a date and time.")
     changed: dict[str, Any] = {
-        "lot_number": str(form.get("lot_number", "")).strip() or None,
-        "injection_site": str(form.get("injection_site", "")) or None,
-        "route": str(form.get("route", "")) or None,
-        "administered_by": str(form.get("administered_by", "")).strip() or None,
+        "lot_number": posted["lot_number"] or None,
+        "injection_site": posted["injection_site"] or None,
+        "route": posted["route"] or None,
+        "administered_by": posted["administered_by"] or None,
         "given_at": new_given,
     }
     current = {
@@ -584,21 +630,38 @@ async def edit_dose_submit(
     }
     updates = {k: v for k, v in changed.items() if v is not None and v != current[k]}
     try:
-        body = doses.DoseEdit(**updates, reason=str(form.get("reason", "")).strip())
+        body = doses.DoseEdit(**updates, reason=posted["reason"])
     except ValidationError as exc:
-        raise Unprocessable(
-            N_("Give a reason and change at least one field."), errors=list(field_errors(exc))
-        ) from None
-    await doses.edit_dose(
-        dose_id=dose_id,
-        body=body,
-        actor=actor,
-        dose=dose,
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-    )
+        found = field_errors(exc, across=("form", N_("Change at least one field.")))
+        if errors:  # a time that is not one: nothing else to say about what changed
+            found.pop("form", None)
+        errors = {**found, **errors}
+    if errors:
+        return await _dose_edit_page(request, actor, dose, db, form=posted, errors=errors, status_code=422)
+    try:
+        await doses.edit_dose(
+            dose_id=dose_id,
+            body=body,
+            actor=actor,
+            dose=dose,
+            db=db,
+            sessions=sessions,
+            settings=settings,
+            temporal=temporal,
+        )
+    except (Conflict, Unprocessable) as refused:
+        # Read afresh: the request's own transaction may have ended when the change went to the workflow.
+        async with reading(sessions) as fresh:
+            unchanged = await doses.load_dose(dose_id=dose_id, actor=actor, db=fresh)
+            return await _dose_edit_page(
+                request,
+                actor,
+                unchanged,
+                fresh,
+                form=posted,
+                errors=refusal_errors(refused, words=DOSE_EDIT_WORDS),
+                status_code=refused.status_code,
+            )
     return redirect(f"/portal/recipients/{recipient_id}?notice=dose_edited")
 
 
@@ -677,9 +740,16 @@ async def appointments_page(
     )
 
 
-@router.get("/slots")
-async def slots_page(request: Request, actor: Reader, db: SessionDep, slot: int | None = None) -> Response:
-    """The upcoming slots; after publishing (?slot=id), that slot's stock warnings."""
+async def _slots_page(
+    request: Request,
+    actor: Actor,
+    db: AsyncSession,
+    *,
+    slot: int | None = None,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     published = await db.get(Slot, slot) if slot else None
     if published is not None and published.location_id != actor.location.id:
         published = None
@@ -699,10 +769,60 @@ async def slots_page(request: Request, actor: Reader, db: SessionDep, slot: int 
         request,
         "portal/slots.html",
         actor=actor,
+        status_code=status_code,
+        here="/portal/slots",
         slots=upcoming,
         stock_warnings=await slots.stock_warnings(db, actor.location, published) if published else [],
         product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
+        form=form or SLOT_FORM_DEFAULTS,
+        errors=errors or {},
     )
+
+
+@router.get("/slots")
+async def slots_page(request: Request, actor: Reader, db: SessionDep, slot: int | None = None) -> Response:
+    """The upcoming slots; after publishing (?slot=id), that slot's stock warnings."""
+    return await _slots_page(request, actor, db, slot=slot)
+
+
+# The slot form: a day and two times at the location, rather than the API's two instants.
+SLOT_FORM_DEFAULTS = {"day": "", "start": "09:00", "end": "10:00", "capacity": "10", "product_code": ""}
+SLOT_FORM_FIELDS = {"start_at": "start", "end_at": "end"}
+SLOT_WORDS = {
+    "capacity": N_("Enter a whole number of seats, at least 1."),
+    "end": N_("The end must be after the start."),
+}
+
+
+def _slot_in(posted: dict[str, str], time_zone: str) -> tuple[slots.SlotIn | None, dict[str, str]]:
+    """The slot form as the API's SlotIn, or every field's error at once."""
+    errors: dict[str, str] = {}
+    parts: dict[str, Any] = {}
+    for name, parse, words in (
+        ("day", date.fromisoformat, N_("Enter a date.")),
+        ("start", time.fromisoformat, N_("Enter a time.")),
+        ("end", time.fromisoformat, N_("Enter a time.")),
+    ):
+        try:
+            parts[name] = parse(posted[name])
+        except ValueError:
+            errors[name] = words
+    zone = ZoneInfo(time_zone)
+    if errors:  # two instants in order, so that the other fields are still checked
+        start_at, end_at = utcnow(), utcnow() + timedelta(hours=1)
+    else:
+        start_at = datetime.combine(parts["day"], parts["start"], tzinfo=zone)
+        end_at = datetime.combine(parts["day"], parts["end"], tzinfo=zone)
+    try:
+        body = slots.SlotIn(
+            start_at=start_at, end_at=end_at, capacity=posted["capacity"], product_code=posted["product_code"]
+        )
+    except ValidationError as exc:
+        for field, words in field_errors(exc, across=("end_at", SLOT_WORDS["end"])).items():
+            name = SLOT_FORM_FIELDS.get(field, field)
+            errors.setdefault(name, SLOT_WORDS.get(name, words))
+        return None, errors
+    return (None, errors) if errors else (body, {})
 
 
 @router.post("/slots")
@@ -714,22 +834,19 @@ async def publish_slot_submit(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
-    zone = actor.location.time_zone
-    try:
-        day = date.fromisoformat(str(form.get("day", "")))
-        start = datetime.combine(day, time.fromisoformat(str(form.get("start", ""))), tzinfo=ZoneInfo(zone))
-        end = datetime.combine(day, time.fromisoformat(str(form.get("end", ""))), tzinfo=ZoneInfo(zone))
-        body = slots.SlotIn(
-            start_at=start,
-            end_at=end,
-            capacity=_int(form, "capacity"),
-            product_code=str(form.get("product_code", "")),
-        )
-    except (ValueError, ValidationError):
-        raise Unprocessable(
-            N_("Enter the day, start and end times, a capacity of at least 1 and a product.")
-        ) from None
-    published = await slots.publish_slot(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
+    """Publishes a slot; a bad value is said beside its field and nothing is published."""
+    posted = {name: str(form.get(name, "")).strip() for name in SLOT_FORM_DEFAULTS}
+    body, errors = _slot_in(posted, actor.location.time_zone)
+    status_code = 422
+    if body is not None:
+        try:
+            published = await slots.publish_slot(
+                body=body, actor=actor, db=db, settings=settings, temporal=temporal
+            )
+        except (Conflict, Unprocessable) as refused:
+            errors, status_code = refusal_errors(refused, fields=SLOT_FORM_FIELDS), refused.status_code
+    if errors:
+        return await _slots_page(request, actor, db, form=posted, errors=errors, status_code=status_code)
     if published.warnings:
         return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}")
     return redirect("/portal/slots?notice=slot_published")
@@ -743,27 +860,52 @@ async def close_slot_submit(
     return redirect("/portal/slots?notice=slot_closed")
 
 
-@router.get("/lots")
-async def lots_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+async def _lots_page(
+    request: Request,
+    actor: Actor,
+    db: AsyncSession,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     return render(
         request,
         "portal/lots.html",
         actor=actor,
+        status_code=status_code,
+        here="/portal/lots",
         lots=await products.list_lots(actor=actor, db=db),
         product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
         today=utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date(),
+        form=form or dict.fromkeys(LOT_FORM_FIELDS, ""),
+        errors=errors or {},
     )
 
 
+@router.get("/lots")
+async def lots_page(request: Request, actor: Reader, db: SessionDep) -> Response:
+    return await _lots_page(request, actor, db)
+
+
+LOT_FORM_FIELDS = ("product_code", "lot_number", "expires_on")
+# The page's own words for refusals whose API message carries the lot number.
+LOT_WORDS = {"duplicate_lot": N_("This lot is already recorded at this location.")}
+
+
 @router.post("/lots")
-async def add_lot_submit(actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+async def add_lot_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
+    """Adds a lot; a bad value is said beside its field and nothing is added."""
+    posted = {name: str(form.get(name, "")).strip() for name in LOT_FORM_FIELDS}
     try:
-        body = products.LotIn(
-            product_code=str(form.get("product_code", "")),
-            lot_number=str(form.get("lot_number", "")),
-            expires_on=str(form.get("expires_on", "")),
+        body = products.LotIn(**posted)
+    except ValidationError as exc:
+        return await _lots_page(request, actor, db, form=posted, errors=field_errors(exc), status_code=422)
+    try:
+        await products.add_lot(body=body, actor=actor, db=db)
+    except (Conflict, Unprocessable) as refused:
+        errors = refusal_errors(refused, words=LOT_WORDS)
+        return await _lots_page(
+            request, actor, db, form=posted, errors=errors, status_code=refused.status_code
         )
-    except ValidationError:
-        raise Unprocessable(N_("Enter the product, the lot number and its expiry date.")) from None
-    await products.add_lot(body=body, actor=actor, db=db)
     return redirect("/portal/lots?notice=lot_added")
