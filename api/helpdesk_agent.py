@@ -137,7 +137,7 @@ def sla_status(sla: SlaState | None) -> SlaStatus:
     return "met"
 
 
-async def _queue_item(db: SessionDep, case: Case, sla: SlaState | None) -> QueueItem:
+async def queue_item(db: SessionDep, case: Case, sla: SlaState | None) -> QueueItem:
     assignee = await db.get(Agent, case.assignee_id) if case.assignee_id else None
     requester = await db.get(Requester, case.requester_id)
     assert requester is not None
@@ -192,6 +192,23 @@ async def queue(
     assignee: Annotated[str | None, Query(description="'me', 'none' or an agent id")] = None,
 ) -> list[QueueItem]:
     """My teams' cases (not closed unless asked), oldest breach first, then nearest due."""
+    ordered = await queue_in_order(
+        agent=agent, db=db, state=state, priority=priority, sla=sla, assignee=assignee
+    )
+    return [await queue_item(db, case, sla_state) for case, sla_state in ordered]
+
+
+async def queue_in_order(
+    *,
+    agent: AgentDep,
+    db: SessionDep,
+    state: list[str] | None = None,
+    priority: list[str] | None = None,
+    sla: list[SlaStatus] | None = None,
+    assignee: str | None = None,
+) -> list[tuple[Case, SlaState | None]]:
+    """The queue's cases in its order (oldest breach first, then nearest due, then by case), each
+    with its SLA state; a page of it becomes queue items with `queue_item`."""
     query = select(Case).where(Case.team_id.in_(agent.team_ids))
     query = query.where(Case.state.in_(state)) if state else query.where(Case.state != "closed")
     if priority:
@@ -213,14 +230,14 @@ async def queue(
         state_of = states.get(case.id)
         return (*state_of.breach_sort_key, case.id) if state_of else (3, datetime.max, case.id)
 
-    return [await _queue_item(db, case, states.get(case.id)) for case in sorted(cases, key=order)]
+    return [(case, states.get(case.id)) for case in sorted(cases, key=order)]
 
 
 @router.get("/cases/{number}", response_model=AgentCaseOut)
 async def agent_case(case: TeamCase, agent: AgentDep, db: SessionDep) -> AgentCaseOut:
     """Everything about the case: internal and public notes, the event log, SLA state."""
     states = await sla_of_cases(db, [case.id])
-    item = await _queue_item(db, case, states.get(case.id))
+    item = await queue_item(db, case, states.get(case.id))
     requester = await db.get(Requester, case.requester_id)
     assert requester is not None
     notes = (

@@ -8,9 +8,10 @@ with their provider login (/portal/login)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -29,7 +30,7 @@ from api.deps import (
 from api.errors import ApiError, Unprocessable
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
-from api.pages.rendering import BrowserRoute, field_errors, redirect, render, safe_next
+from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect, render, safe_next
 
 
 class RequesterPageRoute(BrowserRoute):
@@ -347,18 +348,25 @@ async def queue_page(
     settings: SettingsDep,
     state: str | None = None,
     sla: str | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
+    """My teams' cases in the queue's order, a page at a time."""
     states = [state] if state in dict(CASE_STATES) else None
     slas = [sla] if sla in SLA_BADGES else None
-    items = await helpdesk_agent.queue(agent=agent, db=db, state=states, sla=slas)  # type: ignore[arg-type]
+    ordered = await helpdesk_agent.queue_in_order(agent=agent, db=db, state=states, sla=slas)  # type: ignore[arg-type]
+    shown = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return _page(
         request,
         "help/queue.html",
         time_zone=settings.helpdesk_time_zone,
         agent=agent,
-        items=items,
+        items=[await helpdesk_agent.queue_item(db, case, sla_state) for case, sla_state in shown],
         state=state or "",
         sla=sla or "",
+        total=len(ordered),
+        page=page,
+        page_size=PAGE_SIZE,
+        pager_base=f"/helpdesk/agent/queue?{urlencode({'state': state or '', 'sla': sla or ''})}",
     )
 
 

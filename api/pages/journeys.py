@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -746,6 +746,7 @@ async def _slots_page(
     db: AsyncSession,
     *,
     slot: int | None = None,
+    page: int = 1,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
@@ -753,25 +754,28 @@ async def _slots_page(
     published = await db.get(Slot, slot) if slot else None
     if published is not None and published.location_id != actor.location.id:
         published = None
-    upcoming = (
-        (
-            await db.execute(
-                select(Slot)
-                .where(Slot.location_id == actor.location.id, Slot.end_at > utcnow())
-                .order_by(Slot.start_at)
-                .limit(200)
-            )
+    upcoming = (Slot.location_id == actor.location.id, Slot.end_at > utcnow())
+    total = (await db.execute(select(func.count()).select_from(Slot).where(*upcoming))).scalar_one()
+    shown = (
+        await db.execute(
+            select(Slot)
+            .where(*upcoming)
+            .order_by(Slot.start_at, Slot.id)
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
         )
-        .scalars()
-        .all()
-    )
+    ).scalars()
     return render(
         request,
         "portal/slots.html",
         actor=actor,
         status_code=status_code,
         here="/portal/slots",
-        slots=upcoming,
+        slots=list(shown),
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        pager_base="/portal/slots",
         stock_warnings=await slots.stock_warnings(db, actor.location, published) if published else [],
         product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
         form=form or SLOT_FORM_DEFAULTS,
@@ -780,9 +784,16 @@ async def _slots_page(
 
 
 @router.get("/slots")
-async def slots_page(request: Request, actor: Reader, db: SessionDep, slot: int | None = None) -> Response:
-    """The upcoming slots; after publishing (?slot=id), that slot's stock warnings."""
-    return await _slots_page(request, actor, db, slot=slot)
+async def slots_page(
+    request: Request,
+    actor: Reader,
+    db: SessionDep,
+    slot: int | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """The upcoming slots, soonest first, a page at a time; after publishing (?slot=id), that
+    slot's stock warnings."""
+    return await _slots_page(request, actor, db, slot=slot, page=page)
 
 
 # The slot form: a day and two times at the location, rather than the API's two instants.
