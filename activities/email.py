@@ -22,7 +22,7 @@ from temporalio import activity
 
 from notifications.invite import CalendarInvite, build_ics
 from notifications.render import Attachment, render
-from notifications.sender import build_message, send
+from notifications.sender import Relay, build_message
 from records.db import transaction, utcnow
 from records.outbox import OutboxMessage
 from worker.settings import Settings
@@ -75,6 +75,7 @@ class EmailActivities:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.relay = Relay(settings)
 
     @activity.defn
     async def deliver_email(self, request: EmailRequest) -> EmailResult:
@@ -113,7 +114,7 @@ class EmailActivities:
 
     async def _send_and_record(self, key: str, message: EmailMessage, subject: str) -> None:
         try:
-            await send(self.settings, message)
+            await self.relay.send(message)
         except Exception as exc:
             async with transaction(self.sessions) as db:
                 failed = await db.get(OutboxMessage, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -43,14 +44,61 @@ def build_message(
     return message
 
 
-async def send(settings: Settings, message: EmailMessage) -> None:
-    await aiosmtplib.send(
-        message,
-        hostname=settings.smtp_host,
-        port=settings.smtp_port,
-        username=settings.smtp_user,
-        password=settings.smtp_password,
-        use_tls=settings.smtp_tls,
-        start_tls=settings.smtp_starttls,
-        timeout=30,
-    )
+class Relay:
+    """Connections to the SMTP relay, kept open between messages: a burst of reminders would
+    otherwise pay a TCP connect, greeting, EHLO and QUIT for every message."""
+
+    MAX_IDLE = 8
+    # Relays close idle connections (aiosmtpd after 5 minutes); ours are dropped well before.
+    IDLE_SECONDS = 30.0
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+
+    async def send(self, message: EmailMessage) -> None:
+        reused = self._take_idle()
+        if reused is not None:
+            try:
+                await reused.send_message(message)
+            except aiosmtplib.SMTPServerDisconnected:
+                reused.close()  # the relay closed it meanwhile: a fresh connection follows
+            except BaseException:
+                reused.close()
+                raise
+            else:
+                await self._put_back(reused)
+                return
+        client = aiosmtplib.SMTP(
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            username=self.settings.smtp_user,
+            password=self.settings.smtp_password,
+            use_tls=self.settings.smtp_tls,
+            start_tls=self.settings.smtp_starttls,
+            timeout=30,
+        )
+        await client.connect()
+        try:
+            await client.send_message(message)
+        except BaseException:
+            client.close()
+            raise
+        await self._put_back(client)
+
+    def _take_idle(self) -> aiosmtplib.SMTP | None:
+        while self._idle:
+            client, since = self._idle.pop()
+            if client.is_connected and time.monotonic() - since < self.IDLE_SECONDS:
+                return client
+            client.close()
+        return None
+
+    async def _put_back(self, client: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < self.MAX_IDLE:
+            self._idle.append((client, time.monotonic()))
+            return
+        try:
+            await client.quit()
+        except aiosmtplib.SMTPException:
+            client.close()
