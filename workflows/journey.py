@@ -101,11 +101,15 @@ class JourneyWorkflow:
         self.openings: list[SeatOpening] = []  # seats this series gave back, for the waitlist
         self.version = 0  # bumped on every state change, wakes the main loop to recompute timers
         self.lock = asyncio.Lock()  # one handler at a time changes the series
+        self.email_in_one_activity = False
 
     # ---- main loop
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyView:
+        # Decided once, in the first workflow task (which records the patch marker and its
+        # search attribute beside the start), not in the task that sends the first email.
+        self.email_in_one_activity = workflow.patched("email-in-one-activity")
         while True:
             await self._deliver_announcements()
             if self.complete:
@@ -609,7 +613,7 @@ class JourneyWorkflow:
             step = self.outbox.pop(0)
             # One activity composes, records and sends; histories from before it compose in
             # a local activity and deliver in a second step.
-            if workflow.patched("email-in-one-activity"):
+            if self.email_in_one_activity:
                 await workflow.execute_activity_method(
                     JourneyActivities.send_email,
                     step,
