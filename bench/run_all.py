@@ -16,7 +16,7 @@ import time
 
 QUICK = {
     "bench.booking": ["--bookings", "300", "--clients", "20"],
-    "bench.reminders": ["--burst", "500", "--steady", "150"],
+    "bench.reminders": ["--burst", "1000", "--steady", "200"],
     "bench.scale": ["--journeys", "2000"],
     "bench.search": ["--recipients", "100000", "--searches", "1500"],
 }
