@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Manager, Reader, RecordId, SessionDep
+from api.deps import Actor, Manager, Reader, RecordId, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.inventory import TransferOut, load_lot, propose_transfer
 from records.audit import audit
@@ -176,32 +176,7 @@ async def offer_surplus(body: OfferIn, actor: Manager, db: SessionDep) -> Posted
         quantity=body.doses,
         created_by=actor.actor,
     )
-    db.add(offer)
-    await db.flush()
-    audit(
-        db,
-        actor=actor.actor,
-        location_id=actor.location.id,
-        entity="surplus_offer",
-        entity_id=offer.id,
-        action="post",
-    )
-    candidates = (
-        await db.execute(
-            select(ShortageRequest)
-            .where(
-                ShortageRequest.status == ListingStatus.open.value,
-                ShortageRequest.product_code == offer.product_code,
-                ShortageRequest.location_id != offer.location_id,
-            )
-            .order_by(ShortageRequest.id)
-            .limit(20)
-        )
-    ).scalars()
-    transfer = None
-    for shortage in candidates:
-        if (transfer := await _match(db, offer, shortage, actor.actor, posted="offer")) is not None:
-            break
+    transfer = await _post_and_match(db, actor, offer)
     return PostedOut(
         listing=await _listing(db, offer), transfer=TransferOut.model_validate(transfer) if transfer else None
     )
@@ -221,36 +196,48 @@ async def request_doses(body: ShortageIn, actor: Manager, db: SessionDep) -> Pos
         quantity=body.doses,
         created_by=actor.actor,
     )
-    db.add(shortage)
-    await db.flush()
-    audit(
-        db,
-        actor=actor.actor,
-        location_id=actor.location.id,
-        entity="shortage_request",
-        entity_id=shortage.id,
-        action="post",
-    )
-    candidates = (
-        await db.execute(
-            select(SurplusOffer)
-            .where(
-                SurplusOffer.status == ListingStatus.open.value,
-                SurplusOffer.product_code == shortage.product_code,
-                SurplusOffer.location_id != shortage.location_id,
-            )
-            .order_by(SurplusOffer.id)
-            .limit(20)
-        )
-    ).scalars()
-    transfer = None
-    for offer in candidates:
-        if (transfer := await _match(db, offer, shortage, actor.actor, posted="request")) is not None:
-            break
+    transfer = await _post_and_match(db, actor, shortage)
     return PostedOut(
         listing=await _listing(db, shortage),
         transfer=TransferOut.model_validate(transfer) if transfer else None,
     )
+
+
+async def _post_and_match(
+    db: AsyncSession, actor: Actor, listing: SurplusOffer | ShortageRequest
+) -> Transfer | None:
+    """Records a new offer or request and matches it with the oldest open listing of the other
+    kind, for the same product, at another location."""
+    db.add(listing)
+    await db.flush()
+    is_offer = isinstance(listing, SurplusOffer)
+    audit(
+        db,
+        actor=actor.actor,
+        location_id=actor.location.id,
+        entity="surplus_offer" if is_offer else "shortage_request",
+        entity_id=listing.id,
+        action="post",
+    )
+    other = ShortageRequest if is_offer else SurplusOffer
+    candidates = (
+        await db.execute(
+            select(other)
+            .where(
+                other.status == ListingStatus.open.value,
+                other.product_code == listing.product_code,
+                other.location_id != listing.location_id,
+            )
+            .order_by(other.id)
+            .limit(20)
+        )
+    ).scalars()
+    for candidate in candidates:
+        offer, shortage = (listing, candidate) if is_offer else (candidate, listing)
+        transfer = await _match(db, offer, shortage, actor.actor, posted="offer" if is_offer else "request")
+        if transfer is not None:
+            return transfer
+    return None
 
 
 async def _withdraw(db: AsyncSession, row: SurplusOffer | ShortageRequest, actor: str) -> None:
