@@ -20,12 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from domain.settings import Settings
 from notifications.invite import CalendarInvite, build_ics
 from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
 from records.db import transaction, utcnow
 from records.outbox import OutboxMessage
-from worker.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.settings import Settings
 from records.db import transaction
 from records.helpdesk import Case, CaseEventRecord, CaseNote
-from worker.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from activities.email import EmailActivities, EmailRequest, EmailResult
-from api.security import sign_link
+from domain.dose_rules import ProductRule
+from domain.security import sign_link
+from domain.settings import Settings
 from notifications.invite import CalendarInvite
 from records.audit import audit, diff
 from records.db import transaction, utcnow
@@ -36,8 +38,6 @@ from records.journeys import Dose, Journey, JourneyStatus
 from records.locations import Location
 from records.recipients import Recipient
 from records.scheduling import ACTIVE_STATUSES, Appointment, AppointmentStatus, Slot, claim_seat, release_seat
-from worker.settings import Settings
-from workflows.dose_rules import ProductRule
 
 REFUSED = "JourneyRefused"
 

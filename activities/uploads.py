@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.settings import Settings
 from records.db import utcnow
 from records.uploads import RecipientUpload, UploadRow, UploadStatus
-from worker.settings import Settings
 
 # A workflow may start before the request that made the upload commits; past this many
 # attempts the upload is taken to be gone (that request rolled back).

@@ -19,7 +19,9 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
 from activities.email import EmailRequest
-from api.security import sign_link
+from domain.dose_rules import to_local
+from domain.security import sign_link
+from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.holds import HoldPurpose, HoldStatus, SeatHold, hold_seat, release_hold
 from records.locations import Location
@@ -33,8 +35,6 @@ from records.waitlist import (
     WaitlistOffer,
     waitlist_workflow_id,
 )
-from worker.settings import Settings
-from workflows.dose_rules import to_local
 
 # Purpose of the signed link that accepts a waitlist offer (api/recipient_links.py reads it).
 LINK_WAITLIST_OFFER = "waitlist-offer"

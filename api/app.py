@@ -48,9 +48,9 @@ from api.pages import recipients as recipient_pages
 from api.pages import uploads as upload_pages
 from api.pages import users as user_pages
 from api.pages import waitlist as waitlist_pages
-from api.temporal import connect
+from domain.settings import Settings, get_settings
 from records.db import make_engine, make_sessionmaker
-from worker.settings import Settings, get_settings
+from services.temporal import connect
 
 STATIC_DIR = Path(__file__).parent / "static"
 

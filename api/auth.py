@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.deps import SESSION_COOKIE, CurrentUser, CurrentUserDep, Public, SessionDep, SessionsDep, SettingsDep
 from api.errors import Forbidden, Unauthorized, Unprocessable
-from api.security import (
+from api.throttle import clear_failures, login_subjects, record_failure, refuse_if_throttled
+from domain.security import (
     LinkError,
     hash_password,
     new_token,
@@ -20,11 +21,10 @@ from api.security import (
     token_digest,
     verify_password,
 )
-from api.throttle import clear_failures, login_subjects, record_failure, refuse_if_throttled
+from domain.settings import Settings
 from records.audit import audit
 from records.db import transaction, utcnow
 from records.users import LoginSession, Membership, User
-from worker.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

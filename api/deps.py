@@ -14,12 +14,12 @@ from temporalio.client import Client
 from api.errors import Forbidden, Unauthorized
 from api.mail import start_committed_email
 from api.permissions import Permission, allows
-from api.security import token_digest
+from domain.security import token_digest
+from domain.settings import Settings
 from records.db import READS_ONLY, utcnow
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
-from worker.settings import Settings
 
 SESSION_COOKIE = "cvms_session"
 

@@ -27,12 +27,12 @@ from api.journeys import (
     end_transaction,
     journey_snapshot,
 )
+from domain.dose_rules import to_local
 from records.db import transaction, utcnow
 from records.journeys import Dose, Journey, JourneyStatus
 from records.locations import Location
 from records.products import InventoryLot, current_product
 from records.recipients import Recipient
-from workflows.dose_rules import to_local
 from workflows.journey import DocumentRequest, EditDoseRequest, JourneyWorkflow, RemoveDoseRequest
 
 router = APIRouter(tags=["doses"])

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Manager, Reader, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
+from domain.dose_rules import RuleViolation, to_local
+from domain.eligibility import check_eligibility
 from records.audit import audit
 from records.eligibility import MinimumAge, ScreeningQuestion, eligibility_rules, screening_questions
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
-from workflows.dose_rules import RuleViolation, to_local
-from workflows.eligibility import check_eligibility
 
 router = APIRouter(prefix="/eligibility", tags=["eligibility"])
 

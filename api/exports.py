@@ -26,6 +26,7 @@ from activities.journey import LINK_RECORD
 from api.deps import Manager, Public, Reader, RecordId, SessionDep, SettingsDep
 from api.errors import Conflict, NotFound
 from api.recipient_links import open_link
+from domain.settings import Settings
 from notifications.health_card import HealthCard, HealthCardTooLarge, health_card, jwks
 from notifications.immunization import DoseFacts, PatientFacts, fhir_bundle
 from notifications.vxu import vxu_batch
@@ -34,7 +35,6 @@ from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
-from worker.settings import Settings
 
 router = APIRouter(tags=["exports"])
 

@@ -19,12 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Manager, Public, Reader, SessionDep
 from api.errors import NotFound
+from domain.dose_rules import to_local
 from records.audit import audit, diff
 from records.db import utcnow
 from records.locations import Location
 from records.products import InventoryLot, Product
 from records.scheduling import Slot
-from workflows.dose_rules import to_local
 
 router = APIRouter(tags=["find a vaccine location"])
 

@@ -39,7 +39,7 @@ from api.helpdesk_service import (
     summarize,
 )
 from api.mail import queue_email
-from api.security import hash_password, new_token, token_digest, verify_password
+from domain.security import hash_password, new_token, token_digest, verify_password
 from records.audit import audit
 from records.db import utcnow
 from records.helpdesk import Case, CaseAttachment, CaseNote, Category, Requester, Topic

@@ -17,6 +17,9 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.errors import ApiError, Conflict, NotFound
+from domain.business_hours import BusinessCalendar
+from domain.settings import Settings
+from domain.sla import EVENT_KINDS, CaseEvent, SlaState, SlaTargets, compute_sla
 from records.db import utcnow
 from records.helpdesk import (
     FIRST_CASE_NUMBER,
@@ -30,10 +33,7 @@ from records.helpdesk import (
     Team,
     Topic,
 )
-from worker.settings import Settings
-from workflows.business_hours import BusinessCalendar
 from workflows.case import CaseAction, CaseStart, CaseView, CaseWorkflow, case_workflow_id
-from workflows.sla import EVENT_KINDS, CaseEvent, SlaState, SlaTargets, compute_sla
 
 
 class Unavailable(ApiError):

@@ -20,11 +20,11 @@ from api.appointments import bookable
 from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound
 from api.slots import SlotDep, require_scheduling
+from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
 from records.holds import HoldPurpose, HoldStatus, SeatHold, hold_seat, hold_workflow_id
 from records.scheduling import Slot
-from worker.settings import Settings
 from workflows.waitlist import SeatHoldInput, SeatHoldWorkflow
 
 router = APIRouter(tags=["seat holds"])

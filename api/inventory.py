@@ -20,6 +20,7 @@ from api.deps import Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.slots import day_bounds
 from api.stock_warnings import StockWarning, stock_warning
+from domain.dose_rules import to_local
 from records.audit import audit
 from records.db import utcnow
 from records.inventory import (
@@ -38,7 +39,6 @@ from records.locations import Location
 from records.marketplace import settle_listings
 from records.products import InventoryLot
 from records.scheduling import ACTIVE_STATUSES, Appointment
-from workflows.dose_rules import to_local
 
 router = APIRouter(tags=["inventory"])
 

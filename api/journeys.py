@@ -31,11 +31,11 @@ from temporalio.service import RPCError
 from activities.journey import REFUSED, AppointmentFact, DoseFact
 from api.deps import Reader, SessionDep, SettingsDep, TemporalDep, get_sessions
 from api.errors import ApiError, Conflict, NotFound, Unprocessable
+from domain.settings import Settings
 from records.journeys import Dose, Journey, JourneyStatus, journey_id
 from records.products import Product
 from records.recipients import Recipient
 from records.scheduling import ACTIVE_STATUSES, Appointment
-from worker.settings import Settings
 from workflows.journey import JourneyInput, JourneyView, JourneyWorkflow
 
 router = APIRouter(tags=["journeys"])

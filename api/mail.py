@@ -11,7 +11,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from activities.email import EmailRequest, record_outbox
-from worker.settings import Settings
+from domain.settings import Settings
 from workflows.notify import SendEmailWorkflow, email_workflow_id
 
 

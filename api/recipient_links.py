@@ -48,9 +48,11 @@ from api.eligibility import Screening
 from api.errors import ApiError, Conflict, Forbidden, NotFound
 from api.holds import HoldOut, give_back, place_hold
 from api.journeys import IdempotencyKey, SessionsDep, drive, end_transaction, journey_snapshot
-from api.security import LinkError, read_link, token_digest
 from api.slots import SlotOut, slot_out
 from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
+from domain.dose_rules import next_dose_window
+from domain.security import LinkError, read_link, token_digest
+from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.eligibility import screening_questions
 from records.holds import HoldStatus, SeatHold
@@ -61,8 +63,6 @@ from records.products import Product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from records.waitlist import EntryStatus, OfferStatus, WaitlistEntry, WaitlistOffer
-from worker.settings import Settings
-from workflows.dose_rules import next_dose_window
 from workflows.journey import AppointmentRequest, JourneyWorkflow, RescheduleRequest
 
 router = APIRouter(prefix="/r", tags=["recipient links"])

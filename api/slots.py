@@ -15,13 +15,13 @@ from activities.waitlist import Review
 from api.deps import Manager, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.stock_warnings import StockWarning, stock_warning
+from domain.dose_rules import to_local
 from records.audit import audit
 from records.db import utcnow
 from records.inventory import stock_by_product
 from records.locations import Location
 from records.products import current_product
 from records.scheduling import Slot
-from workflows.dose_rules import to_local
 
 router = APIRouter(prefix="/slots", tags=["slots"])
 

@@ -11,9 +11,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import TooManyRequests
+from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.users import LoginFailure
-from worker.settings import Settings
 
 
 def login_subjects(request: Request, login_name: str) -> list[str]:

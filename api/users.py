@@ -15,10 +15,10 @@ from api.auth import SET_PASSWORD_PURPOSE
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound
 from api.mail import queue_email
-from api.security import sign_link
+from domain.security import sign_link
+from domain.settings import Settings
 from records.audit import audit
 from records.users import Membership, Role, User
-from worker.settings import Settings
 
 router = APIRouter(prefix="/location/users", tags=["location users"])
 

@@ -25,12 +25,12 @@ from api.exports import health_card_for_recipient
 from api.pages import i18n
 from api.pages.choices import ETHNICITIES, RACES, ROUTES, SEXES, SITES
 from api.pages.i18n import _
+from domain.settings import Settings
 from notifications.health_card import HealthCardTooLarge
 from records.journeys import Dose
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
-from worker.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,14 @@ from activities.waitlist import ACTIVE_ENTRY, Review, review_waitlist
 from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep, after_commit
 from api.errors import Conflict, NotFound, Unprocessable
 from api.slots import require_scheduling
+from domain.dose_rules import to_local
+from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
 from records.waitlist import EntryStatus, WaitlistEntry, WaitlistOffer
-from worker.settings import Settings
-from workflows.dose_rules import to_local
 
 router = APIRouter(prefix="/waitlist", tags=["waitlist"])
 log = logging.getLogger("cvms.waitlist")

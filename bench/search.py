@@ -21,12 +21,12 @@ from sqlalchemy import insert
 
 from api.app import create_app
 from bench.common import print_table, serve_in_thread, summary
+from domain.settings import Settings
 from records.db import make_engine
 from records.migrate import upgrade
 from records.recipients import Recipient, fold, phone_digits
 from worker.devserver import free_port
 from worker.seed import DEMO_PASSWORD, seed
-from worker.settings import Settings
 
 FIRST = (
     "Ana Ángel Bea Carlos Chloe Daniel Élodie Fatima George Hana Ivan José Kenji Lucía Mei Nadia Omar".split()

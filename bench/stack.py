@@ -16,13 +16,13 @@ from typing import Any
 
 from temporalio.client import Client
 
-from api.temporal import data_converter
+from domain.settings import Settings
 from notifications.capture import ARRIVALS
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
+from services.temporal import data_converter
 from worker.devserver import free_port, start_dev_server, wait_for_port
 from worker.seed import seed
-from worker.settings import Settings
 
 
 @dataclass

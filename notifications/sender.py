@@ -8,8 +8,8 @@ from email.utils import formatdate
 
 import aiosmtplib
 
+from domain.settings import Settings
 from notifications.render import RenderedEmail
-from worker.settings import Settings
 
 
 def build_message(

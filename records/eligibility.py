@@ -8,8 +8,8 @@ from sqlalchemy import Boolean, Integer, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.eligibility import DEFAULT_MINIMUM_AGES, EligibilityRules, ScreeningRule
 from records.db import Base, UTCDateTime, utcnow
-from workflows.eligibility import DEFAULT_MINIMUM_AGES, EligibilityRules, ScreeningRule
 
 
 class MinimumAge(Base):

@@ -26,9 +26,9 @@ from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.dose_rules import DEFAULT_PRODUCTS
 from records.db import Base, UTCDateTime, utcnow
 from records.products import InventoryLot, demo_lot_number
-from workflows.dose_rules import DEFAULT_PRODUCTS
 
 
 class EventKind(enum.StrEnum):

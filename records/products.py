@@ -8,8 +8,8 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Uniqu
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.dose_rules import DEFAULT_PRODUCTS, ProductRule
 from records.db import Base, UTCDateTime, utcnow
-from workflows.dose_rules import DEFAULT_PRODUCTS, ProductRule
 
 
 class Product(Base):

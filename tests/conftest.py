@@ -16,15 +16,15 @@ import pytest
 from temporalio.client import Client
 
 from api.app import create_app
-from api.temporal import data_converter
+from domain.settings import Settings
 from notifications.capture import CaptureServer
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
+from services.temporal import data_converter
 from tests.replay import replay_every_namespace
 from worker.devserver import free_port, start_dev_server, wait_for_port
 from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD, seed
-from worker.settings import Settings
 
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from api.security import hash_password
+from domain.security import hash_password
 from records.db import transaction
 from records.inventory import InventoryEvent, Transfer
 from records.locations import Location

@@ -10,7 +10,7 @@ from temporalio.api.workflowservice.v1 import ListNamespacesRequest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from api.temporal import data_converter
+from services.temporal import data_converter
 from worker import registry
 
 

@@ -9,8 +9,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from domain.settings import Settings
 from worker.devserver import free_port, wait_for_port
-from worker.settings import Settings
 
 
 def replica_environment(settings: Settings) -> dict[str, str]:

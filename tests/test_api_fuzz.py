@@ -22,14 +22,14 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.app import create_app
-from api.temporal import connect
 from bench.common import serve_in_thread
+from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
+from services.temporal import connect
 from worker.devserver import free_port
 from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD, seed
-from worker.settings import Settings
 
 FUZZ_NAMESPACE = "cvms-fuzz"
 # Routes that would end the fuzzing session itself.

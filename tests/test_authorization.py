@@ -21,7 +21,7 @@ from api.deps import Require, get_current_user, public_route
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, checked_form, csrf_token
 from api.pages.rendering import PageRoute
 from api.permissions import allows
-from api.security import hash_password
+from domain.security import hash_password
 from records.db import transaction
 from records.helpdesk import Requester
 from records.locations import Location

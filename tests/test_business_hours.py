@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from workflows.business_hours import (
+from domain.business_hours import (
     END_OF_DAY,
     HELP_DESK_CALENDAR_DEFAULT,
     BusinessCalendar,

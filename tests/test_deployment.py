@@ -9,8 +9,8 @@ from pathlib import Path
 import yaml
 from typer.main import get_command
 
+from domain.settings import Settings
 from worker.cli import app as cli_app
-from worker.settings import Settings
 
 ROOT = Path(__file__).parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

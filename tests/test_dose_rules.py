@@ -1,4 +1,4 @@
-"""Tests for workflows.dose_rules: unit tests per rule plus hypothesis properties."""
+"""Tests for domain.dose_rules: unit tests per rule plus hypothesis properties."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workflows.dose_rules import (
+from domain.dose_rules import (
     DEFAULT_PRODUCTS,
     DEFAULT_PRODUCTS_BY_CODE,
     DoseWindow,

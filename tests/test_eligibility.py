@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from workflows.dose_rules import RuleViolation
-from workflows.eligibility import EligibilityRules, ScreeningRule, age_on, check_eligibility
+from domain.dose_rules import RuleViolation
+from domain.eligibility import EligibilityRules, ScreeningRule, age_on, check_eligibility
 
 FEVER = ScreeningRule(
     "fever", "Do you have a fever today?", "yes", "defer", 14, "wait until the fever is gone"

@@ -13,7 +13,7 @@ from typing import Any
 
 from activities.journey import LINK_RECORD
 from api.exports import health_card_for_recipient
-from api.security import sign_link
+from domain.security import sign_link
 from records.db import transaction, utcnow
 from tests.conftest import login
 from tests.journeys import add_lot, document, location_id, new_recipient

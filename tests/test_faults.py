@@ -19,12 +19,13 @@ from sqlalchemy import select
 from temporalio.client import Client
 
 from api.app import create_app
-from api.temporal import data_converter
+from domain.settings import Settings
 from notifications.capture import CaptureServer
 from records.db import transaction
 from records.outbox import OutboxMessage
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
+from services.temporal import data_converter
 from tests.conftest import eventually, login
 from tests.journeys import (
     add_lot,
@@ -39,7 +40,6 @@ from tests.replicas import Replicas
 from worker.devserver import free_port, start_dev_server, wait_for_port
 from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD
-from worker.settings import Settings
 
 
 async def add_users(api: httpx.AsyncClient, headers: dict, count: int) -> list[str]:

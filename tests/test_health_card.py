@@ -10,14 +10,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from notifications.health_card import (
-    HealthCardTooLarge,
-    derive_signing_key,
-    health_card,
-    jwks,
-    load_signing_key,
-    qr_code,
-)
+from domain.dose_rules import DEFAULT_PRODUCTS
+from domain.settings import Settings
+from domain.signing_keys import derive_signing_key, load_signing_key
+from notifications.health_card import HealthCardTooLarge, health_card, jwks, qr_code
 from notifications.immunization import VACCINES
 from tests.portable_proof import (
     CardRejected,
@@ -30,8 +26,6 @@ from tests.portable_proof import (
     uri_to_token,
     verify_card,
 )
-from worker.settings import Settings
-from workflows.dose_rules import DEFAULT_PRODUCTS
 
 ISSUER = "https://cvms.example.org"
 KEY = derive_signing_key("test-secret-for-health-cards")

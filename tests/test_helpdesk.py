@@ -19,13 +19,13 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from api.app import create_app
-from api.security import hash_password
-from api.temporal import data_converter
+from domain.security import hash_password
 from notifications.capture import CaptureServer
 from records.db import transaction, utcnow
 from records.helpdesk import Agent, Case, CaseEventRecord, Requester, Team, TeamMember
 from records.outbox import OutboxMessage
 from records.users import User
+from services.temporal import data_converter
 from tests.conftest import eventually, login
 from worker.devserver import free_port
 from worker.main import build_worker

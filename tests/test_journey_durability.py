@@ -14,8 +14,8 @@ from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
 from api.app import create_app
-from api.temporal import data_converter
 from records.db import utcnow
+from services.temporal import data_converter
 from tests.conftest import eventually, login
 from tests.journeys import (
     add_lot,

@@ -1,4 +1,4 @@
-"""What a journey waits for next (workflows/journey_timers.py): unit and property tests."""
+"""What a journey waits for next (domain/journey_timers.py): unit and property tests."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workflows.dose_rules import DEFAULT_PRODUCTS_BY_CODE, ProductRule
-from workflows.journey_timers import (
+from domain.dose_rules import DEFAULT_PRODUCTS_BY_CODE, ProductRule
+from domain.journey_timers import (
     DOSE_DUE,
     MISSED,
     OVERDUE,

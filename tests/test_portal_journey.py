@@ -13,7 +13,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from activities.journey import LINK_RECORD
-from api.security import sign_link
+from domain.security import sign_link
 from records.db import transaction
 from records.recipients import Recipient
 from tests.browser_fixtures import screenshot

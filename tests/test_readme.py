@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from worker.settings import Settings
+from domain.settings import Settings
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 

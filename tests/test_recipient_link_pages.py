@@ -12,7 +12,7 @@ from sqlalchemy import select
 from activities.journey import LINK_APPOINTMENT, LINK_BOOK
 from activities.waitlist import ACTIVE_ENTRY
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
-from api.security import sign_link, token_digest
+from domain.security import sign_link, token_digest
 from records.db import transaction
 from records.links import UsedLink
 from records.scheduling import Appointment, Slot

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from api.security import sign_link
+from domain.security import sign_link
 from records.db import transaction
 from records.scheduling import Appointment, Slot
 from tests.conftest import eventually, login

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
-from api.security import token_digest
+from domain.security import token_digest
 from records.db import transaction
 from records.locations import Location
 from records.outbox import OutboxMessage

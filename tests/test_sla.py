@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows.business_hours import HELP_DESK_CALENDAR_DEFAULT, BusinessCalendar
-from workflows.sla import (
+from domain.business_hours import HELP_DESK_CALENDAR_DEFAULT, BusinessCalendar
+from domain.sla import (
     DEFAULT_SLA_TARGETS,
     CaseEvent,
     PriorityTargets,

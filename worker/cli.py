@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from worker.settings import load_settings
+from domain.settings import load_settings
 
 app = typer.Typer(help="cvms: vaccination programme and help desk on Temporal", no_args_is_help=True)
 

@@ -15,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
+from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
 from worker.devserver import port_in_use, start_dev_server, wait_for_port
 from worker.seed import DEMO_PASSWORD, demo_logins, seed
-from worker.settings import Settings
 
 
 class PortTaken(SystemExit):

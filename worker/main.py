@@ -9,10 +9,10 @@ import signal
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from api.temporal import connect
+from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
+from services.temporal import connect
 from worker import registry
-from worker.settings import Settings
 
 log = logging.getLogger("cvms.worker")
 

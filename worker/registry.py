@@ -12,7 +12,7 @@ from activities.helpdesk import HelpdeskActivities
 from activities.journey import JourneyActivities
 from activities.uploads import UploadActivities
 from activities.waitlist import WaitlistActivities
-from worker.settings import Settings
+from domain.settings import Settings
 from workflows.case import CaseWorkflow
 from workflows.journey import JourneyWorkflow
 from workflows.notify import SendEmailWorkflow

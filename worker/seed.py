@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.security import hash_password
+from domain.security import hash_password
 from records.db import transaction
 from records.eligibility import seed_minimum_ages
 from records.helpdesk import Agent, Category, Requester, RoutingRule, Team, TeamMember, Topic

@@ -5,7 +5,7 @@ The workflow owns the case once intake has created its row: every change is an
 is rejected before anything is written), appended to the event log through an
 activity, and answered with the new state. Between changes the workflow sleeps
 until the next SLA breach instant or the auto-close instant, both computed
-from the event log with the pure `workflows.sla.compute_sla`, recomputed after
+from the event log with the pure `domain.sla.compute_sla`, recomputed after
 every change. Email goes out in order from a task of its own, through the
 outbox, once per event (natural keys such as `case-1001:resolved:7`).
 """
@@ -24,8 +24,8 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities, EmailRequest
     from activities.helpdesk import CaseChange, CaseEventIn, HelpdeskActivities, NoteIn
-    from workflows.business_hours import BusinessCalendar
-    from workflows.sla import EVENT_KINDS, PRIORITIES, CaseEvent, SlaState, SlaTargets, compute_sla
+    from domain.business_hours import BusinessCalendar
+    from domain.sla import EVENT_KINDS, PRIORITIES, CaseEvent, SlaState, SlaTargets, compute_sla
 
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 AGENT_ACTIONS = frozenset({"assign", "note", "pending", "open", "resolve", "reopen", "priority"})

@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         refused,
     )
     from activities.waitlist import SeatOpening, WaitlistActivities
-    from workflows.dose_rules import (
+    from domain.dose_rules import (
         ProductRule,
         RuleViolation,
         check_booking,
@@ -49,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         check_same_product,
         next_dose_window,
     )
-    from workflows.journey_messages import (
+    from domain.journey_messages import (
         AppointmentRequest,
         BookRequest,
         DocumentOutcome,
@@ -60,7 +60,7 @@ with workflow.unsafe.imports_passed_through():
         RemoveDoseRequest,
         RescheduleRequest,
     )
-    from workflows.journey_timers import (
+    from domain.journey_timers import (
         DOSE_DUE,
         MISSED,
         OVERDUE,

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from api.deps import SettingsDep, bearer_token
 from api.errors import Forbidden
-from api.security import token_digest
+from domain.security import token_digest
 
 CSRF_COOKIE = "cvms_csrf"
 CSRF_FIELD = "csrf_token"

@@ -39,6 +39,8 @@ from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, re
 from api.pages.screening import Asked, Refusal, answers_from, asked, questions_for, refusal_of
 from api.recipients import load_recipient
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
+from domain.dose_rules import next_dose_window
+from domain.settings import Settings
 from records.db import reading, utcnow
 from records.eligibility import screening_questions
 from records.holds import HoldStatus, SeatHold
@@ -46,8 +48,6 @@ from records.journeys import Dose
 from records.locations import Location
 from records.products import InventoryLot, Product, current_product
 from records.scheduling import Appointment, Slot
-from worker.settings import Settings
-from workflows.dose_rules import next_dose_window
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 

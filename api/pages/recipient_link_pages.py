@@ -28,8 +28,10 @@ from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import BrowserRoute, PageRoute, field_errors, redirect, refusal_errors, render
 from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
-from api.security import sign_link
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
+from domain.dose_rules import to_local
+from domain.security import sign_link
+from domain.settings import Settings
 from records.db import reading, transaction, utcnow
 from records.holds import HoldStatus
 from records.journeys import Journey, JourneyStatus
@@ -38,8 +40,6 @@ from records.products import current_product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from records.waitlist import WaitlistEntry
-from worker.settings import Settings
-from workflows.dose_rules import to_local
 
 router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
 downloads = APIRouter(prefix="/r", route_class=PageRoute, include_in_schema=False)

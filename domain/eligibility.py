@@ -2,7 +2,7 @@
 
 Used by the API when booking and when documenting a dose. No I/O, no clock:
 the day the person would be vaccinated is passed in. A refusal is a
-`RuleViolation` (workflows/dose_rules.py) whose message says why.
+`RuleViolation` (domain/dose_rules.py) whose message says why.
 
 * Minimum age: the recipient must have reached it on the day of the dose.
 * Screening questions: each has the answer that triggers it and its effect,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from workflows.dose_rules import RuleViolation
+from domain.dose_rules import RuleViolation
 
 # Authorised minimum ages when the programme ran (Pfizer-BioNTech from 12, the others adults).
 DEFAULT_MINIMUM_AGES = {"pfizer": 12, "moderna": 18, "novavax": 18, "janssen": 18}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from workflows.dose_rules import ProductRule, next_dose_window, reminder_instant
+from domain.dose_rules import ProductRule, next_dose_window, reminder_instant
 
 REMINDER = "reminder"
 MISSED = "missed"

@@ -6,7 +6,7 @@ never reads the wall clock (``now`` is always passed in: the workflow passes
 nothing from Temporal.
 
 Two targets run per case, both counted in business time of the help desk's
-calendar (see ``workflows.business_hours``): *first response* and
+calendar (see ``domain.business_hours``): *first response* and
 *resolution*. Rules, applied to the events in time order (events at the same
 instant keep their log order):
 
@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from workflows.business_hours import BusinessCalendar, add_business_time, business_time_between
+from domain.business_hours import BusinessCalendar, add_business_time, business_time_between
 
 __all__ = [
     "AT_RISK_FRACTION",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from activities.journey import AppointmentFact, DoseChanges, DoseFact, SlotFact
-from workflows.dose_rules import ProductRule
+from domain.dose_rules import ProductRule
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
 from temporalio.converter import DataConverter
 
-from worker.settings import Settings
+from domain.settings import Settings
 
 # Building a pydantic TypeAdapter costs milliseconds. The SDK makes a fresh payload converter
 # (and with it a fresh adapter cache) for every activity's serialization context, so without

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from workflows.business_hours import BusinessCalendar
-from workflows.sla import SlaTargets
+from domain.business_hours import BusinessCalendar
+from domain.signing_keys import load_pem_signing_key, load_signing_key
+from domain.sla import SlaTargets
 
 if TYPE_CHECKING:
     from joserfc.jwk import ECKey
@@ -145,8 +146,6 @@ class Settings(BaseSettings):
     def _readable_signing_key(cls, value: str | None) -> str | None:
         # Read it once here, so a missing file or a wrong key type fails at start-up.
         if value:
-            from notifications.health_card import load_pem_signing_key
-
             try:
                 load_pem_signing_key(value)
             except (OSError, TypeError, ValueError) as exc:
@@ -161,8 +160,6 @@ class Settings(BaseSettings):
         return self
 
     def health_card_signing_key(self) -> ECKey:
-        from notifications.health_card import load_signing_key  # crypto libraries only when needed
-
         return load_signing_key(self.health_card_key, self.secret_key)
 
     def helpdesk_calendar(self) -> BusinessCalendar:
