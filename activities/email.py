@@ -11,38 +11,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from domain.email import CalendarInvite, EmailRequest, EmailResult
 from domain.settings import Settings
-from notifications.invite import CalendarInvite, build_ics
+from notifications.invite import build_ics
 from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
 from records.db import transaction, utcnow
 from records.outbox import OutboxMessage
-
-
-@dataclass(frozen=True)
-class EmailRequest:
-    key: str  # natural key, e.g. "journey-12-1:confirmed:3"
-    to: str
-    language: str
-    template: str
-    context: dict[str, Any] = field(default_factory=dict)
-    invite: CalendarInvite | None = None
-
-
-@dataclass(frozen=True)
-class EmailResult:
-    key: str
-    message_id: str
-    sent_now: bool  # False when an earlier attempt had already sent it
 
 
 def message_id_for(key: str, settings: Settings) -> str:

@@ -7,53 +7,15 @@ and sets the case's columns to the same absolute values again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from domain.helpdesk import CaseChange
 from domain.settings import Settings
 from records.db import transaction
 from records.helpdesk import Case, CaseEventRecord, CaseNote
-
-
-@dataclass(frozen=True)
-class NoteIn:
-    author: str  # "agent:2" / "requester:3"
-    author_name: str
-    visibility: str  # "public" | "internal"
-    purpose: str  # "note" | "reply" | "resolution"
-    body: str
-
-
-@dataclass(frozen=True)
-class CaseEventIn:
-    seq: int
-    at: datetime
-    kind: str
-    actor: str
-    priority: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    note: NoteIn | None = None
-
-
-@dataclass(frozen=True)
-class CaseChange:
-    """New events of a case and the case row's columns after them."""
-
-    case_id: int
-    events: list[CaseEventIn]
-    state: str
-    priority: str
-    assignee_id: int | None
-    first_response_breached: bool
-    resolution_breached: bool
-    resolved_at: datetime | None
-    closed_at: datetime | None
 
 
 class HelpdeskActivities:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -23,196 +23,43 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
-from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
+from temporalio.exceptions import ApplicationError
 
-from activities.email import EmailActivities, EmailRequest, EmailResult
+from activities.email import EmailActivities
 from domain.dose_rules import ProductRule
+from domain.email import CalendarInvite, EmailRequest, EmailResult
+from domain.journey_messages import (
+    LINK_APPOINTMENT,
+    LINK_BOOK,
+    LINK_RECORD,
+    AppointmentFact,
+    BookStep,
+    DocumentResult,
+    DocumentStep,
+    DoseFact,
+    EditStep,
+    JourneyStatus,
+    RemoveStep,
+    RescheduleStep,
+    StatusStep,
+)
+from domain.refusals import refused
+from domain.scheduling import ACTIVE_STATUSES, AppointmentStatus
 from domain.security import sign_link
 from domain.settings import Settings
-from notifications.invite import CalendarInvite
 from records.audit import audit, diff
 from records.db import transaction, utcnow
 from records.holds import take_held_seat
 from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_for_dose
-from records.journeys import Dose, Journey, JourneyStatus
+from records.journeys import Dose, Journey
 from records.locations import Location
 from records.recipients import Recipient
-from records.scheduling import ACTIVE_STATUSES, Appointment, AppointmentStatus, Slot, claim_seat, release_seat
-
-REFUSED = "JourneyRefused"
-
-# Purposes of the signed links a recipient gets (api/recipient_links.py reads them).
-LINK_APPOINTMENT = "appointment"
-LINK_BOOK = "book"
-LINK_RECORD = "record"
-
-
-def refused(code: str, message: str, status: int = 409, **details: Any) -> ApplicationError:
-    return ApplicationError(
-        message,
-        {"code": code, "status": status, **details},
-        type=REFUSED,
-        non_retryable=True,
-        category=ApplicationErrorCategory.BENIGN,
-    )
-
+from records.scheduling import Appointment, Slot, claim_seat, release_seat
 
 # --------------------------------------------------------------------------- facts
 
 
-@dataclass(frozen=True)
-class SlotFact:
-    slot_id: int
-    location_id: int
-    start_at: datetime
-    end_at: datetime
-    product_code: str
-
-
-@dataclass(frozen=True)
-class AppointmentFact:
-    appointment_id: int
-    journey_id: str
-    recipient_id: int
-    location_id: int
-    slot_id: int
-    start_at: datetime
-    end_at: datetime
-    product_code: str
-    dose_number: int
-    status: str
-    invite_sequence: int
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    @classmethod
-    def of(cls, row: Appointment) -> AppointmentFact:
-        return cls(
-            appointment_id=row.id,
-            journey_id=row.journey_id,
-            recipient_id=row.recipient_id,
-            location_id=row.location_id,
-            slot_id=row.slot_id,
-            start_at=row.start_at,
-            end_at=row.end_at,
-            product_code=row.product_code,
-            dose_number=row.dose_number,
-            status=row.status,
-            invite_sequence=row.invite_sequence,
-        )
-
-
-@dataclass(frozen=True)
-class DoseFact:
-    dose_id: int
-    dose_number: int
-    product_code: str
-    given_at: datetime
-    location_id: int
-    warning: str | None = None
-
-    @classmethod
-    def of(cls, row: Dose) -> DoseFact:
-        return cls(
-            dose_id=row.id,
-            dose_number=row.dose_number,
-            product_code=row.product_code,
-            given_at=row.given_at,
-            location_id=row.location_id,
-            warning=row.warning,
-        )
-
-
 # --------------------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True)
-class BookStep:
-    journey_id: str
-    recipient_id: int
-    series_no: int
-    rule: ProductRule
-    slot: SlotFact
-    dose_number: int
-    idempotency_key: str
-    actor: str
-    hold_id: int | None = None  # a seat held for this person (registration, waitlist offer)
-
-
-@dataclass(frozen=True)
-class RescheduleStep:
-    appointment_id: int
-    slot: SlotFact
-    actor: str
-
-
-@dataclass(frozen=True)
-class StatusStep:
-    """Cancel, check in, or mark missed: moves an appointment from an expected status."""
-
-    appointment_id: int
-    to_status: str
-    actor: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class DocumentStep:
-    journey_id: str
-    recipient_id: int
-    series_no: int
-    rule: ProductRule
-    dose_number: int
-    location_id: int
-    lot_number: str
-    expires_on: date
-    injection_site: str
-    route: str
-    administered_by: str
-    given_at: datetime
-    warning: str | None
-    idempotency_key: str
-    actor: str
-    completes_series: bool
-    appointment_id: int | None = None  # the appointment this dose fulfils
-
-
-@dataclass(frozen=True)
-class DocumentResult:
-    dose: DoseFact
-    appointment: AppointmentFact | None
-
-
-@dataclass(frozen=True)
-class DoseChanges:
-    """Fields of a documented dose a provider may correct (None: unchanged)."""
-
-    lot_number: str | None = None
-    expires_on: date | None = None
-    injection_site: str | None = None
-    route: str | None = None
-    administered_by: str | None = None
-    given_at: datetime | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v is not None}
-
-
-@dataclass(frozen=True)
-class EditStep:
-    dose_id: int
-    changes: DoseChanges
-    reason: str
-    actor: str
-
-
-@dataclass(frozen=True)
-class RemoveStep:
-    dose_id: int
-    reason: str
-    actor: str
 
 
 @dataclass(frozen=True)
@@ -616,19 +463,19 @@ class JourneyActivities:
     async def _appointment(self, db: AsyncSession, appointment_id: int) -> Appointment:
         row = await db.get(Appointment, appointment_id)
         if row is None:
-            raise refused("not_found", "No such appointment.", status=404)
+            raise refused("not_found", "No such appointment.", kind="not_found")
         return row
 
     async def _dose(self, db: AsyncSession, dose_id: int) -> Dose:
         row = await db.get(Dose, dose_id)
         if row is None:
-            raise refused("not_found", "No such dose.", status=404)
+            raise refused("not_found", "No such dose.", kind="not_found")
         return row
 
     async def _no_seat(self, db: AsyncSession, slot_id: int) -> ApplicationError:
         slot = await db.get(Slot, slot_id)
         if slot is None:
-            return refused("not_found", "No such slot.", status=404)
+            return refused("not_found", "No such slot.", kind="not_found")
         if not slot.is_open:
             return refused("slot_closed", "This slot is closed to bookings.")
         return refused("slot_full", "This slot is full; choose another.", slot_id=slot_id)
@@ -642,7 +489,7 @@ async def _stock_refusals() -> AsyncIterator[None]:
     except OutOfStock as empty:
         raise refused("lot_empty", str(empty), lot_number=empty.lot_number, on_hand=empty.on_hand) from None
     except LookupError as unknown:
-        raise refused("unknown_lot", str(unknown), status=422) from None
+        raise refused("unknown_lot", str(unknown), kind="invalid") from None
 
 
 def _dose_snapshot(dose: Dose) -> dict[str, Any]:

@@ -8,35 +8,19 @@ the late one finds the progress moved on and rolls back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain.settings import Settings
+from domain.uploads import UploadInput, UploadProgress, UploadStatus
 from records.db import utcnow
-from records.uploads import RecipientUpload, UploadRow, UploadStatus
+from records.uploads import RecipientUpload, UploadRow
 
 # A workflow may start before the request that made the upload commits; past this many
 # attempts the upload is taken to be gone (that request rolled back).
 MISSING_ATTEMPTS = 20
-
-
-@dataclass(frozen=True)
-class UploadInput:
-    upload_id: int
-    chunk_rows: int
-    pause_seconds: float
-
-
-@dataclass(frozen=True)
-class UploadProgress:
-    upload_id: int
-    done_rows: int
-    total_rows: int
-    finished: bool
 
 
 class _Overtaken(Exception):

@@ -9,8 +9,7 @@ or late signal never makes a second offer of the same seat.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,73 +17,36 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities.email import EmailRequest
 from domain.dose_rules import to_local
+from domain.email import EmailRequest
+from domain.scheduling import (
+    ACTIVE_ENTRY,
+    ACTIVE_STATUSES,
+    LINK_WAITLIST_OFFER,
+    REVIEW_SIGNAL,
+    WAITLIST_WORKFLOW,
+    EntryStatus,
+    HoldEnd,
+    HoldPurpose,
+    HoldStatus,
+    OfferEmail,
+    OfferFact,
+    OfferStatus,
+    Review,
+    SeatOpening,
+    WaitlistInput,
+    offer_link_id,
+    waitlist_workflow_id,
+)
 from domain.security import sign_link
 from domain.settings import Settings
 from records.db import transaction, utcnow
-from records.holds import HoldPurpose, HoldStatus, SeatHold, hold_seat, release_hold
+from records.holds import SeatHold, hold_seat, release_hold
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
-from records.scheduling import ACTIVE_STATUSES, Appointment, Slot
-from records.waitlist import (
-    EntryStatus,
-    OfferStatus,
-    WaitlistEntry,
-    WaitlistOffer,
-    waitlist_workflow_id,
-)
-
-# Purpose of the signed link that accepts a waitlist offer (api/recipient_links.py reads it).
-LINK_WAITLIST_OFFER = "waitlist-offer"
-ACTIVE_ENTRY = (EntryStatus.waiting.value, EntryStatus.offered.value)
-
-
-@dataclass(frozen=True)
-class WaitlistInput:
-    location_id: int
-    product_code: str
-    offer_hold_seconds: float
-
-
-@dataclass(frozen=True)
-class Review:
-    """Why the waitlist should look again: a seat opened in a slot, or someone joined."""
-
-    reason: str
-    slot_id: int | None = None
-
-
-@dataclass(frozen=True)
-class SeatOpening:
-    slot_id: int
-
-
-@dataclass(frozen=True)
-class OfferFact:
-    offer_id: int
-    entry_id: int
-    recipient_id: int
-    slot_id: int
-    expires_at: datetime
-    status: str
-
-
-@dataclass(frozen=True)
-class OfferEmail:
-    offer_id: int
-    template: str  # "waitlist_offer" or "waitlist_lapsed"
-
-
-@dataclass(frozen=True)
-class HoldEnd:
-    hold_id: int
-
-
-def offer_link_id(offer_id: int) -> str:
-    """The single-use id (jti) of an offer's accept link."""
-    return f"waitlist-offer-{offer_id}"
+from records.scheduling import Appointment, Slot
+from records.waitlist import WaitlistEntry, WaitlistOffer
 
 
 async def review_waitlist(
@@ -92,12 +54,12 @@ async def review_waitlist(
 ) -> None:
     """Signals the location's waitlist for the product, starting its workflow if needed."""
     await client.start_workflow(
-        "WaitlistWorkflow",
+        WAITLIST_WORKFLOW,
         WaitlistInput(location_id, product_code, settings.waitlist_offer_hold_seconds),
         id=waitlist_workflow_id(location_id, product_code),
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        start_signal="review",
+        start_signal=REVIEW_SIGNAL,
         start_signal_args=[review],
     )
 

@@ -38,12 +38,11 @@ from api import (
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
+from api.pages import booking_pages, dose_pages, lot_pages, recipient_link_pages, recipient_page
 from api.pages import finder as finder_pages
 from api.pages import helpdesk as helpdesk_pages
 from api.pages import inventory as inventory_pages
-from api.pages import journeys as journey_pages
 from api.pages import portal as portal_pages
-from api.pages import recipient_link_pages
 from api.pages import recipients as recipient_pages
 from api.pages import uploads as upload_pages
 from api.pages import users as user_pages
@@ -146,7 +145,10 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(recipient_pages.router)
     app.include_router(user_pages.router)
     app.include_router(upload_pages.router)
-    app.include_router(journey_pages.router)
+    app.include_router(recipient_page.router)
+    app.include_router(booking_pages.router)
+    app.include_router(dose_pages.router)
+    app.include_router(lot_pages.router)
     app.include_router(waitlist_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(finder_pages.router)

@@ -18,18 +18,28 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.journey import AppointmentFact, SlotFact
-from api.deps import Reader, ReadsOnly, Registrar, Scheduler, SessionDep, SettingsDep, TemporalDep
+from api.deps import (
+    Reader,
+    ReadsOnly,
+    Registrar,
+    Scheduler,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
 from api.eligibility import Screening, check_eligible
 from api.errors import Conflict, NotFound
-from api.journeys import IdempotencyKey, current_series, drive, end_transaction, journey_snapshot
+from api.journeys import IdempotencyKey
 from api.slots import day_bounds, require_scheduling
+from domain.journey_messages import AppointmentFact, SlotFact
+from domain.scheduling import AppointmentStatus
 from records.db import READS_ONLY, utcnow
 from records.holds import SeatHold
 from records.journeys import Journey
 from records.products import current_product
 from records.recipients import Recipient
-from records.scheduling import Appointment, AppointmentStatus, Slot
+from records.scheduling import Appointment, Slot
+from services.journeys import current_series, drive, end_transaction, journey_snapshot
 from workflows.journey import AppointmentRequest, BookRequest, JourneyWorkflow, RescheduleRequest
 
 router = APIRouter(prefix="/appointments", tags=["appointments"])

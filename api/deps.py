@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
 
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, NotFound, Unauthorized
 from api.mail import start_committed_email
 from api.permissions import Permission, allows
 from domain.security import token_digest
@@ -20,6 +20,7 @@ from records.db import READS_ONLY, utcnow
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
+from services.temporal import TemporalGateway
 
 SESSION_COOKIE = "cvms_session"
 
@@ -49,8 +50,9 @@ def after_commit(db: AsyncSession, action: Callable[[], Awaitable[None]]) -> Non
     db.info.setdefault("after_commit", []).append(action)
 
 
-async def get_temporal(request: Request) -> Client:
-    return await request.app.state.temporal()
+async def get_temporal(request: Request) -> TemporalGateway:
+    settings: Settings = request.app.state.settings
+    return TemporalGateway(await request.app.state.temporal(), settings.temporal_task_queue)
 
 
 def public_route() -> None:
@@ -78,7 +80,7 @@ async def reads_only(db: SessionDep) -> None:
 ReadsOnly = Depends(reads_only)
 # For the few routes that manage their own short transactions (logins).
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
-TemporalDep = Annotated[Client, Depends(get_temporal)]
+TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 
 def bearer_token(request: Request) -> str | None:
@@ -249,3 +251,44 @@ async def get_current_agent(request: Request, db: SessionDep) -> CurrentAgent:
 
 
 AgentDep = Annotated[CurrentAgent, Depends(get_current_agent)]
+
+
+# --------------------------------------------------------------------------- records at the location
+
+
+def at_active_location(
+    model: Any,
+    *,
+    id_name: str,
+    message: str,
+    id_type: Any = RecordId,
+    actor: Any = None,
+    where: Callable[[Any, int], Any] | None = None,
+) -> Any:
+    """A dependency that loads one ``model`` row by the path parameter ``id_name`` at the caller's
+    active location, or refuses with 404 ``message`` (another location's record is not found).
+
+    ``actor`` is the role dependency that may load it (Reader by default); ``where`` replaces the
+    default ``model.location_id == location`` condition (e.g. a transfer seen by both ends).
+    """
+    condition = where or (lambda m, location_id: m.location_id == location_id)
+
+    async def load(**arguments: Any) -> Any:
+        record_id, who, db = arguments[id_name], arguments["actor"], arguments["db"]
+        row = (
+            await db.execute(select(model).where(model.id == record_id, condition(model, who.location.id)))
+        ).scalar_one_or_none()
+        if row is None:
+            raise NotFound(message)
+        return row
+
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    load.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(id_name, keyword, annotation=id_type),
+            inspect.Parameter("actor", keyword, annotation=actor or Reader),
+            inspect.Parameter("db", keyword, annotation=SessionDep),
+        ]
+    )
+    load.__name__ = f"load_{model.__tablename__}"
+    return Annotated[model, Depends(load)]

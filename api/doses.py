@@ -15,24 +15,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.journey import DoseChanges
 from api.deps import Documenter, Reader, SessionDep, SettingsDep, TemporalDep
 from api.eligibility import Screening, check_eligible
 from api.errors import Conflict, NotFound, Unprocessable
-from api.journeys import (
-    IdempotencyKey,
-    SessionsDep,
-    current_series,
-    drive,
-    end_transaction,
-    journey_snapshot,
-)
+from api.journeys import IdempotencyKey, SessionsDep
 from domain.dose_rules import to_local
+from domain.journey_messages import DoseChanges, JourneyStatus
 from records.db import transaction, utcnow
-from records.journeys import Dose, Journey, JourneyStatus
+from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import InventoryLot, current_product
 from records.recipients import Recipient
+from services.journeys import current_series, drive, end_transaction, journey_snapshot
 from workflows.journey import DocumentRequest, EditDoseRequest, JourneyWorkflow, RemoveDoseRequest
 
 router = APIRouter(tags=["doses"])

@@ -1,4 +1,7 @@
-"""Every error is JSON: {"detail": message, "errors": [...]} with the right status."""
+"""Every error is JSON: {"detail": message, "code": ..., "errors": [...]} with the right status.
+
+The one place where a refusal (``domain/refusals.py``) becomes an HTTP status.
+"""
 
 from __future__ import annotations
 
@@ -10,39 +13,53 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.refusals import (
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
+    NotFound,
+    Refusal,
+    Throttled,
+    Unauthenticated,
+    Unavailable,
+)
 
-class ApiError(Exception):
-    status_code = status.HTTP_400_BAD_REQUEST
+# The names the routes and pages use for the refusals they raise and catch.
+ApiError = Refusal
+Unprocessable = Invalid
+Unauthorized = Unauthenticated
+TooManyRequests = Throttled
+ServiceUnavailable = Unavailable
 
-    def __init__(self, message: str, *, code: str | None = None, **extra: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.extra = extra
+__all__ = [
+    "ApiError",
+    "Conflict",
+    "Forbidden",
+    "Gone",
+    "NotFound",
+    "ServiceUnavailable",
+    "TooManyRequests",
+    "Unauthorized",
+    "Unprocessable",
+    "http_status",
+    "install_error_handlers",
+]
+
+STATUS_BY_KIND: dict[str, int] = {
+    "invalid": status.HTTP_422_UNPROCESSABLE_CONTENT,
+    "unauthenticated": status.HTTP_401_UNAUTHORIZED,
+    "forbidden": status.HTTP_403_FORBIDDEN,
+    "not_found": status.HTTP_404_NOT_FOUND,
+    "conflict": status.HTTP_409_CONFLICT,
+    "gone": status.HTTP_410_GONE,
+    "throttled": status.HTTP_429_TOO_MANY_REQUESTS,
+    "unavailable": status.HTTP_503_SERVICE_UNAVAILABLE,
+}
 
 
-class NotFound(ApiError):
-    status_code = status.HTTP_404_NOT_FOUND
-
-
-class Conflict(ApiError):
-    status_code = status.HTTP_409_CONFLICT
-
-
-class Unprocessable(ApiError):
-    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
-
-
-class Forbidden(ApiError):
-    status_code = status.HTTP_403_FORBIDDEN
-
-
-class Unauthorized(ApiError):
-    status_code = status.HTTP_401_UNAUTHORIZED
-
-
-class TooManyRequests(ApiError):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+def http_status(refusal: Refusal) -> int:
+    return STATUS_BY_KIND.get(refusal.kind, status.HTTP_400_BAD_REQUEST)
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -51,14 +68,15 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    @app.exception_handler(Refusal)
+    async def _refused(request: Request, exc: Refusal) -> JSONResponse:
         body: dict[str, Any] = {"detail": exc.message}
         if exc.code:
             body["code"] = exc.code
         body.update(exc.extra)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+        code = http_status(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return JSONResponse(body, status_code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -22,10 +22,10 @@ from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.journey import LINK_RECORD
 from api.deps import Manager, Public, Reader, RecordId, SessionDep, SettingsDep
 from api.errors import Conflict, NotFound
 from api.recipient_links import open_link
+from domain.journey_messages import LINK_RECORD
 from domain.settings import Settings
 from notifications.health_card import HealthCard, HealthCardTooLarge, health_card, jwks
 from notifications.immunization import DoseFacts, PatientFacts, fhir_bundle

@@ -39,13 +39,13 @@ from api.helpdesk_service import (
     summarize,
 )
 from api.mail import queue_email
+from domain.helpdesk import CaseAction
 from domain.security import hash_password, new_token, token_digest, verify_password
 from records.audit import audit
 from records.db import utcnow
 from records.helpdesk import Case, CaseAttachment, CaseNote, Category, Requester, Topic
 from records.locations import Location
 from records.users import LoginSession
-from workflows.case import CaseAction
 
 router = APIRouter(prefix="/helpdesk", tags=["help desk"])
 

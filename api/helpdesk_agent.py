@@ -25,6 +25,7 @@ from api.helpdesk_service import (
     sla_of_cases,
     summarize,
 )
+from domain.helpdesk import CaseAction, CaseView
 from domain.sla import PRIORITIES, SlaState
 from records.audit import audit
 from records.helpdesk import (
@@ -40,7 +41,6 @@ from records.helpdesk import (
     TeamMember,
     Topic,
 )
-from workflows.case import CaseAction, CaseView
 
 router = APIRouter(prefix="/helpdesk/agent", tags=["help desk agents"])
 

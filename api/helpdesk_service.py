@@ -11,13 +11,11 @@ from fastapi import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-from api.errors import ApiError, Conflict, NotFound
+from api.errors import Conflict, NotFound
+from api.errors import ServiceUnavailable as Unavailable
 from domain.business_hours import BusinessCalendar
+from domain.helpdesk import CaseAction, CaseStart, CaseView, case_workflow_id
 from domain.settings import Settings
 from domain.sla import EVENT_KINDS, CaseEvent, SlaState, SlaTargets, compute_sla
 from records.db import utcnow
@@ -33,11 +31,8 @@ from records.helpdesk import (
     Team,
     Topic,
 )
-from workflows.case import CaseAction, CaseStart, CaseView, CaseWorkflow, case_workflow_id
-
-
-class Unavailable(ApiError):
-    status_code = 503
+from services.temporal import TemporalGateway
+from workflows.case import CaseWorkflow
 
 
 class CaseSummary(BaseModel):
@@ -118,7 +113,7 @@ async def route(db: AsyncSession, category: Category, topic: Topic) -> Team:
 async def open_case(
     db: AsyncSession,
     settings: Settings,
-    temporal: Client,
+    temporal: TemporalGateway,
     *,
     requester: Requester,
     category: Category,
@@ -190,19 +185,14 @@ async def open_case(
         agent_url=f"{base}/helpdesk/agent/cases/{case.number}",
         linked_number=linked_case.number if linked_case else None,
     )
-    temporal_queue = settings.temporal_task_queue
 
     case_id = case.id
     bind = db.bind
 
     async def start_workflow() -> None:
         try:
-            await temporal.start_workflow(
-                CaseWorkflow.run,
-                start,
-                id=case_workflow_id(start.number),
-                task_queue=temporal_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            await temporal.start(
+                CaseWorkflow.run, start, workflow_id=case_workflow_id(start.number), once=False
             )
         except Exception as exc:
             # Temporal did not take the case: take the committed row back (its events and
@@ -214,7 +204,7 @@ async def open_case(
     return case, start_workflow
 
 
-async def act(db: AsyncSession, temporal: Client, case: Case, action: CaseAction) -> CaseView:
+async def act(db: AsyncSession, temporal: TemporalGateway, case: Case, action: CaseAction) -> CaseView:
     """Sends a change to the case's workflow and returns the state it answers with.
 
     The request's transaction is committed first: the workflow records the change
@@ -224,17 +214,10 @@ async def act(db: AsyncSession, temporal: Client, case: Case, action: CaseAction
     if case.state == "closed":
         raise Conflict(f"case {case.number} is closed", code="invalid_transition")
     await db.commit()
-    handle = temporal.get_workflow_handle(case_workflow_id(case.number or 0))
-    try:
-        return await handle.execute_update(CaseWorkflow.act, action, result_type=CaseView)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
-        raise Conflict(message, code="invalid_transition") from exc
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise Conflict(f"case {case.number} is closed", code="invalid_transition") from exc
-        raise
+    closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
+    return await temporal.update(
+        case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
+    )
 
 
 async def attachment_response(db: AsyncSession, case: Case, attachment_id: int) -> Response:

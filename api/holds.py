@@ -14,18 +14,19 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api.appointments import bookable
 from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound
 from api.slots import SlotDep, require_scheduling
+from domain.scheduling import HoldPurpose, HoldStatus, SeatHoldInput, hold_workflow_id
 from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
-from records.holds import HoldPurpose, HoldStatus, SeatHold, hold_seat, hold_workflow_id
+from records.holds import SeatHold, hold_seat
 from records.scheduling import Slot
-from workflows.waitlist import SeatHoldInput, SeatHoldWorkflow
+from services.temporal import TemporalGateway
+from workflows.waitlist import SeatHoldWorkflow
 
 router = APIRouter(tags=["seat holds"])
 
@@ -56,7 +57,7 @@ HoldDep = Annotated[SeatHold, Depends(load_hold)]
 
 
 async def place_hold(
-    db: AsyncSession, temporal: Client, settings: Settings, *, slot: Slot, held_by: str
+    db: AsyncSession, temporal: TemporalGateway, settings: Settings, *, slot: Slot, held_by: str
 ) -> SeatHold:
     """Shared by staff and the recipient's booking link: sets one seat of the slot aside for
     CVMS_SEAT_HOLD_SECONDS, with the workflow whose timer gives it back (409 when full)."""
@@ -81,21 +82,18 @@ async def place_hold(
     )
     # Started before the hold commits: if the commit fails, the timer finds no hold and does nothing;
     # a hold is therefore never left without the timer that releases it.
-    await temporal.start_workflow(
-        SeatHoldWorkflow.run,
-        SeatHoldInput(hold.id, hold.expires_at),
-        id=hold_workflow_id(hold.id),
-        task_queue=settings.temporal_task_queue,
+    await temporal.start(
+        SeatHoldWorkflow.run, SeatHoldInput(hold.id, hold.expires_at), workflow_id=hold_workflow_id(hold.id)
     )
     return hold
 
 
-async def give_back(temporal: Client, hold: SeatHold) -> None:
+async def give_back(temporal: TemporalGateway, hold: SeatHold) -> None:
     """Asks the hold's workflow to release the seat now (a hold that ended stays as it is)."""
     if hold.purpose != HoldPurpose.registration:
         raise Conflict("a waitlist offer's seat is released when the offer runs out", code="not_registration")
     if hold.status == HoldStatus.held:
-        await temporal.get_workflow_handle(hold_workflow_id(hold.id)).signal(SeatHoldWorkflow.release)
+        await temporal.signal(hold_workflow_id(hold.id), SeatHoldWorkflow.release)
 
 
 @router.post("/slots/{slot_id}/holds", response_model=HoldOut, status_code=201)

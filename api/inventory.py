@@ -21,6 +21,7 @@ from api.errors import Conflict, NotFound, Unprocessable
 from api.slots import day_bounds
 from api.stock_warnings import StockWarning, stock_warning
 from domain.dose_rules import to_local
+from domain.scheduling import ACTIVE_STATUSES
 from records.audit import audit
 from records.db import utcnow
 from records.inventory import (
@@ -38,7 +39,7 @@ from records.inventory import (
 from records.locations import Location
 from records.marketplace import settle_listings
 from records.products import InventoryLot
-from records.scheduling import ACTIVE_STATUSES, Appointment
+from records.scheduling import Appointment
 
 router = APIRouter(tags=["inventory"])
 

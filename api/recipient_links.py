@@ -40,29 +40,30 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.journey import LINK_APPOINTMENT, LINK_BOOK, LINK_RECORD, AppointmentFact
-from activities.waitlist import LINK_WAITLIST_OFFER, offer_link_id
 from api.appointments import AppointmentOut, book_slot, bookable, from_fact, slot_fact
 from api.deps import Public, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.eligibility import Screening
-from api.errors import ApiError, Conflict, Forbidden, NotFound
+from api.errors import ApiError, Conflict, Forbidden, Gone, NotFound
 from api.holds import HoldOut, give_back, place_hold
-from api.journeys import IdempotencyKey, SessionsDep, drive, end_transaction, journey_snapshot
+from api.journeys import IdempotencyKey, SessionsDep
 from api.slots import SlotOut, slot_out
 from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
 from domain.dose_rules import next_dose_window
+from domain.journey_messages import LINK_APPOINTMENT, LINK_BOOK, LINK_RECORD, AppointmentFact, JourneyStatus
+from domain.scheduling import LINK_WAITLIST_OFFER, EntryStatus, HoldStatus, OfferStatus, offer_link_id
 from domain.security import LinkError, read_link, token_digest
 from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.eligibility import screening_questions
-from records.holds import HoldStatus, SeatHold
-from records.journeys import Dose, Journey, JourneyStatus
+from records.holds import SeatHold
+from records.journeys import Dose, Journey
 from records.links import UsedLink
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
-from records.waitlist import EntryStatus, OfferStatus, WaitlistEntry, WaitlistOffer
+from records.waitlist import WaitlistEntry, WaitlistOffer
+from services.journeys import drive, end_transaction, journey_snapshot
 from workflows.journey import AppointmentRequest, JourneyWorkflow, RescheduleRequest
 
 router = APIRouter(prefix="/r", tags=["recipient links"])
@@ -71,10 +72,6 @@ RECIPIENT = "recipient-link"
 # How an appointment link was used (used_links.purpose), so its page can say what happened.
 USED_TO_CANCEL = f"{LINK_APPOINTMENT}:cancel"
 USED_TO_RESCHEDULE = f"{LINK_APPOINTMENT}:reschedule"
-
-
-class Gone(ApiError):
-    status_code = 410
 
 
 def open_link(settings: Settings, purpose: str, token: str) -> dict[str, Any]:

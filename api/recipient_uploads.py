@@ -28,13 +28,13 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.uploads import UploadInput
 from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.errors import NotFound, Unprocessable
 from api.recipients import RecipientFields, find_possible_duplicates, snapshot
+from domain.uploads import UploadInput, UploadStatus, upload_workflow_id
 from records.audit import audit, diff
 from records.recipients import Recipient, fold
-from records.uploads import RecipientUpload, UploadRow, UploadStatus, upload_workflow_id
+from records.uploads import RecipientUpload, UploadRow
 from workflows.uploads import RecipientUploadWorkflow
 
 router = APIRouter(prefix="/recipients", tags=["recipients"])
@@ -334,15 +334,14 @@ async def start_upload(
     )
     # Started before this request commits, so a Temporal that cannot take it leaves no upload
     # behind; its first step waits (retrying) until the upload it was started for is committed.
-    await temporal.start_workflow(
+    await temporal.start(
         RecipientUploadWorkflow.run,
         UploadInput(
             upload_id=upload.id,
             chunk_rows=settings.upload_chunk_rows,
             pause_seconds=settings.upload_chunk_pause_seconds,
         ),
-        id=upload_workflow_id(upload.id),
-        task_queue=settings.temporal_task_queue,
+        workflow_id=upload_workflow_id(upload.id),
     )
     return await upload_out(db, upload)
 

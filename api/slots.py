@@ -11,11 +11,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.waitlist import Review
 from api.deps import Manager, Reader, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.stock_warnings import StockWarning, stock_warning
 from domain.dose_rules import to_local
+from domain.scheduling import Review
 from records.audit import audit
 from records.db import utcnow
 from records.inventory import stock_by_product

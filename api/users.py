@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, EmailStr, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api.auth import SET_PASSWORD_PURPOSE
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
@@ -19,6 +18,7 @@ from domain.security import sign_link
 from domain.settings import Settings
 from records.audit import audit
 from records.users import Membership, Role, User
+from services.temporal import TemporalGateway
 
 router = APIRouter(prefix="/location/users", tags=["location users"])
 
@@ -93,7 +93,7 @@ async def location_users(db: AsyncSession, actor: Actor) -> list[LocationUser]:
 
 
 async def add_location_user(
-    db: AsyncSession, actor: Actor, settings: Settings, temporal: Client, body: UserAdd
+    db: AsyncSession, actor: Actor, settings: Settings, temporal: TemporalGateway, body: UserAdd
 ) -> LocationUser:
     """An existing login gets the new role here; a new login gets an account and a set-up email."""
     user = (await db.execute(select(User).where(User.login_name == body.login_name))).scalar_one_or_none()

@@ -13,20 +13,28 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
-from activities.waitlist import ACTIVE_ENTRY, Review, review_waitlist
 from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep, after_commit
 from api.errors import Conflict, NotFound, Unprocessable
 from api.slots import require_scheduling
 from domain.dose_rules import to_local
+from domain.scheduling import (
+    ACTIVE_ENTRY,
+    REVIEW_SIGNAL,
+    WAITLIST_WORKFLOW,
+    EntryStatus,
+    Review,
+    WaitlistInput,
+    waitlist_workflow_id,
+)
 from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
-from records.waitlist import EntryStatus, WaitlistEntry, WaitlistOffer
+from records.waitlist import WaitlistEntry, WaitlistOffer
+from services.temporal import TemporalGateway
 
 router = APIRouter(prefix="/waitlist", tags=["waitlist"])
 log = logging.getLogger("cvms.waitlist")
@@ -86,7 +94,7 @@ async def entry_out(db: AsyncSession, entry: WaitlistEntry) -> EntryOut:
 
 def tell_waitlist_after_commit(
     db: AsyncSession,
-    temporal: Client,
+    temporal: TemporalGateway,
     settings: Settings,
     location_id: int,
     product_code: str,
@@ -97,7 +105,13 @@ def tell_waitlist_after_commit(
 
     async def tell() -> None:
         try:
-            await review_waitlist(temporal, settings, location_id, product_code, review)
+            await temporal.signal_with_start(
+                WAITLIST_WORKFLOW,
+                WaitlistInput(location_id, product_code, settings.waitlist_offer_hold_seconds),
+                workflow_id=waitlist_workflow_id(location_id, product_code),
+                signal=REVIEW_SIGNAL,
+                signal_argument=review,
+            )
         except Exception:  # noqa: BLE001 - the request has committed; say so in the log only
             log.warning("could not tell waitlist %s/%s: %s", location_id, product_code, review, exc_info=True)
 
@@ -146,7 +160,7 @@ def _already_waitlisted(entry: WaitlistEntry | None) -> Conflict:
 
 async def add_to_waitlist(
     db: AsyncSession,
-    temporal: Client,
+    temporal: TemporalGateway,
     settings: Settings,
     *,
     location: Location,

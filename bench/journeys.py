@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from temporalio.client import Client
 
-from activities.journey import AppointmentFact
 from bench.stack import Stack
+from domain.journey_messages import AppointmentFact, journey_id
 from records.db import transaction
-from records.journeys import Journey, journey_id
+from records.journeys import Journey
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient

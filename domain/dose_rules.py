@@ -53,6 +53,8 @@ from types import MappingProxyType
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from domain.refusals import Refusal
+
 __all__ = [
     "DEFAULT_PRODUCTS",
     "DEFAULT_PRODUCTS_BY_CODE",
@@ -116,16 +118,14 @@ DEFAULT_PRODUCTS_BY_CODE: MappingProxyType[str, ProductRule] = MappingProxyType(
 
 ViolationKind = Literal["conflict", "invalid"]
 
-_HTTP_STATUS: dict[str, int] = {"conflict": 409, "invalid": 422}
 
-
-class RuleViolation(Exception):
+class RuleViolation(Refusal):
     """A business rule refused the request.
 
     ``code`` is machine-readable, ``message`` is for people, ``kind`` is
-    "conflict" (HTTP 409) or "invalid" (HTTP 422), ``details`` holds
-    structured facts (e.g. the window as ISO instants) so a caller can render
-    them in the location's time zone.
+    "conflict" (the state of the series does not allow it) or "invalid" (the
+    request is wrong), ``details`` holds structured facts (e.g. the window as
+    ISO instants) so a caller can render them in the location's time zone.
     """
 
     def __init__(
@@ -136,19 +136,17 @@ class RuleViolation(Exception):
         kind: ViolationKind = "conflict",
         details: dict[str, Any] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.kind: ViolationKind = kind
-        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(message, code=code, **dict(details or {}))
+        self.code: str = code
+        self.kind = kind
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return self.extra
 
     @property
     def is_conflict(self) -> bool:
         return self.kind == "conflict"
-
-    @property
-    def http_status(self) -> int:
-        return _HTTP_STATUS[self.kind]
 
     def __repr__(self) -> str:
         return f"RuleViolation(code={self.code!r}, kind={self.kind!r}, message={self.message!r})"

@@ -8,11 +8,13 @@ per journey for the data converter to learn them again).
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
-from activities.journey import AppointmentFact, DoseChanges, DoseFact, SlotFact
 from domain.dose_rules import ProductRule
+from domain.scheduling import ACTIVE_STATUSES
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,175 @@ class JourneyView:
     next_dose_latest: datetime | None
     next_event: str | None
     next_event_at: datetime | None
+
+
+def journey_id(recipient_id: int, series_no: int) -> str:
+    """The workflow ID, readable in the Temporal Web UI."""
+    return f"journey-{recipient_id}-{series_no}"
+
+
+class JourneyStatus(enum.StrEnum):
+    active = "active"
+    complete = "complete"
+
+
+# Purposes of the signed links a recipient gets (api/recipient_links.py reads them).
+LINK_APPOINTMENT = "appointment"
+
+
+LINK_BOOK = "book"
+
+
+LINK_RECORD = "record"
+
+
+@dataclass(frozen=True)
+class SlotFact:
+    slot_id: int
+    location_id: int
+    start_at: datetime
+    end_at: datetime
+    product_code: str
+
+
+@dataclass(frozen=True)
+class AppointmentFact:
+    appointment_id: int
+    journey_id: str
+    recipient_id: int
+    location_id: int
+    slot_id: int
+    start_at: datetime
+    end_at: datetime
+    product_code: str
+    dose_number: int
+    status: str
+    invite_sequence: int
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @classmethod
+    def of(cls, row: Any) -> AppointmentFact:
+        return cls(
+            appointment_id=row.id,
+            journey_id=row.journey_id,
+            recipient_id=row.recipient_id,
+            location_id=row.location_id,
+            slot_id=row.slot_id,
+            start_at=row.start_at,
+            end_at=row.end_at,
+            product_code=row.product_code,
+            dose_number=row.dose_number,
+            status=row.status,
+            invite_sequence=row.invite_sequence,
+        )
+
+
+@dataclass(frozen=True)
+class DoseFact:
+    dose_id: int
+    dose_number: int
+    product_code: str
+    given_at: datetime
+    location_id: int
+    warning: str | None = None
+
+    @classmethod
+    def of(cls, row: Any) -> DoseFact:
+        return cls(
+            dose_id=row.id,
+            dose_number=row.dose_number,
+            product_code=row.product_code,
+            given_at=row.given_at,
+            location_id=row.location_id,
+            warning=row.warning,
+        )
+
+
+@dataclass(frozen=True)
+class BookStep:
+    journey_id: str
+    recipient_id: int
+    series_no: int
+    rule: ProductRule
+    slot: SlotFact
+    dose_number: int
+    idempotency_key: str
+    actor: str
+    hold_id: int | None = None  # a seat held for this person (registration, waitlist offer)
+
+
+@dataclass(frozen=True)
+class RescheduleStep:
+    appointment_id: int
+    slot: SlotFact
+    actor: str
+
+
+@dataclass(frozen=True)
+class StatusStep:
+    """Cancel, check in, or mark missed: moves an appointment from an expected status."""
+
+    appointment_id: int
+    to_status: str
+    actor: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DocumentStep:
+    journey_id: str
+    recipient_id: int
+    series_no: int
+    rule: ProductRule
+    dose_number: int
+    location_id: int
+    lot_number: str
+    expires_on: date
+    injection_site: str
+    route: str
+    administered_by: str
+    given_at: datetime
+    warning: str | None
+    idempotency_key: str
+    actor: str
+    completes_series: bool
+    appointment_id: int | None = None  # the appointment this dose fulfils
+
+
+@dataclass(frozen=True)
+class DocumentResult:
+    dose: DoseFact
+    appointment: AppointmentFact | None
+
+
+@dataclass(frozen=True)
+class DoseChanges:
+    """Fields of a documented dose a provider may correct (None: unchanged)."""
+
+    lot_number: str | None = None
+    expires_on: date | None = None
+    injection_site: str | None = None
+    route: str | None = None
+    administered_by: str | None = None
+    given_at: datetime | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class EditStep:
+    dose_id: int
+    changes: DoseChanges
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class RemoveStep:
+    dose_id: int
+    reason: str
+    actor: str

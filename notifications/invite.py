@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-
-@dataclass(frozen=True)
-class CalendarInvite:
-    uid: str  # stays the same for the life of an appointment; SEQUENCE grows
-    sequence: int
-    method: str  # "REQUEST" or "CANCEL"
-    start: str  # ISO instants, UTC
-    end: str
-    summary: str
-    location: str
-    description: str
-    organizer_email: str
-    attendee_email: str
+from domain.email import CalendarInvite
 
 
 def build_ics(invite: CalendarInvite, stamp: datetime | None = None) -> bytes:

@@ -9,30 +9,15 @@ from "held", so a late timer and a booking cannot both win.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.scheduling import HoldPurpose, HoldStatus
 from records.db import Base, UTCDateTime, utcnow
 from records.scheduling import Slot
-
-
-class HoldPurpose(enum.StrEnum):
-    registration = "registration"
-    waitlist_offer = "waitlist_offer"
-
-
-class HoldStatus(enum.StrEnum):
-    held = "held"
-    booked = "booked"
-    released = "released"
-
-
-def hold_workflow_id(hold_id: int) -> str:
-    return f"seat-hold-{hold_id}"
 
 
 class SeatHold(Base):

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.journey_messages import JourneyStatus
 from records.db import Base, UTCDateTime, utcnow
-
-
-def journey_id(recipient_id: int, series_no: int) -> str:
-    """The workflow ID, readable in the Temporal Web UI."""
-    return f"journey-{recipient_id}-{series_no}"
-
-
-class JourneyStatus(enum.StrEnum):
-    active = "active"
-    complete = "complete"
 
 
 class Journey(Base):

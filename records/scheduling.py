@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.scheduling import AppointmentStatus
 from records.db import Base, UTCDateTime, utcnow
 
 
@@ -28,18 +28,6 @@ class Slot(Base):
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-
-
-class AppointmentStatus(enum.StrEnum):
-    booked = "booked"
-    checked_in = "checked_in"
-    cancelled = "cancelled"
-    missed = "missed"
-    completed = "completed"
-
-
-# An appointment in one of these still holds its seat and is the journey's current one.
-ACTIVE_STATUSES = (AppointmentStatus.booked.value, AppointmentStatus.checked_in.value)
 
 
 class Appointment(Base):

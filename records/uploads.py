@@ -4,19 +4,14 @@ so the outcome rows, the recipients they created and `done_rows` never disagree.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.uploads import UploadStatus
 from records.db import Base, UTCDateTime, utcnow
-
-
-class UploadStatus(enum.StrEnum):
-    processing = "processing"
-    done = "done"
 
 
 class RecipientUpload(Base):
@@ -45,7 +40,3 @@ class UploadRow(Base):
     recipient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duplicate_of: Mapped[list[int]] = mapped_column(JSON, default=list)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-
-
-def upload_workflow_id(upload_id: int) -> str:
-    return f"recipient-upload-{upload_id}"

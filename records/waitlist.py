@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.scheduling import EntryStatus, OfferStatus
 from records.db import Base, UTCDateTime, utcnow
-
-
-def waitlist_workflow_id(location_id: int, product_code: str) -> str:
-    """One waitlist workflow per location and product, readable in the Temporal Web UI."""
-    return f"waitlist-{location_id}-{product_code}"
-
-
-class EntryStatus(enum.StrEnum):
-    waiting = "waiting"
-    offered = "offered"  # holds a seat offer right now
-    booked = "booked"
-    lapsed = "lapsed"  # let an offer run out: off the list until added again
-    removed = "removed"
-
-
-class OfferStatus(enum.StrEnum):
-    pending = "pending"
-    accepted = "accepted"
-    expired = "expired"
-
 
 # Waiting or holding an offer: on the list (the statuses ACTIVE_ENTRY in activities/waitlist.py names).
 ACTIVE_WHERE = text("status IN ('waiting', 'offered')")

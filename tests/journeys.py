@@ -12,9 +12,10 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
+from domain.journey_messages import journey_id
 from records.db import transaction, utcnow
 from records.inventory import EventKind, record_event
-from records.journeys import Dose, Journey, journey_id
+from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import InventoryLot, Product
 from records.recipients import Recipient

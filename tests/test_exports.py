@@ -11,8 +11,8 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from activities.journey import LINK_RECORD
 from api.exports import health_card_for_recipient
+from domain.journey_messages import LINK_RECORD
 from domain.security import sign_link
 from records.db import transaction, utcnow
 from tests.conftest import login

@@ -12,7 +12,7 @@ import uuid
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from activities.journey import LINK_RECORD
+from domain.journey_messages import LINK_RECORD
 from domain.security import sign_link
 from records.db import transaction
 from records.recipients import Recipient

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from activities.journey import LINK_APPOINTMENT, LINK_BOOK
-from activities.waitlist import ACTIVE_ENTRY
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
+from domain.journey_messages import LINK_APPOINTMENT, LINK_BOOK
+from domain.scheduling import ACTIVE_ENTRY
 from domain.security import sign_link, token_digest
 from records.db import transaction
 from records.links import UsedLink

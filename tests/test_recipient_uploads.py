@@ -7,7 +7,8 @@ import asyncio
 
 from sqlalchemy import func, select
 
-from activities.uploads import UploadActivities, UploadInput
+from activities.uploads import UploadActivities
+from domain.uploads import UploadInput
 from records.audit import AuditEntry
 from records.db import transaction
 from records.recipients import Recipient

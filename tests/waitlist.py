@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from domain.scheduling import EntryStatus, HoldStatus
 from records.db import transaction, utcnow
-from records.holds import HoldStatus, SeatHold
-from records.waitlist import EntryStatus, WaitlistEntry
+from records.holds import SeatHold
+from records.waitlist import WaitlistEntry
 from tests.journeys import foreign_records, location_id, new_recipient
 
 

@@ -13,78 +13,33 @@ outbox, once per event (natural keys such as `case-1001:resolved:7`).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email import EmailActivities, EmailRequest
-    from activities.helpdesk import CaseChange, CaseEventIn, HelpdeskActivities, NoteIn
+    from activities.email import EmailActivities
+    from activities.helpdesk import HelpdeskActivities
     from domain.business_hours import BusinessCalendar
+    from domain.email import EmailRequest
+    from domain.helpdesk import (
+        AGENT_ACTIONS,
+        REQUESTER_ACTIONS,
+        SLA_TARGET_NAMES,
+        CaseAction,
+        CaseChange,
+        CaseEventIn,
+        CaseStart,
+        CaseView,
+        NoteIn,
+        case_workflow_id,
+    )
+    from domain.refusals import refused
     from domain.sla import EVENT_KINDS, PRIORITIES, CaseEvent, SlaState, SlaTargets, compute_sla
 
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-AGENT_ACTIONS = frozenset({"assign", "note", "pending", "open", "resolve", "reopen", "priority"})
-REQUESTER_ACTIONS = frozenset({"reply", "reopen"})
-# Targets in the order the SLA state names them; used in escalation keys.
-SLA_TARGET_NAMES = ("first_response", "resolution")
-
-
-@dataclass(frozen=True)
-class CaseStart:
-    """Everything the workflow needs, fixed at intake (so a settings change affects new cases only)."""
-
-    case_id: int
-    number: int
-    created_at: datetime
-    priority: str
-    subject: str
-    requester_email: str
-    requester_name: str
-    language: str
-    team_name: str
-    team_email: str
-    calendar: dict[str, Any]  # BusinessCalendar.to_dict()
-    sla_targets: str  # SlaTargets.to_setting()
-    reopen_window_seconds: float
-    auto_close_seconds: float
-    time_zone: str
-    requester_url: str  # where the requester sees the case
-    agent_url: str  # where the team works it
-    linked_number: int | None = None
-
-
-@dataclass(frozen=True)
-class CaseAction:
-    """One change asked of a case. `actor` is "agent:<id>" or "requester:<id>"."""
-
-    kind: str  # assign | note | pending | open | resolve | reopen | priority | reply
-    actor: str
-    actor_name: str
-    body: str = ""
-    visibility: str = "public"  # for notes: public | internal
-    assignee_id: int | None = None
-    assignee_name: str = ""
-    priority: str | None = None
-
-
-@dataclass(frozen=True)
-class CaseView:
-    number: int
-    state: str
-    priority: str
-    assignee_id: int | None
-    first_response_breached: bool
-    resolution_breached: bool
-    sla: dict[str, Any] = field(default_factory=dict)
-
-
-def case_workflow_id(number: int) -> str:
-    return f"case-{number}"
 
 
 @workflow.defn
@@ -138,7 +93,7 @@ class CaseWorkflow:
             # Checked again under the lock: another update may have changed the state meanwhile.
             refusal = self._refusal(action)
             if refusal:
-                raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+                raise refused("invalid_transition", refusal)
             events = self._apply(action, workflow.now())
             await self._record(events)
             self._woken = True
@@ -148,7 +103,7 @@ class CaseWorkflow:
     def _validate_act(self, action: CaseAction) -> None:
         refusal = self._refusal(action)
         if refusal:
-            raise ApplicationError(refusal, type="InvalidTransition", non_retryable=True)
+            raise refused("invalid_transition", refusal)
 
     @workflow.query
     def view(self) -> CaseView:

@@ -25,22 +25,8 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
-    from activities.journey import (
-        REFUSED,
-        AppointmentFact,
-        BookStep,
-        ComposeStep,
-        DocumentResult,
-        DocumentStep,
-        DoseFact,
-        EditStep,
-        JourneyActivities,
-        RemoveStep,
-        RescheduleStep,
-        StatusStep,
-        refused,
-    )
-    from activities.waitlist import SeatOpening, WaitlistActivities
+    from activities.journey import ComposeStep, JourneyActivities
+    from activities.waitlist import WaitlistActivities
     from domain.dose_rules import (
         ProductRule,
         RuleViolation,
@@ -50,15 +36,24 @@ with workflow.unsafe.imports_passed_through():
         next_dose_window,
     )
     from domain.journey_messages import (
+        AppointmentFact,
         AppointmentRequest,
         BookRequest,
+        BookStep,
         DocumentOutcome,
         DocumentRequest,
+        DocumentResult,
+        DocumentStep,
+        DoseFact,
         EditDoseRequest,
+        EditStep,
         JourneyInput,
         JourneyView,
         RemoveDoseRequest,
+        RemoveStep,
         RescheduleRequest,
+        RescheduleStep,
+        StatusStep,
     )
     from domain.journey_timers import (
         DOSE_DUE,
@@ -71,6 +66,8 @@ with workflow.unsafe.imports_passed_through():
         TimerInputs,
         next_timer,
     )
+    from domain.refusals import REFUSED, as_application_error, refused
+    from domain.scheduling import SeatOpening
 
 # Steps a person waits for: a few quick attempts, then the update fails and the API says so.
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
@@ -84,7 +81,7 @@ SYSTEM = "system"
 
 
 def _refusal(violation: RuleViolation) -> ApplicationError:
-    return refused(violation.code, violation.message, violation.http_status, **violation.details)
+    return as_application_error(violation)
 
 
 @workflow.defn
@@ -536,14 +533,16 @@ class JourneyWorkflow:
     def _current_appointment(self, appointment_id: int) -> AppointmentFact:
         current = self.appointment
         if current is None or current.appointment_id != appointment_id:
-            raise refused("not_current", "This is not the series' current appointment.", status=409)
+            raise refused("not_current", "This is not the series' current appointment.")
         return current
 
     def _dose_index(self, dose_id: int) -> int:
         for index, dose in enumerate(self.doses):
             if dose.dose_id == dose_id:
                 return index
-        raise refused("not_found", "No such dose in this series (it may have been removed).", status=404)
+        raise refused(
+            "not_found", "No such dose in this series (it may have been removed).", kind="not_found"
+        )
 
     def _timer_inputs(self) -> TimerInputs:
         appointment = self.appointment

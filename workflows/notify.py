@@ -9,7 +9,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email import EmailActivities, EmailRequest, EmailResult
+    from activities.email import EmailActivities
+    from domain.email import EmailRequest, EmailResult
 
 EMAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
@@ -24,7 +25,3 @@ class SendEmailWorkflow:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=EMAIL_RETRY,
         )
-
-
-def email_workflow_id(key: str) -> str:
-    return f"email-{key}"

@@ -14,7 +14,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from activities.uploads import UploadActivities, UploadInput, UploadProgress
+    from activities.uploads import UploadActivities
+    from domain.uploads import UploadInput, UploadProgress
 
 SYSTEM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 CHUNK_TIMEOUT = timedelta(minutes=2)

@@ -17,7 +17,6 @@ the waitlist told.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -25,13 +24,14 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
-    from activities.waitlist import (
+    from activities.waitlist import WaitlistActivities
+    from domain.scheduling import (
         HoldEnd,
         OfferEmail,
         OfferFact,
         Review,
+        SeatHoldInput,
         SeatOpening,
-        WaitlistActivities,
         WaitlistInput,
     )
 
@@ -119,12 +119,6 @@ class WaitlistWorkflow:
                 start_to_close_timeout=timedelta(seconds=60),
                 retry_policy=SYSTEM_RETRY,
             )
-
-
-@dataclass(frozen=True)
-class SeatHoldInput:
-    hold_id: int
-    expires_at: datetime
 
 
 @workflow.defn

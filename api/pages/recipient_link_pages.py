@@ -17,8 +17,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from activities.journey import LINK_APPOINTMENT, LINK_RECORD
-from activities.waitlist import ACTIVE_ENTRY
 from api import recipient_links as links
 from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Unprocessable
@@ -30,11 +28,12 @@ from api.pages.rendering import BrowserRoute, PageRoute, field_errors, redirect,
 from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from domain.dose_rules import to_local
+from domain.journey_messages import LINK_APPOINTMENT, LINK_RECORD, JourneyStatus
+from domain.scheduling import ACTIVE_ENTRY, HoldStatus
 from domain.security import sign_link
 from domain.settings import Settings
 from records.db import reading, transaction, utcnow
-from records.holds import HoldStatus
-from records.journeys import Journey, JourneyStatus
+from records.journeys import Journey
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient

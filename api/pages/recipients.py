@@ -14,7 +14,7 @@ from starlette.responses import Response
 from api.deps import Reader, RecordId, Registrar, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.pages.csrf import CheckedForm
-from api.pages.journeys import recipient_response
+from api.pages.recipient_page import recipient_response
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
 from api.recipients import EDITABLE, RecipientCreate, RecipientUpdate, edit, load_recipient, register, search
 from records.recipients import Recipient

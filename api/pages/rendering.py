@@ -18,7 +18,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from api.deps import Actor
-from api.errors import ApiError, Unauthorized, Unprocessable
+from api.errors import ApiError, Unauthorized, Unprocessable, http_status
 from api.pages import i18n
 from api.pages.choices import PAGE_GLOBALS
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, token_for
@@ -106,7 +106,7 @@ def render(
 def error_page(request: Request, exc: ApiError, login_path: str) -> Response:
     if isinstance(exc, Unauthorized):
         return redirect(f"{login_path}?next={quote(request.url.path)}")
-    return render(request, "error.html", status_code=exc.status_code, error=exc)
+    return render(request, "error.html", status_code=http_status(exc), error=exc)
 
 
 class PageRoute(APIRoute):

@@ -17,7 +17,7 @@ from api.errors import Conflict, Unprocessable
 from api.pages.choices import DATES_IN_ORDER
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
-from api.pages.journeys import recipient_again
+from api.pages.recipient_page import recipient_again
 from api.pages.rendering import (
     PAGE_SIZE,
     PageRoute,

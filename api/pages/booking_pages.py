@@ -1,0 +1,413 @@
+"""Portal pages for booking: seat holds, booking, check-in, cancel, reschedule, appointments, slots."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Request
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from api import appointments, holds, inventory, products, slots
+from api.deps import (
+    Actor,
+    Manager,
+    Reader,
+    RecordId,
+    Registrar,
+    Scheduler,
+    SessionDep,
+    SettingsDep,
+    TemporalDep,
+)
+from api.errors import Conflict, Unprocessable, http_status
+from api.journeys import SessionsDep
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
+from api.pages.recipient_page import (
+    form_int,
+    recipient_again,
+)
+from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
+from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
+from api.recipients import load_recipient
+from domain.scheduling import HoldStatus
+from records.db import reading, utcnow
+from records.holds import SeatHold
+from records.products import current_product
+from records.scheduling import Slot
+
+router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+
+@router.post("/recipients/{recipient_id}/hold")
+async def hold_submit(
+    request: Request,
+    recipient_id: RecordId,
+    actor: Scheduler,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """The chosen time's seat is held (CVMS_SEAT_HOLD_SECONDS) while the booking is confirmed."""
+    await load_recipient(db, recipient_id)
+    slot_id = form_int(form, "slot_id")
+    slot = await slots.load_slot(slot_id=slot_id, actor=actor, db=db)
+    try:
+        hold = await holds.hold_a_seat(
+            slot_id=slot_id, actor=actor, slot=slot, db=db, settings=settings, temporal=temporal
+        )
+    except (Conflict, Unprocessable) as refused:
+        return await recipient_again(
+            request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
+        )
+    return redirect(f"/portal/recipients/{recipient_id}/holds/{hold.id}")
+
+
+async def _hold_page(
+    request: Request,
+    db: AsyncSession,
+    actor: Actor,
+    recipient_id: int,
+    hold: SeatHold,
+    *,
+    answers: dict[str, str] | None = None,
+    refusal: Refusal | None = None,
+    status_code: int = 200,
+) -> Response:
+    recipient = await load_recipient(db, recipient_id)
+    slot = await db.get(Slot, hold.slot_id)
+    assert slot is not None
+    product = await current_product(db, slot.product_code)
+    return render(
+        request,
+        "portal/book_hold.html",
+        actor=actor,
+        status_code=status_code,
+        here=f"/portal/recipients/{recipient_id}/holds/{hold.id}",
+        recipient=recipient,
+        hold=hold,
+        held=hold.status == HoldStatus.held and hold.expires_at > utcnow(),
+        slot=slot,
+        product_name=product.name if product else slot.product_code,
+        questions=await questions_for(db, slot.product_code),
+        answers=answers or {},
+        refusal=refusal,
+    )
+
+
+@router.get("/recipients/{recipient_id}/holds/{hold_id}")
+async def hold_page(
+    request: Request,
+    recipient_id: RecordId,
+    hold_id: RecordId,
+    actor: Scheduler,
+    hold: holds.HoldDep,
+    db: SessionDep,
+) -> Response:
+    """The held seat, until when, and the screening questions to answer before booking."""
+    if hold.status == HoldStatus.booked:
+        return redirect(f"/portal/recipients/{recipient_id}")
+    return await _hold_page(request, db, actor, recipient_id, hold)
+
+
+@router.post("/recipients/{recipient_id}/holds/{hold_id}/release")
+async def release_submit(
+    recipient_id: RecordId,
+    hold_id: RecordId,
+    actor: Scheduler,
+    hold: holds.HoldDep,
+    form: CheckedForm,
+    temporal: TemporalDep,
+) -> Response:
+    await holds.release_a_hold(hold_id=hold_id, actor=actor, hold=hold, temporal=temporal)
+    return redirect(f"/portal/recipients/{recipient_id}?notice=seat_released")
+
+
+@router.post("/recipients/{recipient_id}/book")
+async def book_submit(
+    request: Request,
+    recipient_id: RecordId,
+    actor: Scheduler,
+    form: CheckedForm,
+    db: SessionDep,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """Books the held seat (or any free seat of the slot) with the screening answers; a refusal
+    is shown beside the form, the seat still held."""
+    await load_recipient(db, recipient_id)
+    slot_id = form_int(form, "slot_id")
+    hold_id = form_int(form, "hold_id") if form.get("hold_id") else None
+    slot = await slots.load_slot(slot_id=slot_id, actor=actor, db=db)
+    questions = await questions_for(db, slot.product_code)
+    answers = answers_from(form, questions)
+    body = appointments.BookIn(recipient_id=recipient_id, slot_id=slot_id, hold_id=hold_id, screening=answers)
+    try:
+        await appointments.book_appointment(
+            body=body,
+            actor=actor,
+            db=db,
+            settings=settings,
+            temporal=temporal,
+            # The same held seat submitted twice books once.
+            idempotency_key=f"hold-{hold_id}" if hold_id else None,
+        )
+    except (Conflict, Unprocessable) as refused:
+        if hold_id is None:
+            return await recipient_again(
+                request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
+            )
+        async with reading(sessions) as fresh:
+            hold = await holds.load_hold(hold_id=hold_id, actor=actor, db=fresh)
+            return await _hold_page(
+                request,
+                fresh,
+                actor,
+                recipient_id,
+                hold,
+                answers=answers,
+                refusal=refusal_of(refused, questions),
+                status_code=http_status(refused),
+            )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_booked")
+
+
+@router.post("/appointments/{appointment_id}/check-in")
+async def check_in_submit(
+    appointment_id: RecordId,
+    actor: Registrar,
+    appointment: appointments.AppointmentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = appointment.recipient_id
+    await appointments.check_in(
+        appointment_id=appointment_id,
+        actor=actor,
+        appointment=appointment,
+        db=db,
+        settings=settings,
+        temporal=temporal,
+    )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=checked_in")
+
+
+@router.post("/appointments/{appointment_id}/cancel")
+async def cancel_submit(
+    appointment_id: RecordId,
+    actor: Scheduler,
+    appointment: appointments.AppointmentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = appointment.recipient_id
+    reason = str(form.get("reason", "")).strip() or "cancelled at the location"
+    body = appointments.CancelIn(reason=reason[:500])
+    await appointments.cancel_appointment(
+        appointment_id=appointment_id,
+        body=body,
+        actor=actor,
+        appointment=appointment,
+        db=db,
+        settings=settings,
+        temporal=temporal,
+    )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_cancelled")
+
+
+@router.post("/appointments/{appointment_id}/reschedule")
+async def reschedule_submit(
+    appointment_id: RecordId,
+    actor: Scheduler,
+    appointment: appointments.AppointmentDep,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    recipient_id = appointment.recipient_id
+    body = appointments.RescheduleIn(slot_id=form_int(form, "slot_id"))
+    await appointments.reschedule_appointment(
+        appointment_id=appointment_id,
+        body=body,
+        actor=actor,
+        appointment=appointment,
+        db=db,
+        settings=settings,
+        temporal=temporal,
+    )
+    return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_rescheduled")
+
+
+@router.get("/appointments")
+async def appointments_page(
+    request: Request,
+    actor: Reader,
+    db: SessionDep,
+    day: date | None = None,
+    status: appointments.Status | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    day = day or utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    rows = await appointments.search_appointments(actor=actor, db=db, day=day, status=status, limit=500)
+    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    return render(
+        request,
+        "portal/appointments.html",
+        actor=actor,
+        demand=await inventory.demand_against_stock(actor=actor, db=db, days=7),
+        day=day,
+        status=status or "",
+        rows=shown,
+        total=len(rows),
+        page=page,
+        page_size=PAGE_SIZE,
+        pager_base=f"/portal/appointments?day={day.isoformat()}&status={status or ''}",
+    )
+
+
+async def _slots_page(
+    request: Request,
+    actor: Actor,
+    db: AsyncSession,
+    *,
+    slot: int | None = None,
+    page: int = 1,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    published = await db.get(Slot, slot) if slot else None
+    if published is not None and published.location_id != actor.location.id:
+        published = None
+    upcoming = (Slot.location_id == actor.location.id, Slot.end_at > utcnow())
+    total = (await db.execute(select(func.count()).select_from(Slot).where(*upcoming))).scalar_one()
+    shown = (
+        await db.execute(
+            select(Slot)
+            .where(*upcoming)
+            .order_by(Slot.start_at, Slot.id)
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    ).scalars()
+    return render(
+        request,
+        "portal/slots.html",
+        actor=actor,
+        status_code=status_code,
+        here="/portal/slots",
+        slots=list(shown),
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        pager_base="/portal/slots",
+        stock_warnings=await slots.stock_warnings(db, actor.location, published) if published else [],
+        product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
+        form=form or SLOT_FORM_DEFAULTS,
+        errors=errors or {},
+    )
+
+
+@router.get("/slots")
+async def slots_page(
+    request: Request,
+    actor: Reader,
+    db: SessionDep,
+    slot: int | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """The upcoming slots, soonest first, a page at a time; after publishing (?slot=id), that
+    slot's stock warnings."""
+    return await _slots_page(request, actor, db, slot=slot, page=page)
+
+
+# The slot form: a day and two times at the location, rather than the API's two instants.
+SLOT_FORM_DEFAULTS = {"day": "", "start": "09:00", "end": "10:00", "capacity": "10", "product_code": ""}
+
+
+SLOT_FORM_FIELDS = {"start_at": "start", "end_at": "end"}
+
+
+SLOT_WORDS = {
+    "capacity": N_("Enter a whole number of seats, at least 1."),
+    "end": N_("The end must be after the start."),
+}
+
+
+def _slot_in(posted: dict[str, str], time_zone: str) -> tuple[slots.SlotIn | None, dict[str, str]]:
+    """The slot form as the API's SlotIn, or every field's error at once."""
+    errors: dict[str, str] = {}
+    parts: dict[str, Any] = {}
+    for name, parse, words in (
+        ("day", date.fromisoformat, N_("Enter a date.")),
+        ("start", time.fromisoformat, N_("Enter a time.")),
+        ("end", time.fromisoformat, N_("Enter a time.")),
+    ):
+        try:
+            parts[name] = parse(posted[name])
+        except ValueError:
+            errors[name] = words
+    zone = ZoneInfo(time_zone)
+    if errors:  # two instants in order, so that the other fields are still checked
+        start_at, end_at = utcnow(), utcnow() + timedelta(hours=1)
+    else:
+        start_at = datetime.combine(parts["day"], parts["start"], tzinfo=zone)
+        end_at = datetime.combine(parts["day"], parts["end"], tzinfo=zone)
+    try:
+        body = slots.SlotIn(
+            start_at=start_at, end_at=end_at, capacity=posted["capacity"], product_code=posted["product_code"]
+        )
+    except ValidationError as exc:
+        for field, words in field_errors(exc, across=("end_at", SLOT_WORDS["end"])).items():
+            name = SLOT_FORM_FIELDS.get(field, field)
+            errors.setdefault(name, SLOT_WORDS.get(name, words))
+        return None, errors
+    return (None, errors) if errors else (body, {})
+
+
+@router.post("/slots")
+async def publish_slot_submit(
+    request: Request,
+    actor: Manager,
+    form: CheckedForm,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
+) -> Response:
+    """Publishes a slot; a bad value is said beside its field and nothing is published."""
+    posted = {name: str(form.get(name, "")).strip() for name in SLOT_FORM_DEFAULTS}
+    body, errors = _slot_in(posted, actor.location.time_zone)
+    status_code = 422
+    if body is not None:
+        try:
+            published = await slots.publish_slot(
+                body=body, actor=actor, db=db, settings=settings, temporal=temporal
+            )
+        except (Conflict, Unprocessable) as refused:
+            errors, status_code = refusal_errors(refused, fields=SLOT_FORM_FIELDS), http_status(refused)
+    if errors:
+        return await _slots_page(request, actor, db, form=posted, errors=errors, status_code=status_code)
+    if published.warnings:
+        return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}")
+    return redirect("/portal/slots?notice=slot_published")
+
+
+@router.post("/slots/{slot_id}/close")
+async def close_slot_submit(
+    slot_id: RecordId, actor: Manager, slot: slots.SlotDep, form: CheckedForm, db: SessionDep
+) -> Response:
+    await slots.close_slot(slot_id=slot_id, actor=actor, slot=slot, db=db)
+    return redirect("/portal/slots?notice=slot_closed")

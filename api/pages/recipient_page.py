@@ -1,0 +1,221 @@
+"""Dose-series pages of the provider portal: a recipient's doses and appointments (check in,
+document, edit and remove a dose, book, cancel, reschedule), the day's appointments, the
+location's slots and lots, and the record PDFs. Every action calls the JSON API's own
+function with the same role-checked actor, so the rules and the workflow are the same."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from api import products, waitlist
+from api.deps import (
+    Actor,
+    SessionDep,
+    SettingsDep,
+)
+from api.errors import ApiError, Unprocessable
+from api.pages.i18n import N_
+from api.pages.rendering import PageRoute, render
+from api.pages.screening import Asked, asked
+from api.recipients import load_recipient
+from domain.dose_rules import next_dose_window
+from domain.settings import Settings
+from records.db import reading, utcnow
+from records.eligibility import screening_questions
+from records.journeys import Dose
+from records.locations import Location
+from records.products import InventoryLot, Product
+from records.scheduling import Appointment, Slot
+
+router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
+
+# What the dose form posts besides the screening answers (kept when the dose is refused).
+DOSE_FIELDS = ("lot_id", "injection_site", "route", "administered_by", "given_at")
+
+
+def local_instant(value: str, time_zone: str) -> datetime:
+    """A datetime-local form value in the location's time zone, as an aware instant."""
+    return datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(time_zone))
+
+
+def form_int(form: FormData, name: str) -> int:
+    try:
+        return int(str(form.get(name, "")))
+    except ValueError:
+        raise Unprocessable(
+            N_("Choose one of the options."), errors=[{"field": name, "message": "required"}]
+        ) from None
+
+
+async def recipient_context(
+    db: SessionDep, settings: SettingsDep, actor: Actor, recipient_id: int
+) -> dict[str, Any]:
+    """What the recipient page shows about the series at the active location."""
+    recipient = await load_recipient(db, recipient_id)
+    dose_rows = (
+        await db.execute(
+            select(Dose, Location, Product)
+            .join(Location, Location.id == Dose.location_id)
+            .join(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
+            .where(Dose.recipient_id == recipient_id)
+            .order_by(Dose.given_at, Dose.id)
+        )
+    ).all()
+    given = [d for d, _loc, _p in dose_rows if not d.removed]
+    appointment_rows = (
+        (
+            await db.execute(
+                select(Appointment)
+                .where(Appointment.recipient_id == recipient_id, Appointment.location_id == actor.location.id)
+                .order_by(Appointment.start_at.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    lots = (
+        (
+            await db.execute(
+                select(InventoryLot)
+                .where(
+                    InventoryLot.location_id == actor.location.id,
+                    InventoryLot.expires_on >= today,
+                    InventoryLot.on_hand > 0,
+                )
+                .order_by(InventoryLot.product_code, InventoryLot.expires_on)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    product_names = {p.code: p.name for p in await products.list_products(actor=actor, db=db)}
+    open_slots = await bookable_slots(db, settings, actor, given)
+    series_product = given[-1].product_code if given else None
+    return {
+        "recipient": recipient,
+        "doses": [{"dose": d, "location": loc, "product": p} for d, loc, p in dose_rows],
+        "appointments": appointment_rows,
+        "active_appointment": next(
+            (a for a in appointment_rows if a.status in ("booked", "checked_in")), None
+        ),
+        "lots": lots,
+        "product_names": product_names,
+        "open_slots": open_slots,
+        **await _document_screening(db, sorted({lot.product_code for lot in lots}), product_names),
+        "waitlist_entries": await waitlist.list_waitlist(actor=actor, db=db, recipient_id=recipient_id)
+        if actor.location.scheduling_enabled
+        else [],
+        "waitlist_form": _waitlist_defaults(actor, series_product),
+        "waitlist_errors": {},
+        # The dose form's idempotency key, new each time the form is shown: the same form posted
+        # twice (a double click, a browser's retry) documents one dose.
+        "document_key": uuid.uuid4().hex,
+        "document_errors": {},
+    }
+
+
+async def _document_screening(
+    db: AsyncSession, product_codes: list[str], product_names: dict[str, str]
+) -> dict[str, Any]:
+    """The questions the dose form asks: those for every product once, then each product's own
+    (the ones for the chosen lot's product must be answered)."""
+    common: list[Asked] = []
+    own: list[tuple[str, list[Asked]]] = []
+    seen: set[str] = set()
+    for code in product_codes:
+        rows = await screening_questions(db, code)
+        for row in rows:
+            if row.product_code is None and row.code not in seen:
+                seen.add(row.code)
+                common.append(asked(row))
+        specific = [asked(row) for row in rows if row.product_code is not None]
+        if specific:
+            own.append((product_names.get(code, code), specific))
+    return {"common_questions": common, "product_questions": own}
+
+
+def _waitlist_defaults(actor: Actor, product_code: str | None) -> dict[str, str]:
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    return {
+        "product_code": product_code or "",
+        "earliest_date": today.isoformat(),
+        "latest_date": (today + timedelta(days=14)).isoformat(),
+    }
+
+
+async def recipient_response(
+    request: Request,
+    db: AsyncSession,
+    settings: Settings,
+    actor: Actor,
+    recipient_id: int,
+    *,
+    status_code: int = 200,
+    **shown: Any,
+) -> Response:
+    """The recipient page; after a refused change, with what was posted and why beside its form."""
+    context = await recipient_context(db, settings, actor, recipient_id)
+    context.update(shown)
+    # After a post, the language switch returns to the page itself, not to where the form went.
+    context["here"] = f"/portal/recipients/{recipient_id}"
+    return render(request, "portal/recipient.html", actor=actor, status_code=status_code, **context)
+
+
+async def recipient_again(
+    request: Request,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    actor: Actor,
+    recipient_id: int,
+    error: ApiError,
+    **shown: Any,
+) -> Response:
+    """The recipient page after a refusal, read afresh: the request's own transaction may have
+    ended when the change went to the workflow."""
+    async with reading(sessions) as fresh:
+        return await recipient_response(
+            request, fresh, settings, actor, recipient_id, status_code=error.status_code, **shown
+        )
+
+
+async def bookable_slots(
+    db: SessionDep, settings: SettingsDep, actor: Actor, given: list[Dose]
+) -> list[Slot]:
+    """Open slots here for the next dose: any product for dose 1; for a later dose the same
+    product, from the earliest date of its window to the recommended latest (no grace)."""
+    if not actor.location.scheduling_enabled:
+        return []
+    query = select(Slot).where(
+        Slot.location_id == actor.location.id,
+        Slot.is_open.is_(True),
+        Slot.booked + Slot.held < Slot.capacity,
+        Slot.start_at > utcnow(),
+    )
+    if given:
+        last = given[-1]
+        product = (
+            await db.execute(
+                select(Product).where(
+                    Product.code == last.product_code, Product.version == last.product_version
+                )
+            )
+        ).scalar_one()
+        if len(given) >= product.doses:
+            return []
+        window = next_dose_window(product.rule(), last.given_at, settings.day_seconds)
+        query = query.where(
+            Slot.product_code == product.code,
+            Slot.start_at >= window.earliest,
+            Slot.start_at <= window.recommended_latest,
+        )
+    return list((await db.execute(query.order_by(Slot.start_at).limit(50))).scalars())

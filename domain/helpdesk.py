@@ -1,0 +1,105 @@
+"""domain.helpdesk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NoteIn:
+    author: str  # "agent:2" / "requester:3"
+    author_name: str
+    visibility: str  # "public" | "internal"
+    purpose: str  # "note" | "reply" | "resolution"
+    body: str
+
+
+@dataclass(frozen=True)
+class CaseEventIn:
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    priority: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    note: NoteIn | None = None
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """New events of a case and the case row's columns after them."""
+
+    case_id: int
+    events: list[CaseEventIn]
+    state: str
+    priority: str
+    assignee_id: int | None
+    first_response_breached: bool
+    resolution_breached: bool
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+
+AGENT_ACTIONS = frozenset({"assign", "note", "pending", "open", "resolve", "reopen", "priority"})
+
+
+REQUESTER_ACTIONS = frozenset({"reply", "reopen"})
+
+
+# Targets in the order the SLA state names them; used in escalation keys.
+SLA_TARGET_NAMES = ("first_response", "resolution")
+
+
+@dataclass(frozen=True)
+class CaseStart:
+    """Everything the workflow needs, fixed at intake (so a settings change affects new cases only)."""
+
+    case_id: int
+    number: int
+    created_at: datetime
+    priority: str
+    subject: str
+    requester_email: str
+    requester_name: str
+    language: str
+    team_name: str
+    team_email: str
+    calendar: dict[str, Any]  # BusinessCalendar.to_dict()
+    sla_targets: str  # SlaTargets.to_setting()
+    reopen_window_seconds: float
+    auto_close_seconds: float
+    time_zone: str
+    requester_url: str  # where the requester sees the case
+    agent_url: str  # where the team works it
+    linked_number: int | None = None
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    """One change asked of a case. `actor` is "agent:<id>" or "requester:<id>"."""
+
+    kind: str  # assign | note | pending | open | resolve | reopen | priority | reply
+    actor: str
+    actor_name: str
+    body: str = ""
+    visibility: str = "public"  # for notes: public | internal
+    assignee_id: int | None = None
+    assignee_name: str = ""
+    priority: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    number: int
+    state: str
+    priority: str
+    assignee_id: int | None
+    first_response_breached: bool
+    resolution_breached: bool
+    sla: dict[str, Any] = field(default_factory=dict)
+
+
+def case_workflow_id(number: int) -> str:
+    return f"case-{number}"
