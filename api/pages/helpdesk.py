@@ -27,7 +27,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.errors import ApiError, Unprocessable
+from api.errors import ApiError, Unprocessable, http_status
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect, render, safe_next
@@ -137,7 +137,7 @@ async def register_submit(
             request,
             "help/register.html",
             time_zone=zone,
-            status_code=exc.status_code,
+            status_code=http_status(exc),
             form=values,
             errors={},
             failed=exc.message,
@@ -217,7 +217,7 @@ async def password_submit(
             request,
             "help/password.html",
             time_zone=zone,
-            status_code=exc.status_code,
+            status_code=http_status(exc),
             requester=current.requester,
             errors={},
             failed=exc.message,

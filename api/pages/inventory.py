@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from api import finder, inventory, marketplace, products
 from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
-from api.errors import ApiError
+from api.errors import ApiError, http_status
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render
@@ -117,7 +117,7 @@ async def _submit(
         await action(body)
     except ApiError as exc:
         return await _inventory_page(
-            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=exc.status_code
+            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=http_status(exc)
         )
     return None
 
@@ -208,7 +208,7 @@ async def confirm_submit(
     try:
         await inventory.confirm(transfer_id=transfer.id, actor=actor, transfer=transfer, db=db)
     except ApiError as exc:
-        return await _inventory_page(request, actor, db, failed=exc.message, status_code=exc.status_code)
+        return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
     return redirect("/portal/inventory?notice=transfer_confirmed")
 
 
@@ -224,7 +224,7 @@ async def cancel_submit(
     try:
         await inventory.cancel(transfer_id=transfer.id, actor=actor, transfer=transfer, db=db)
     except ApiError as exc:
-        return await _inventory_page(request, actor, db, failed=exc.message, status_code=exc.status_code)
+        return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
     return redirect("/portal/inventory?notice=transfer_cancelled")
 
 
@@ -272,7 +272,7 @@ async def _post_listing(
         listing = await action(body)
     except ApiError as exc:
         return await _marketplace_page(
-            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=exc.status_code
+            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=http_status(exc)
         )
     return redirect(
         "/portal/marketplace?notice=" + ("listing_matched" if listing.transfer else "listing_posted")

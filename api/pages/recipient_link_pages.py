@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from api import recipient_links as links
 from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.errors import Conflict, Unprocessable
+from api.errors import Conflict, Unprocessable, http_status
 from api.pages import i18n
 from api.pages.choices import DATES_IN_ORDER, RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
@@ -324,7 +324,7 @@ async def hold_submit(
     except Conflict as refused:
         async with reading(sessions) as fresh:
             return await _booking_page(
-                request, token, fresh, settings, failed=refused.message, status_code=refused.status_code
+                request, token, fresh, settings, failed=refused.message, status_code=http_status(refused)
             )
     return redirect(f"/r/book/{token}/holds/{hold.id}")
 
@@ -420,7 +420,7 @@ async def book_submit(
                 settings,
                 answers=answers,
                 refusal=refusal_of(refused, questions),
-                status_code=refused.status_code,
+                status_code=http_status(refused),
             )
     appointment_token = sign_link(
         settings.secret_key, LINK_APPOINTMENT, {"a": booked.id, "j": booked.journey_id}

@@ -22,7 +22,7 @@ from api.deps import (
     SessionDep,
     SettingsDep,
 )
-from api.errors import ApiError, Unprocessable
+from api.errors import ApiError, Unprocessable, http_status
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, render
 from api.pages.screening import Asked, asked
@@ -184,7 +184,7 @@ async def recipient_again(
     ended when the change went to the workflow."""
     async with reading(sessions) as fresh:
         return await recipient_response(
-            request, fresh, settings, actor, recipient_id, status_code=error.status_code, **shown
+            request, fresh, settings, actor, recipient_id, status_code=http_status(error), **shown
         )
 
 
