@@ -106,7 +106,8 @@ def render(
 def error_page(request: Request, exc: ApiError, login_path: str) -> Response:
     if isinstance(exc, Unauthorized):
         return redirect(f"{login_path}?next={quote(request.url.path)}")
-    return render(request, "error.html", status_code=http_status(exc), error=exc)
+    status = http_status(exc)
+    return render(request, "error.html", status_code=status, status=status, error=exc)
 
 
 class PageRoute(APIRoute):
