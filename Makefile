@@ -20,8 +20,13 @@ install: $(VENV)/.installed
 dev: install
 	$(BIN)/cvms dev
 
+# ruff, the import floors (import-linter contracts in pyproject.toml) and mypy (strict on
+# domain/, services/ and workflows/).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install lint
 	$(BIN)/python -m tests.run_suite

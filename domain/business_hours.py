@@ -199,7 +199,7 @@ class BusinessCalendar:
 
 def parse_holidays(text: str) -> frozenset[date]:
     """Parse ISO dates separated by commas and/or whitespace (empty text: none)."""
-    days = set()
+    days: set[date] = set()
     for item in re.split(r"[,\s]+", text.strip()):
         if item:
             try:
@@ -388,7 +388,7 @@ def _normalise_windows(windows: Iterable[Window]) -> tuple[Window, ...]:
 def _coerce_holidays(holidays: Iterable[date | str] | str) -> frozenset[date]:
     if isinstance(holidays, str):
         return parse_holidays(holidays)
-    days = set()
+    days: set[date] = set()
     for day in holidays:
         if isinstance(day, str):
             days |= parse_holidays(day)
@@ -413,8 +413,8 @@ def _parse_clause(clause: str) -> list[Window]:
         window = _WINDOW.fullmatch(item)
         if window is None:
             raise ValueError(f"cannot read opening hours {item!r} in {clause!r} (expected HH:MM-HH:MM)")
-        opening = _parse_time(window.group(1, 2, 3), item, closing=False)
-        closing = _parse_time(window.group(4, 5, 6), item, closing=True)
+        opening = _parse_time((window[1], window[2], window[3]), item, closing=False)
+        closing = _parse_time((window[4], window[5], window[6]), item, closing=True)
         windows.extend((weekday, opening, closing) for weekday in weekdays)
     return windows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from typing import Any
 
@@ -49,7 +50,7 @@ def read_link(secret_key: str, purpose: str, token: str, max_age_seconds: float)
     """The payload of a signed link; a tampered, foreign or expired one raises LinkError."""
     serializer = URLSafeTimedSerializer(secret_key, salt=f"cvms:{purpose}")
     try:
-        payload = serializer.loads(token, max_age=max_age_seconds)
+        payload = serializer.loads(token, max_age=math.floor(max_age_seconds))  # ages are whole seconds
     except SignatureExpired as exc:
         raise LinkError("this link has expired", expired=True) from exc
     except BadSignature as exc:

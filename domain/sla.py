@@ -102,7 +102,8 @@ class SlaTargets:
     def for_priority(self, priority: str) -> PriorityTargets:
         if priority not in PRIORITIES:
             raise ValueError(f"unknown priority {priority!r} (expected one of {PRIORITIES})")
-        return getattr(self, priority)
+        targets: PriorityTargets = getattr(self, priority)
+        return targets
 
     @classmethod
     def parse(cls, text: str, defaults: SlaTargets | None = None) -> SlaTargets:
