@@ -22,8 +22,6 @@ from api import (
     eligibility,
     exports,
     finder,
-    helpdesk,
-    helpdesk_agent,
     holds,
     inventory,
     journeys,
@@ -38,9 +36,10 @@ from api import (
 )
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
+from api.helpdesk import pages as helpdesk_pages
+from api.helpdesk import routes as helpdesk_routes
 from api.pages import booking_pages, dose_pages, lot_pages, recipient_link_pages, recipient_page
 from api.pages import finder as finder_pages
-from api.pages import helpdesk as helpdesk_pages
 from api.pages import inventory as inventory_pages
 from api.pages import portal as portal_pages
 from api.pages import recipients as recipient_pages
@@ -123,8 +122,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     # Browsers at the help desk's addresses get its pages; every other client the JSON below.
     app.include_router(helpdesk_pages.router)
     app.include_router(helpdesk_pages.agent_router)
-    app.include_router(helpdesk.router)
-    app.include_router(helpdesk_agent.router)
+    app.include_router(helpdesk_routes.router)
+    app.include_router(helpdesk_routes.agent_router)
     app.include_router(products.router)
     app.include_router(slots.router)
     app.include_router(appointments.router)

@@ -3,19 +3,19 @@ their public notes, reply and reopen; the agent's queue with SLA badges and the 
 (internal and public notes clearly marked, assign, pending, resolve, reopen).
 
 They sit at the /helpdesk/… addresses the help-desk email links to, beside the JSON API,
-and call its functions: a browser gets the page, any other client the JSON. Agents log in
-with their provider login (/portal/login)."""
+and call the same services (`services.helpdesk*`): a browser gets the page, any other
+client the JSON. Agents log in with their provider login (/portal/login)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api import helpdesk, helpdesk_agent
 from api.auth import set_session_cookie
 from api.deps import (
     SESSION_COOKIE,
@@ -26,11 +26,30 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
+    after_commit,
 )
-from api.errors import ApiError, Unprocessable, http_status
+from api.errors import Unprocessable, http_status
+from api.helpdesk.deps import TeamCase
+from api.helpdesk.schemas import (
+    AgentCaseOut,
+    CaseSummary,
+    CategoryOut,
+    IntakeIn,
+    MyCaseOut,
+    NoteIn,
+    PasswordIn,
+    PendingIn,
+    QueueItem,
+    RegisterIn,
+    RequesterLoginIn,
+    ResolveIn,
+)
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect, render, safe_next
+from domain.refusals import Refusal
+from services import helpdesk, helpdesk_accounts, helpdesk_intake
+from services.helpdesk import SlaStatus
 
 
 class RequesterPageRoute(BrowserRoute):
@@ -120,7 +139,7 @@ async def register_submit(
     values["preferred_language"] = _text(form, "preferred_language") or "en"
     zone = settings.helpdesk_time_zone
     try:
-        body = helpdesk.RegisterIn(**values)
+        body = RegisterIn(**values)
     except ValidationError as exc:
         return _page(
             request,
@@ -131,8 +150,14 @@ async def register_submit(
             errors=field_errors(exc),
         )
     try:
-        await helpdesk.register(body=body, db=db, settings=settings, temporal=temporal)
-    except ApiError as exc:
+        await helpdesk_accounts.register(
+            db=db,
+            settings=settings,
+            temporal=temporal,
+            **body.model_dump(exclude={"email"}),
+            email=str(body.email),
+        )
+    except Refusal as exc:
         return _page(
             request,
             "help/register.html",
@@ -163,10 +188,12 @@ async def login_submit(
     email = _text(form, "email")
     target = safe_next(_text(form, "next"), "/helpdesk")
     try:
-        body = helpdesk.RequesterLoginIn(email=email, password=str(form.get("password", "")))
-        opened = await helpdesk.requester_login(body=body, response=Response(), db=db, settings=settings)
-    except (ValidationError, ApiError) as exc:
-        failed = exc.message if isinstance(exc, ApiError) else "email or password is wrong"
+        body = RequesterLoginIn(email=email, password=str(form.get("password", "")))
+        requester, token, _expires = await helpdesk_accounts.log_in(
+            db=db, settings=settings, email=body.email, password=body.password
+        )
+    except (ValidationError, Refusal) as exc:
+        failed = exc.message if isinstance(exc, Refusal) else "email or password is wrong"
         return _page(
             request,
             "help/login.html",
@@ -176,8 +203,8 @@ async def login_submit(
             next=target,
             failed=failed,
         )
-    response = redirect("/helpdesk/password" if opened.must_change_password else target)
-    set_session_cookie(response, opened.token, settings)
+    response = redirect("/helpdesk/password" if requester.must_change_password else target)
+    set_session_cookie(response, token, settings)
     return response
 
 
@@ -198,11 +225,13 @@ async def password_submit(
 ) -> Response:
     zone = settings.helpdesk_time_zone
     try:
-        body = helpdesk.PasswordIn(
+        body = PasswordIn(
             current_password=str(form.get("current_password", "")),
             new_password=str(form.get("new_password", "")),
         )
-        await helpdesk.change_password(body=body, current=current, db=db)
+        helpdesk_accounts.change_password(
+            db=db, requester=current.requester, actor=current.actor, **body.model_dump()
+        )
     except ValidationError as exc:
         return _page(
             request,
@@ -212,7 +241,7 @@ async def password_submit(
             requester=current.requester,
             errors=field_errors(exc),
         )
-    except ApiError as exc:
+    except Refusal as exc:
         return _page(
             request,
             "help/password.html",
@@ -227,7 +256,7 @@ async def password_submit(
 
 @router.post("/logout")
 async def logout_submit(current: RequesterLoginDep, form: CheckedForm, db: SessionDep) -> Response:
-    await db.delete(current.login)
+    await helpdesk_accounts.log_out(db=db, login=current.login)
     response = redirect("/helpdesk/login?notice=logged_out")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -237,13 +266,35 @@ async def logout_submit(current: RequesterLoginDep, form: CheckedForm, db: Sessi
 async def my_cases_page(
     request: Request, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    cases = await helpdesk.my_cases(current=current, db=db)
+    cards = await helpdesk.requester_cases(db=db, requester=current.requester)
     return _page(
         request,
         "help/my_cases.html",
         time_zone=settings.helpdesk_time_zone,
         requester=current.requester,
-        cases=cases,
+        cases=[CaseSummary.of(card) for card in cards],
+    )
+
+
+async def _intake_page(
+    request: Request,
+    current: RequesterDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    *,
+    status_code: int = 200,
+    form: dict[str, str],
+    errors: dict[str, str],
+) -> Response:
+    return _page(
+        request,
+        "help/intake.html",
+        time_zone=settings.helpdesk_time_zone,
+        status_code=status_code,
+        requester=current.requester,
+        categories=[CategoryOut.of(c) for c in await helpdesk_intake.categories(db=db)],
+        form=form,
+        errors=errors,
     )
 
 
@@ -251,15 +302,7 @@ async def my_cases_page(
 async def intake_page(
     request: Request, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    return _page(
-        request,
-        "help/intake.html",
-        time_zone=settings.helpdesk_time_zone,
-        requester=current.requester,
-        categories=await helpdesk.categories(db=db),
-        form={},
-        errors={},
-    )
+    return await _intake_page(request, current, db, settings, form={}, errors={})
 
 
 @router.post("/cases")
@@ -274,20 +317,18 @@ async def intake_submit(
     values = {name: _text(form, name) for name in ("topic", "subject", "description", "contact_phone")}
     category, _sep, topic = values["topic"].partition("/")
     try:
-        body = helpdesk.IntakeIn(**{**values, "category": category, "topic": topic})
-        case = await helpdesk.intake(body=body, current=current, db=db, settings=settings, temporal=temporal)
-    except (ValidationError, ApiError) as exc:
-        errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
-        return _page(
-            request,
-            "help/intake.html",
-            time_zone=settings.helpdesk_time_zone,
-            status_code=422,
+        body = IntakeIn(**{**values, "category": category, "topic": topic})
+        case, start = await helpdesk_intake.intake(
+            db=db,
+            settings=settings,
+            temporal=temporal,
             requester=current.requester,
-            categories=await helpdesk.categories(db=db),
-            form=values,
-            errors=errors,
+            **body.model_dump(exclude={"attachment"}),
         )
+    except (ValidationError, Refusal) as exc:
+        errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
+        return await _intake_page(request, current, db, settings, status_code=422, form=values, errors=errors)
+    after_commit(db, start)
     return redirect(f"/helpdesk/cases/{case.number}?notice=case_opened")
 
 
@@ -295,13 +336,13 @@ async def intake_submit(
 async def my_case_page(
     request: Request, number: int, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    case = await helpdesk.my_case(number=number, current=current, db=db)
+    detail = await helpdesk.requester_case_detail(db=db, requester=current.requester, number=number)
     return _page(
         request,
         "help/my_case.html",
         time_zone=settings.helpdesk_time_zone,
         requester=current.requester,
-        case=case,
+        case=MyCaseOut.of_detail(detail),
     )
 
 
@@ -318,14 +359,16 @@ async def reply_submit(
     if not text:
         raise Unprocessable(N_("Write your reply first."))
     replied = await helpdesk.reply(
-        number=number,
-        body=helpdesk.ReplyIn(body=text),
-        current=current,
         db=db,
         settings=settings,
         temporal=temporal,
-        response=Response(),
+        requester=current.requester,
+        actor=current.actor,
+        number=number,
+        body=text,
     )
+    if replied.start is not None:
+        after_commit(db, replied.start)
     return redirect(f"/helpdesk/cases/{replied.new_case_number or number}?notice=replied")
 
 
@@ -333,7 +376,9 @@ async def reply_submit(
 async def reopen_submit(
     number: int, current: RequesterDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
 ) -> Response:
-    await helpdesk.requester_reopen(number=number, current=current, db=db, temporal=temporal)
+    await helpdesk.requester_reopen(
+        db=db, temporal=temporal, requester=current.requester, actor=current.actor, number=number
+    )
     return redirect(f"/helpdesk/cases/{number}?notice=reopened")
 
 
@@ -352,15 +397,19 @@ async def queue_page(
 ) -> Response:
     """My teams' cases in the queue's order, a page at a time."""
     states = [state] if state in dict(CASE_STATES) else None
-    slas = [sla] if sla in SLA_BADGES else None
-    ordered = await helpdesk_agent.queue_in_order(agent=agent, db=db, state=states, sla=slas)  # type: ignore[arg-type]
+    slas = [cast(SlaStatus, sla)] if sla in SLA_BADGES else None
+    ordered = await helpdesk.queue_in_order(
+        db=db, agent=agent.agent, team_ids=agent.team_ids, state=states, sla=slas
+    )
     shown = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return _page(
         request,
         "help/queue.html",
         time_zone=settings.helpdesk_time_zone,
         agent=agent,
-        items=[await helpdesk_agent.queue_item(db, case, sla_state) for case, sla_state in shown],
+        items=[
+            QueueItem.of_entry(await helpdesk.queue_entry(db, case, state_of)) for case, state_of in shown
+        ],
         state=state or "",
         sla=sla or "",
         total=len(ordered),
@@ -372,14 +421,9 @@ async def queue_page(
 
 @agent_router.get("/cases/{number}")
 async def agent_case_page(
-    request: Request,
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    db: SessionDep,
-    settings: SettingsDep,
+    request: Request, number: int, case: TeamCase, agent: AgentDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    view = await helpdesk_agent.agent_case(case=case, agent=agent, db=db)
+    view = AgentCaseOut.of_detail(await helpdesk.agent_case_detail(db=db, case=case))
     return _page(
         request, "help/agent_case.html", time_zone=settings.helpdesk_time_zone, agent=agent, case=view
     )
@@ -387,100 +431,63 @@ async def agent_case_page(
 
 @agent_router.post("/cases/{number}/assign")
 async def assign_submit(
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    form: CheckedForm,
-    db: SessionDep,
-    temporal: TemporalDep,
+    number: int, case: TeamCase, agent: AgentDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
 ) -> Response:
-    await helpdesk_agent.assign(
-        case=case, body=helpdesk_agent.AssignIn(), agent=agent, db=db, temporal=temporal
+    await helpdesk.assign(
+        case, agent=agent.agent, actor=agent.actor, assignee_id=None, db=db, temporal=temporal
     )
     return redirect(f"/helpdesk/agent/cases/{number}?notice=assigned")
 
 
-@agent_router.post("/cases/{number}/notes")
-async def note_submit(
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    form: CheckedForm,
-    db: SessionDep,
-    temporal: TemporalDep,
-) -> Response:
-    visibility = "public" if _text(form, "visibility") == "public" else "internal"
+def _note(form: Any) -> dict[str, Any]:
     text = _text(form, "body")
     if not text:
         raise Unprocessable(N_("Write the note first."))
-    await helpdesk_agent.add_note(
-        case=case,
-        body=helpdesk_agent.NoteIn(body=text, visibility=visibility),
-        agent=agent,
-        db=db,
-        temporal=temporal,
-    )
-    return redirect(f"/helpdesk/agent/cases/{number}?notice=note_added")
+    visibility = "public" if _text(form, "visibility") == "public" else "internal"
+    return NoteIn(body=text, visibility=visibility).model_dump()
 
 
-@agent_router.post("/cases/{number}/pending")
-async def pending_submit(
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    form: CheckedForm,
-    db: SessionDep,
-    temporal: TemporalDep,
-) -> Response:
-    await helpdesk_agent.set_pending(
-        case=case,
-        body=helpdesk_agent.PendingIn(body=_text(form, "body")),
-        agent=agent,
-        db=db,
-        temporal=temporal,
-    )
-    return redirect(f"/helpdesk/agent/cases/{number}?notice=pending")
+def _question(form: Any) -> dict[str, Any]:
+    return PendingIn(body=_text(form, "body")).model_dump()
 
 
-@agent_router.post("/cases/{number}/resolve")
-async def resolve_submit(
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    form: CheckedForm,
-    db: SessionDep,
-    temporal: TemporalDep,
-) -> Response:
+def _resolution(form: Any) -> dict[str, Any]:
     text = _text(form, "resolution")
     if not text:
         raise Unprocessable(N_("Write the resolution notes first."))
-    await helpdesk_agent.resolve(
-        case=case, body=helpdesk_agent.ResolveIn(resolution=text), agent=agent, db=db, temporal=temporal
-    )
-    return redirect(f"/helpdesk/agent/cases/{number}?notice=resolved")
+    return {"body": ResolveIn(resolution=text).resolution}
 
 
-@agent_router.post("/cases/{number}/reopen")
-async def agent_reopen_submit(
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    form: CheckedForm,
-    db: SessionDep,
-    temporal: TemporalDep,
-) -> Response:
-    await helpdesk_agent.reopen(case=case, agent=agent, db=db, temporal=temporal)
-    return redirect(f"/helpdesk/agent/cases/{number}?notice=opened")
+# The case page's other forms, each a POST to /helpdesk/agent/cases/{number}/<path>:
+# (path, route name, action kind, notice shown after it, what the action takes from the form).
+CASE_FORMS: list[tuple[str, str, str, str, Callable[[Any], dict[str, Any]]]] = [
+    ("notes", "note_submit", "note", "note_added", _note),
+    (
+        "pending",
+        "pending_submit",
+        "pending",
+        "pending",
+        lambda form: PendingIn(body=_text(form, "body")).model_dump(),
+    ),
+    ("resolve", "resolve_submit", "resolve", "resolved", _resolution),
+    ("reopen", "agent_reopen_submit", "reopen", "opened", lambda form: {}),
+    ("open", "agent_open_submit", "open", "opened", lambda form: {}),
+]
 
 
-@agent_router.post("/cases/{number}/open")
-async def agent_open_submit(
-    number: int,
-    case: helpdesk_agent.TeamCase,
-    agent: AgentDep,
-    form: CheckedForm,
-    db: SessionDep,
-    temporal: TemporalDep,
-) -> Response:
-    await helpdesk_agent.set_open(case=case, agent=agent, db=db, temporal=temporal)
-    return redirect(f"/helpdesk/agent/cases/{number}?notice=opened")
+def _case_form(path: str, name: str, kind: str, notice: str, read: Callable[[Any], dict[str, Any]]) -> None:
+    async def submit(
+        number: int, case: TeamCase, agent: AgentDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
+    ) -> Response:
+        values = read(form)
+        await helpdesk.agent_act(
+            case, kind, agent=agent.agent, actor=agent.actor, db=db, temporal=temporal, **values
+        )
+        return redirect(f"/helpdesk/agent/cases/{number}?notice={notice}")
+
+    submit.__name__ = name
+    agent_router.add_api_route(f"/cases/{{number}}/{path}", submit, methods=["POST"], name=name)
+
+
+for case_form in CASE_FORMS:
+    _case_form(*case_form)

@@ -1,0 +1,324 @@
+"""The help desk's request and response models (requester and agent sides), each answer
+shaped from what `services.helpdesk` returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, EmailStr, Field
+
+from domain.sla import PRIORITIES
+from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester
+from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
+
+# --- requester accounts ---------------------------------------------------------------------------
+
+
+class RegisterIn(BaseModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+    email: EmailStr = Field(description="Business email: the login name of the account")
+    registration_code: str = Field(
+        min_length=1, max_length=64, description="Your location's provider PIN or the help desk's code"
+    )
+    preferred_language: str = Field(default="en", pattern="^(en|es)$")
+
+
+class RegisteredOut(BaseModel):
+    email: str
+    message: str
+
+
+class RequesterLoginIn(BaseModel):
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RequesterOut(BaseModel):
+    requester_id: int
+    name: str
+    email: str
+    preferred_language: str
+    confirmed: bool
+    must_change_password: bool
+
+    @classmethod
+    def of(cls, requester: Requester) -> RequesterOut:
+        return cls(
+            requester_id=requester.id,
+            name=requester.full_name,
+            email=requester.email,
+            preferred_language=requester.preferred_language,
+            confirmed=requester.confirmed,
+            must_change_password=requester.must_change_password,
+        )
+
+
+class RequesterLoginOut(RequesterOut):
+    token: str
+    expires_at: str
+
+
+class PasswordIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
+# --- intake and the requester's cases -------------------------------------------------------------
+
+
+class TopicOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    default_priority: str
+
+
+class CategoryOut(BaseModel):
+    code: str
+    name: str
+    topics: list[TopicOut]
+
+    @classmethod
+    def of(cls, category: Category) -> CategoryOut:
+        return cls(
+            code=category.code,
+            name=category.name,
+            topics=[
+                TopicOut(id=t.id, code=t.code, name=t.name, default_priority=t.default_priority)
+                for t in category.topics
+            ],
+        )
+
+
+class AttachmentIn(BaseModel):
+    filename: str = Field(min_length=1, max_length=200)
+    content_type: str = Field(min_length=3, max_length=100)
+    content_base64: str
+
+
+class IntakeIn(BaseModel):
+    category: str = Field(description="Category code, e.g. 'vaccine-provider'")
+    topic: str = Field(description="Topic code within the category, e.g. 'login-access'")
+    subject: str = Field(min_length=3, max_length=200)
+    description: str = Field(min_length=1, max_length=20000)
+    contact_phone: str = Field(default="", max_length=40)
+    attachment: AttachmentIn | None = None
+
+
+class ReplyIn(BaseModel):
+    body: str = Field(min_length=1, max_length=20000)
+
+
+class CaseSummary(BaseModel):
+    number: int
+    subject: str
+    state: str
+    priority: str
+    category: str
+    topic: str
+    team: str
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    linked_case_number: int | None
+
+    @classmethod
+    def of(cls, card: CaseCard) -> CaseSummary:
+        case = card.case
+        return cls(
+            number=case.number or 0,
+            subject=case.subject,
+            state=case.state,
+            priority=case.priority,
+            category=card.category,
+            topic=card.topic,
+            team=card.team,
+            created_at=case.created_at,
+            updated_at=case.updated_at,
+            resolved_at=case.resolved_at,
+            closed_at=case.closed_at,
+            linked_case_number=card.linked_case_number,
+        )
+
+
+class NoteOut(BaseModel):
+    at: datetime
+    author: str
+    visibility: str
+    purpose: str
+    body: str
+
+    @classmethod
+    def of(cls, note: CaseNote) -> NoteOut:
+        return cls(
+            at=note.at,
+            author=note.author_name,
+            visibility=note.visibility,
+            purpose=note.purpose,
+            body=note.body,
+        )
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    filename: str
+    content_type: str
+    size: int
+
+    @classmethod
+    def of(cls, attachment: CaseAttachment) -> AttachmentOut:
+        return cls(
+            id=attachment.id,
+            filename=attachment.filename,
+            content_type=attachment.content_type,
+            size=attachment.size,
+        )
+
+
+class MyCaseOut(CaseSummary):
+    description: str
+    contact_phone: str
+    public_notes: list[NoteOut]
+    attachments: list[AttachmentOut]
+
+    @classmethod
+    def of_detail(cls, detail: CaseDetail) -> MyCaseOut:
+        return cls(
+            **CaseSummary.of(detail.card).model_dump(),
+            description=detail.card.case.description,
+            contact_phone=detail.card.case.contact_phone,
+            public_notes=[NoteOut.of(note) for note in detail.notes],
+            attachments=[AttachmentOut.of(a) for a in detail.attachments],
+        )
+
+
+class ReplyOut(BaseModel):
+    number: int
+    state: str
+    # Set when the case was closed and the reply opened a new one linked to it.
+    new_case_number: int | None = None
+
+
+# --- agents -----------------------------------------------------------------------------------------
+
+
+class TeamOut(BaseModel):
+    id: int
+    name: str
+
+
+class AgentOut(BaseModel):
+    agent_id: int
+    name: str
+    is_admin: bool
+    teams: list[TeamOut]
+
+
+class QueueItem(CaseSummary):
+    assignee_id: int | None
+    assignee: str | None
+    requester: str
+    sla_status: SlaStatus
+    first_response_breached: bool
+    resolution_breached: bool
+    next_due_at: datetime | None
+    sla: dict[str, Any]
+
+    @classmethod
+    def of_entry(cls, entry: QueueEntry) -> QueueItem:
+        case, sla = entry.card.case, entry.sla
+        return cls(
+            **CaseSummary.of(entry.card).model_dump(),
+            assignee_id=case.assignee_id,
+            assignee=entry.assignee.display_name if entry.assignee else None,
+            requester=entry.requester.full_name,
+            sla_status=sla_status(sla),
+            first_response_breached=case.first_response_breached,
+            resolution_breached=case.resolution_breached,
+            next_due_at=sla.next_breach_instant if sla else None,
+            sla=sla.to_dict() if sla else {},
+        )
+
+
+class EventOut(BaseModel):
+    # Another EventOut (inventory) makes the OpenAPI component name carry the module: keep the
+    # one this model had before it moved, so the published document does not change.
+    __module__ = "api.helpdesk_agent"
+
+    seq: int
+    at: datetime
+    kind: str
+    actor: str
+    priority: str | None
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, e: CaseEventRecord) -> EventOut:
+        return cls(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, priority=e.priority, details=e.details)
+
+
+# Built again here: its annotations are this module's names, not those of the module it claims.
+EventOut.model_rebuild()
+
+
+class AgentCaseOut(QueueItem):
+    description: str
+    contact_phone: str
+    requester_email: str
+    notes: list[NoteOut]
+    events: list[EventOut]
+    attachments: list[dict[str, Any]]
+
+    @classmethod
+    def of_detail(cls, detail: AgentCaseDetail) -> AgentCaseOut:
+        case = detail.card.case
+        return cls(
+            **QueueItem.of_entry(detail.entry).model_dump(),
+            description=case.description,
+            contact_phone=case.contact_phone,
+            requester_email=detail.entry.requester.email,
+            notes=[NoteOut.of(n) for n in detail.notes],
+            events=[EventOut.of(e) for e in detail.events],
+            attachments=[AttachmentOut.of(a).model_dump() for a in detail.attachments],
+        )
+
+
+class AssignIn(BaseModel):
+    agent_id: int | None = Field(default=None, description="A teammate; empty assigns to me")
+
+
+class NoteIn(BaseModel):
+    body: str = Field(min_length=1, max_length=20000)
+    visibility: Literal["public", "internal"] = "internal"
+
+
+class PendingIn(BaseModel):
+    body: str = Field(default="", max_length=20000, description="Question to the requester (public)")
+
+
+class ResolveIn(BaseModel):
+    resolution: str = Field(min_length=1, max_length=20000)
+
+
+class PriorityIn(BaseModel):
+    priority: str = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
+
+
+class RoutingRuleIn(BaseModel):
+    category: str
+    topic: str | None = Field(default=None, description="Empty: the rule for the whole category")
+    team_id: int
+
+
+class RoutingRuleOut(BaseModel):
+    category: str
+    topic: str | None
+    team_id: int
+    team: str
+
+
+class TopicPriorityIn(BaseModel):
+    default_priority: str = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
