@@ -9,7 +9,7 @@ client the JSON. Agents log in with their provider login (/portal/login)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -443,7 +443,8 @@ def _note(form: Any) -> dict[str, Any]:
     text = _text(form, "body")
     if not text:
         raise Unprocessable(N_("Write the note first."))
-    visibility = "public" if _text(form, "visibility") == "public" else "internal"
+    public = _text(form, "visibility") == "public"
+    visibility: Literal["public", "internal"] = "public" if public else "internal"
     return NoteIn(body=text, visibility=visibility).model_dump()
 
 
@@ -462,13 +463,7 @@ def _resolution(form: Any) -> dict[str, Any]:
 # (path, route name, action kind, notice shown after it, what the action takes from the form).
 CASE_FORMS: list[tuple[str, str, str, str, Callable[[Any], dict[str, Any]]]] = [
     ("notes", "note_submit", "note", "note_added", _note),
-    (
-        "pending",
-        "pending_submit",
-        "pending",
-        "pending",
-        lambda form: PendingIn(body=_text(form, "body")).model_dump(),
-    ),
+    ("pending", "pending_submit", "pending", "pending", _question),
     ("resolve", "resolve_submit", "resolve", "resolved", _resolution),
     ("reopen", "agent_reopen_submit", "reopen", "opened", lambda form: {}),
     ("open", "agent_open_submit", "open", "opened", lambda form: {}),
