@@ -200,9 +200,10 @@ async def act(case: Case, action: CaseAction, *, db: AsyncSession, temporal: Tem
         raise Conflict(f"case {case.number} is closed", code="invalid_transition")
     await db.commit()
     closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
-    return await temporal.update(
+    view: CaseView = await temporal.update(
         case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
     )
+    return view
 
 
 async def reply(
@@ -307,7 +308,7 @@ def sla_status(sla: SlaState | None) -> SlaStatus:
     statuses = {target.status for target in sla.targets}
     for status in ("breached", "at_risk", "ok", "paused"):
         if status in statuses:
-            return status  # type: ignore[return-value]
+            return status
     return "met"
 
 
