@@ -30,8 +30,6 @@ from api import (
     marketplace,
     products,
     recipient_links,
-    recipient_uploads,
-    recipients,
     slots,
     users,
     waitlist,
@@ -43,10 +41,12 @@ from api.pages import finder as finder_pages
 from api.pages import helpdesk as helpdesk_pages
 from api.pages import inventory as inventory_pages
 from api.pages import portal as portal_pages
-from api.pages import recipients as recipient_pages
-from api.pages import uploads as upload_pages
 from api.pages import users as user_pages
 from api.pages import waitlist as waitlist_pages
+from api.recipients import pages as recipient_pages
+from api.recipients import routes as recipients
+from api.recipients import upload_pages
+from api.recipients import uploads as recipient_uploads
 from domain.settings import Settings, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.temporal import connect

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import Forbidden, NotFound, Unauthorized
-from api.mail import start_committed_email
 from api.permissions import Permission, allows
 from domain.security import token_digest
 from domain.settings import Settings
@@ -20,6 +19,7 @@ from records.db import READS_ONLY, utcnow
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
+from services.mail import start_committed_email
 from services.temporal import TemporalGateway
 
 SESSION_COOKIE = "cvms_session"

@@ -38,7 +38,6 @@ from api.helpdesk_service import (
     open_case,
     summarize,
 )
-from api.mail import queue_email
 from domain.helpdesk import CaseAction
 from domain.security import hash_password, new_token, token_digest, verify_password
 from records.audit import audit
@@ -46,6 +45,7 @@ from records.db import utcnow
 from records.helpdesk import Case, CaseAttachment, CaseNote, Category, Requester, Topic
 from records.locations import Location
 from records.users import LoginSession
+from services.mail import queue_email
 
 router = APIRouter(prefix="/helpdesk", tags=["help desk"])
 

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import SET_PASSWORD_PURPOSE
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.errors import Conflict, NotFound
-from api.mail import queue_email
 from domain.security import sign_link
 from domain.settings import Settings
 from records.audit import audit
 from records.users import Membership, Role, User
+from services.mail import queue_email
 from services.temporal import TemporalGateway
 
 router = APIRouter(prefix="/location/users", tags=["location users"])

@@ -34,12 +34,12 @@ from api.pages.recipient_page import (
 )
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
 from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
-from api.recipients import load_recipient
 from domain.scheduling import HoldStatus
 from records.db import reading, utcnow
 from records.holds import SeatHold
 from records.products import current_product
 from records.scheduling import Slot
+from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
