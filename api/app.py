@@ -16,7 +16,6 @@ from temporalio.client import Client
 
 from api import (
     appointments,
-    auth,
     devmail,
     doses,
     eligibility,
@@ -31,17 +30,17 @@ from api import (
     products,
     recipient_links,
     slots,
-    users,
     waitlist,
 )
+from api.access import pages as portal_pages
+from api.access import routes as auth
+from api.access import user_pages, users
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
 from api.pages import booking_pages, dose_pages, lot_pages, recipient_link_pages, recipient_page
 from api.pages import finder as finder_pages
 from api.pages import helpdesk as helpdesk_pages
 from api.pages import inventory as inventory_pages
-from api.pages import portal as portal_pages
-from api.pages import users as user_pages
 from api.pages import waitlist as waitlist_pages
 from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from api import helpdesk, helpdesk_agent
-from api.auth import set_session_cookie
+from api.access.routes import set_session_cookie
 from api.deps import (
     SESSION_COOKIE,
     AgentDep,
