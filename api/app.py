@@ -24,9 +24,7 @@ from api import (
     helpdesk,
     helpdesk_agent,
     holds,
-    inventory,
     journeys,
-    marketplace,
     products,
     recipient_links,
     slots,
@@ -37,10 +35,12 @@ from api.access import routes as auth
 from api.access import user_pages, users
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
-from api.pages import booking_pages, dose_pages, lot_pages, recipient_link_pages, recipient_page
+from api.inventory import lot_pages, marketplace
+from api.inventory import pages as inventory_pages
+from api.inventory import routes as inventory
+from api.pages import booking_pages, dose_pages, recipient_link_pages, recipient_page
 from api.pages import finder as finder_pages
 from api.pages import helpdesk as helpdesk_pages
-from api.pages import inventory as inventory_pages
 from api.pages import waitlist as waitlist_pages
 from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
