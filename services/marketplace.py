@@ -9,6 +9,7 @@ Cancelling that transfer withdraws both listings.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
@@ -113,12 +114,16 @@ async def read_marketplace(
     here = location.id
     locations = {loc.id: loc for loc in (await db.execute(select(Location))).scalars()}
     out: dict[str, list[ListingOut]] = {"offers": [], "requests": []}
-    for key, model in (("offers", SurplusOffer), ("requests", ShortageRequest)):
+    models: tuple[tuple[str, type[SurplusOffer] | type[ShortageRequest]], ...] = (
+        ("offers", SurplusOffer),
+        ("requests", ShortageRequest),
+    )
+    for key, model in models:
         query = select(model).where(or_(model.status == ListingStatus.open.value, model.location_id == here))
         if product_code:
             query = query.where(model.product_code == product_code)
         for row in (await db.execute(query.order_by(model.id.desc()).limit(200))).scalars():
-            out[key].append(await listing_out(db, row, locations))
+            out[key].append(await listing_out(db, cast(SurplusOffer | ShortageRequest, row), locations))
     return MarketplaceOut(**out)
 
 
@@ -190,7 +195,8 @@ async def _post_and_match(
         )
     ).scalars()
     for candidate in candidates:
-        offer, shortage = (listing, candidate) if is_offer else (candidate, listing)
+        pair = (listing, candidate) if is_offer else (candidate, listing)
+        offer, shortage = cast(SurplusOffer, pair[0]), cast(ShortageRequest, pair[1])
         transfer = await _match(db, offer, shortage, actor.actor, posted="offer" if is_offer else "request")
         if transfer is not None:
             return transfer

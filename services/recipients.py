@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from domain.recipients import RecipientCreate, RecipientOut, RecipientUpdate
 from domain.refusals import Conflict, Invalid, NotFound
@@ -33,7 +34,7 @@ async def load_recipient(db: AsyncSession, recipient_id: int) -> Recipient:
     return recipient
 
 
-def _name_filters(name: str) -> list:
+def _name_filters(name: str) -> list[ColumnElement[bool]]:
     """Each word of the query must start a first or last name (folded)."""
     filters = []
     for word in fold(name).split():
@@ -53,7 +54,7 @@ async def search(
     page_size: int = 20,
 ) -> tuple[list[Recipient], int]:
     """One page of recipients matching name + date of birth, phone, or email, and the total."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if name and name.strip():
         if date_of_birth is None:
             raise Invalid(

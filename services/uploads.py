@@ -8,6 +8,7 @@ the workflow's activity uses too.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
@@ -17,7 +18,15 @@ from domain.refusals import Invalid
 from domain.settings import Settings
 from domain.uploads import UploadInput, UploadStatus, upload_workflow_id
 from records.audit import audit
-from records.uploads import RecipientUpload, RowError, RowOutcome, UploadRow, read_rows, register_rows
+from records.uploads import (
+    Outcome,
+    RecipientUpload,
+    RowError,
+    RowOutcome,
+    UploadRow,
+    read_rows,
+    register_rows,
+)
 from services.access import Acting
 from services.temporal import TemporalGateway
 from workflows.uploads import RecipientUploadWorkflow
@@ -102,7 +111,7 @@ async def upload_out(db: AsyncSession, upload: RecipientUpload, *, outcomes: boo
         rows = [
             RowOutcome(
                 row=r.row,
-                outcome=r.outcome,  # type: ignore[arg-type]
+                outcome=cast(Outcome, r.outcome),
                 recipient_id=r.recipient_id,
                 duplicate_of=r.duplicate_of,
                 errors=[RowError(**e) for e in r.errors],
