@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from email.utils import parseaddr
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,33 +23,7 @@ from notifications.invite import build_ics
 from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
 from records.db import transaction, utcnow
-from records.outbox import OutboxMessage
-
-
-def message_id_for(key: str, settings: Settings) -> str:
-    domain = parseaddr(settings.mail_from)[1].partition("@")[2] or "cvms.local"
-    safe = "".join(ch if ch.isalnum() or ch in "-." else "." for ch in key)
-    return f"<{safe}@{domain}>"
-
-
-async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Settings) -> OutboxMessage:
-    """The outbox row for the request, added in the caller's transaction if new (idempotent on the key)."""
-    row = await db.get(OutboxMessage, request.key)
-    if row is None:
-        row = OutboxMessage(
-            key=request.key,
-            message_id=message_id_for(request.key, settings),
-            to_address=request.to,
-            language=request.language,
-            template=request.template,
-            context={
-                "values": request.context,
-                "invite": dataclasses.asdict(request.invite) if request.invite else None,
-            },
-            attempts=0,
-        )
-        db.add(row)
-    return row
+from records.outbox import OutboxMessage, record_outbox
 
 
 class EmailActivities:

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from domain.settings import Settings
 from domain.uploads import UploadInput, UploadProgress, UploadStatus
 from records.db import utcnow
-from records.uploads import RecipientUpload, UploadRow
+from records.uploads import RecipientUpload, UploadRow, read_rows, register_rows
 
 # A workflow may start before the request that made the upload commits; past this many
 # attempts the upload is taken to be gone (that request rolled back).
@@ -45,8 +45,6 @@ class UploadActivities:
                 return _progress(upload)
 
     async def _chunk(self, db: AsyncSession, input: UploadInput) -> UploadProgress:
-        from api.recipient_uploads import read_rows, register_rows  # api imports UploadInput from here
-
         upload = await db.get(RecipientUpload, input.upload_id)
         if upload is None:
             raise ApplicationError(

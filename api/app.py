@@ -16,36 +16,35 @@ from temporalio.client import Client
 
 from api import (
     appointments,
-    auth,
     devmail,
     doses,
     eligibility,
     exports,
     finder,
     holds,
-    inventory,
     journeys,
-    marketplace,
     products,
     recipient_links,
-    recipient_uploads,
-    recipients,
     slots,
-    users,
     waitlist,
 )
+from api.access import pages as portal_pages
+from api.access import routes as auth
+from api.access import user_pages, users
 from api.deps import Public, Reader
 from api.errors import install_error_handlers
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import routes as helpdesk_routes
-from api.pages import booking_pages, dose_pages, lot_pages, recipient_link_pages, recipient_page
+from api.inventory import lot_pages, marketplace
+from api.inventory import pages as inventory_pages
+from api.inventory import routes as inventory
+from api.pages import booking_pages, dose_pages, recipient_link_pages, recipient_page
 from api.pages import finder as finder_pages
-from api.pages import inventory as inventory_pages
-from api.pages import portal as portal_pages
-from api.pages import recipients as recipient_pages
-from api.pages import uploads as upload_pages
-from api.pages import users as user_pages
 from api.pages import waitlist as waitlist_pages
+from api.recipients import pages as recipient_pages
+from api.recipients import routes as recipients
+from api.recipients import upload_pages
+from api.recipients import uploads as recipient_uploads
 from domain.settings import Settings, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.temporal import connect

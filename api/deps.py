@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import Forbidden, NotFound, Unauthorized
-from api.mail import start_committed_email
 from api.permissions import Permission, allows
 from domain.security import token_digest
 from domain.settings import Settings
@@ -20,6 +19,7 @@ from records.db import READS_ONLY, utcnow
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
+from services.mail import start_committed_email
 from services.temporal import TemporalGateway
 
 SESSION_COOKIE = "cvms_session"
@@ -264,19 +264,23 @@ def at_active_location(
     id_type: Any = RecordId,
     actor: Any = None,
     where: Callable[[Any, int], Any] | None = None,
+    key: str = "id",
 ) -> Any:
     """A dependency that loads one ``model`` row by the path parameter ``id_name`` at the caller's
     active location, or refuses with 404 ``message`` (another location's record is not found).
 
     ``actor`` is the role dependency that may load it (Reader by default); ``where`` replaces the
-    default ``model.location_id == location`` condition (e.g. a transfer seen by both ends).
+    default ``model.location_id == location`` condition (e.g. a transfer seen by both ends);
+    ``key`` is the column the path parameter names (a membership is found by its ``user_id``).
     """
     condition = where or (lambda m, location_id: m.location_id == location_id)
 
     async def load(**arguments: Any) -> Any:
         record_id, who, db = arguments[id_name], arguments["actor"], arguments["db"]
         row = (
-            await db.execute(select(model).where(model.id == record_id, condition(model, who.location.id)))
+            await db.execute(
+                select(model).where(getattr(model, key) == record_id, condition(model, who.location.id))
+            )
         ).scalar_one_or_none()
         if row is None:
             raise NotFound(message)

@@ -454,3 +454,11 @@ def _format_time(moment: time, *, closing: bool) -> str:
 HELP_DESK_CALENDAR_DEFAULT = BusinessCalendar.from_spec(
     "mon-fri 07:00-19:00; sat 08:00-16:00", tz="America/New_York", holidays=()
 )
+
+
+def day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
+    """A calendar day of the location, as UTC instants [start, end)."""
+    zone = ZoneInfo(tz_name)
+    start = datetime.combine(day, time.min, tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    return start, end

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import JSON, String, Text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.email import EmailRequest
+from domain.settings import Settings
 from records.db import Base, UTCDateTime, utcnow
 
 
@@ -27,3 +32,29 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+def message_id_for(key: str, settings: Settings) -> str:
+    domain = parseaddr(settings.mail_from)[1].partition("@")[2] or "cvms.local"
+    safe = "".join(ch if ch.isalnum() or ch in "-." else "." for ch in key)
+    return f"<{safe}@{domain}>"
+
+
+async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Settings) -> OutboxMessage:
+    """The outbox row for the request, added in the caller's transaction if new (idempotent on the key)."""
+    row = await db.get(OutboxMessage, request.key)
+    if row is None:
+        row = OutboxMessage(
+            key=request.key,
+            message_id=message_id_for(request.key, settings),
+            to_address=request.to,
+            language=request.language,
+            template=request.template,
+            context={
+                "values": request.context,
+                "invite": dataclasses.asdict(request.invite) if request.invite else None,
+            },
+            attempts=0,
+        )
+        db.add(row)
+    return row

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import Date, ForeignKey, Index, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.recipients import EDITABLE, fold, phone_digits
+from records.audit import audit, diff
 from records.db import Base, UTCDateTime, utcnow
 
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive search key: 'Peña ' -> 'pena'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.casefold().split())
-
-
-def phone_digits(phone: str) -> str:
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    # US numbers are stored without the country code so "+1 (919)…" finds "919…".
-    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+__all__ = ["Recipient", "add_recipient", "find_possible_duplicates", "fold", "phone_digits", "snapshot"]
 
 
 class Recipient(Base):
@@ -68,3 +60,47 @@ class Recipient(Base):
     @property
     def full_name(self) -> str:
         return " ".join(p for p in (self.first_name, self.middle_name, self.last_name) if p)
+
+
+def snapshot(recipient: Recipient) -> dict[str, object]:
+    return {name: getattr(recipient, name) for name in EDITABLE}
+
+
+async def find_possible_duplicates(
+    db: AsyncSession, first_name: str, last_name: str, date_of_birth: date
+) -> list[Recipient]:
+    rows = await db.execute(
+        select(Recipient).where(
+            Recipient.first_key == fold(first_name),
+            Recipient.last_key == fold(last_name),
+            Recipient.date_of_birth == date_of_birth,
+        )
+    )
+    return list(rows.scalars())
+
+
+async def add_recipient(
+    db: AsyncSession,
+    fields: dict[str, Any],
+    *,
+    created_by: int,
+    actor: str,
+    location_id: int,
+    reason: str | None = None,
+) -> Recipient:
+    """Adds a recipient and its "register" audit entry (a registration and an uploaded row alike)."""
+    recipient = Recipient(**fields, created_by=created_by)
+    recipient.refresh_search_keys()
+    db.add(recipient)
+    await db.flush()
+    audit(
+        db,
+        actor=actor,
+        location_id=location_id,
+        entity="recipient",
+        entity_id=recipient.id,
+        action="register",
+        changes=diff({}, snapshot(recipient)),
+        reason=reason,
+    )
+    return recipient

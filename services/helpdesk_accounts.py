@@ -14,8 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Moves to services.mail with the access area; imported from here until then.
-from api.mail import queue_email
 from domain.refusals import Conflict, Invalid, Unauthenticated
 from domain.security import hash_password, new_token, token_digest, verify_password
 from domain.settings import Settings
@@ -24,6 +22,9 @@ from records.db import utcnow
 from records.helpdesk import Requester
 from records.locations import Location
 from records.users import LoginSession
+
+# Moves to services.mail with the access area; imported from here until then.
+from services.mail import queue_email
 from services.temporal import TemporalGateway
 
 

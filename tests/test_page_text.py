@@ -15,6 +15,9 @@ SOURCES = Path(api.__file__).parent
 METHODS = [
     ("**/templates/**.html", "jinja2.ext:babel_extract"),
     ("**/pages/**.py", "python"),
+    # an area package's pages (api/<area>/pages.py, upload_pages.py, ...)
+    ("**/pages.py", "python"),
+    ("**/*_pages.py", "python"),
     ("**/vaccination_record.py", "python"),
     ("**/stock_warnings.py", "python"),
 ]

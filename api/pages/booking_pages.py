@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api import appointments, holds, inventory, products, slots
+from api import appointments, holds, products, slots
 from api.deps import (
     Actor,
     Manager,
@@ -25,6 +25,7 @@ from api.deps import (
     TemporalDep,
 )
 from api.errors import Conflict, Unprocessable, http_status
+from api.inventory.schemas import demand_out
 from api.journeys import SessionsDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
@@ -34,12 +35,13 @@ from api.pages.recipient_page import (
 )
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
 from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
-from api.recipients import load_recipient
 from domain.scheduling import HoldStatus
 from records.db import reading, utcnow
 from records.holds import SeatHold
 from records.products import current_product
 from records.scheduling import Slot
+from services import inventory
+from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -267,7 +269,7 @@ async def appointments_page(
         request,
         "portal/appointments.html",
         actor=actor,
-        demand=await inventory.demand_against_stock(actor=actor, db=db, days=7),
+        demand=demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
         day=day,
         status=status or "",
         rows=shown,

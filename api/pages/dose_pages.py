@@ -33,11 +33,11 @@ from api.pages.recipient_page import (
 )
 from api.pages.rendering import PageRoute, field_errors, redirect, refusal_errors, render
 from api.pages.screening import answers_from, questions_for, refusal_of
-from api.recipients import load_recipient
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from records.db import reading, utcnow
 from records.journeys import Dose
 from records.products import InventoryLot
+from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 

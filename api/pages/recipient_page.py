@@ -26,7 +26,6 @@ from api.errors import ApiError, Unprocessable, http_status
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, render
 from api.pages.screening import Asked, asked
-from api.recipients import load_recipient
 from domain.dose_rules import next_dose_window
 from domain.settings import Settings
 from records.db import reading, utcnow
@@ -35,6 +34,7 @@ from records.journeys import Dose
 from records.locations import Location
 from records.products import InventoryLot, Product
 from records.scheduling import Appointment, Slot
+from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 

@@ -27,8 +27,8 @@ from api.pages.rendering import (
     render,
     safe_next,
 )
-from api.recipients import load_recipient
 from records.recipients import Recipient
+from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 

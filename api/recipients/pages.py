@@ -12,12 +12,13 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.deps import Reader, RecordId, Registrar, SessionDep, SettingsDep
-from api.errors import Conflict, Unprocessable
 from api.pages.csrf import CheckedForm
 from api.pages.recipient_page import recipient_response
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
-from api.recipients import EDITABLE, RecipientCreate, RecipientUpdate, edit, load_recipient, register, search
+from api.recipients.schemas import EDITABLE, RecipientCreate, RecipientUpdate
+from domain.refusals import Conflict, Invalid
 from records.recipients import Recipient
+from services.recipients import edit, load_recipient, register, search
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -57,7 +58,7 @@ async def search_page(
                 page=page,
                 page_size=PAGE_SIZE,
             )
-        except Unprocessable as exc:
+        except Invalid as exc:
             field = next((e["field"] for e in exc.extra.get("errors", [])), "form")
             errors[field] = exc.message[:1].upper() + exc.message[1:] + "."
     return render(
@@ -161,7 +162,7 @@ async def edit_submit(
         return _form_page(
             request, actor, values, recipient=recipient, errors=field_errors(exc), status_code=422
         )
-    except Unprocessable as exc:
+    except Invalid as exc:
         errors = {e["field"]: "Required." for e in exc.extra.get("errors", [])} or {"form": exc.message}
         return _form_page(request, actor, values, recipient=recipient, errors=errors, status_code=422)
     return redirect(f"/portal/recipients/{recipient.id}?notice=saved")

@@ -9,33 +9,20 @@ Cancelling that transfer withdraws both listings.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import cast
 
-from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Actor, Manager, Reader, RecordId, SessionDep
-from api.errors import Conflict, NotFound, Unprocessable
-from api.inventory import TransferOut, load_lot, propose_transfer
+from domain.refusals import Conflict, Invalid
 from records.audit import audit
 from records.inventory import Transfer
 from records.locations import Location
 from records.marketplace import ListingStatus, ShortageRequest, SurplusOffer, claim_listing
 from records.products import InventoryLot, current_product
-
-router = APIRouter(prefix="/marketplace", tags=["marketplace"])
-
-
-class OfferIn(BaseModel):
-    lot_id: int = Field(ge=1, le=2_147_483_647)
-    doses: int = Field(ge=1, le=1_000_000)
-
-
-class ShortageIn(BaseModel):
-    product_code: str = Field(min_length=1, max_length=40)
-    doses: int = Field(ge=1, le=1_000_000)
+from services.access import Acting
+from services.inventory import TransferOut, lot_at, propose_transfer, refuse_short
 
 
 class ListingOut(BaseModel):
@@ -52,6 +39,12 @@ class ListingOut(BaseModel):
     created_at: datetime
 
 
+# Another model of this name exists, so OpenAPI names this one by its module: keep the name
+# it had before the move, so the published document is unchanged.
+ListingOut.__module__ = "api.marketplace"
+ListingOut.model_rebuild(force=True)
+
+
 class PostedOut(BaseModel):
     listing: ListingOut
     transfer: TransferOut | None = Field(description="the proposed transfer when it matched at once")
@@ -62,37 +55,7 @@ class MarketplaceOut(BaseModel):
     requests: list[ListingOut]
 
 
-async def load_offer(offer_id: RecordId, actor: Reader, db: SessionDep) -> SurplusOffer:
-    offer = (
-        await db.execute(
-            select(SurplusOffer).where(
-                SurplusOffer.id == offer_id, SurplusOffer.location_id == actor.location.id
-            )
-        )
-    ).scalar_one_or_none()
-    if offer is None:
-        raise NotFound("no such offer of this location")
-    return offer
-
-
-async def load_shortage(shortage_id: RecordId, actor: Reader, db: SessionDep) -> ShortageRequest:
-    shortage = (
-        await db.execute(
-            select(ShortageRequest).where(
-                ShortageRequest.id == shortage_id, ShortageRequest.location_id == actor.location.id
-            )
-        )
-    ).scalar_one_or_none()
-    if shortage is None:
-        raise NotFound("no such request of this location")
-    return shortage
-
-
-OfferDep = Annotated[SurplusOffer, Depends(load_offer)]
-ShortageDep = Annotated[ShortageRequest, Depends(load_shortage)]
-
-
-async def _listing(
+async def listing_out(
     db: AsyncSession, row: SurplusOffer | ShortageRequest, locations: dict[int, Location] | None = None
 ) -> ListingOut:
     location = (locations or {}).get(row.location_id) or await db.get(Location, row.location_id)
@@ -144,67 +107,66 @@ async def _match(
     return transfer
 
 
-@router.get("", response_model=MarketplaceOut)
 async def read_marketplace(
-    actor: Reader, db: SessionDep, product_code: Annotated[str | None, Query(max_length=40)] = None
+    db: AsyncSession, location: Location, product_code: str | None = None
 ) -> MarketplaceOut:
     """Open offers and requests of every location, and all of this location's own."""
-    here = actor.location.id
+    here = location.id
     locations = {loc.id: loc for loc in (await db.execute(select(Location))).scalars()}
     out: dict[str, list[ListingOut]] = {"offers": [], "requests": []}
-    for key, model in (("offers", SurplusOffer), ("requests", ShortageRequest)):
+    models: tuple[tuple[str, type[SurplusOffer] | type[ShortageRequest]], ...] = (
+        ("offers", SurplusOffer),
+        ("requests", ShortageRequest),
+    )
+    for key, model in models:
         query = select(model).where(or_(model.status == ListingStatus.open.value, model.location_id == here))
         if product_code:
             query = query.where(model.product_code == product_code)
         for row in (await db.execute(query.order_by(model.id.desc()).limit(200))).scalars():
-            out[key].append(await _listing(db, row, locations))
+            out[key].append(await listing_out(db, cast(SurplusOffer | ShortageRequest, row), locations))
     return MarketplaceOut(**out)
 
 
-@router.post("/offers", response_model=PostedOut, status_code=201)
-async def offer_surplus(body: OfferIn, actor: Manager, db: SessionDep) -> PostedOut:
+async def offer_surplus(db: AsyncSession, actor: Acting, *, lot_id: int, doses: int) -> PostedOut:
     """Offers doses of one of this location's lots; matched at once with the oldest open request."""
-    lot = await load_lot(body.lot_id, actor, db)
-    if lot.on_hand < body.doses:
-        raise Conflict(
-            f"lot {lot.lot_number} has {lot.on_hand} doses on hand", code="lot_empty", on_hand=lot.on_hand
-        )
+    lot = await lot_at(db, actor.location.id, lot_id)
+    refuse_short(lot, doses)
     offer = SurplusOffer(
         location_id=actor.location.id,
         lot_id=lot.id,
         product_code=lot.product_code,
-        quantity=body.doses,
+        quantity=doses,
         created_by=actor.actor,
     )
     transfer = await _post_and_match(db, actor, offer)
     return PostedOut(
-        listing=await _listing(db, offer), transfer=TransferOut.model_validate(transfer) if transfer else None
+        listing=await listing_out(db, offer),
+        transfer=TransferOut.model_validate(transfer) if transfer else None,
     )
 
 
-@router.post("/requests", response_model=PostedOut, status_code=201)
-async def request_doses(body: ShortageIn, actor: Manager, db: SessionDep) -> PostedOut:
+async def request_doses(db: AsyncSession, actor: Acting, *, product_code: str, doses: int) -> PostedOut:
     """Asks for doses of a product; matched at once with the oldest open offer of another location."""
-    if await current_product(db, body.product_code) is None:
-        raise Unprocessable(
-            f"unknown product {body.product_code!r}",
+    if await current_product(db, product_code) is None:
+        raise Invalid(
+            f"unknown product {product_code!r}",
             errors=[{"field": "product_code", "message": "unknown product"}],
         )
     shortage = ShortageRequest(
         location_id=actor.location.id,
-        product_code=body.product_code,
-        quantity=body.doses,
+        product_code=product_code,
+        quantity=doses,
         created_by=actor.actor,
     )
     transfer = await _post_and_match(db, actor, shortage)
     return PostedOut(
-        listing=await _listing(db, shortage),
+        listing=await listing_out(db, shortage),
         transfer=TransferOut.model_validate(transfer) if transfer else None,
     )
 
 
 async def _post_and_match(
-    db: AsyncSession, actor: Actor, listing: SurplusOffer | ShortageRequest
+    db: AsyncSession, actor: Acting, listing: SurplusOffer | ShortageRequest
 ) -> Transfer | None:
     """Records a new offer or request and matches it with the oldest open listing of the other
     kind, for the same product, at another location."""
@@ -233,37 +195,26 @@ async def _post_and_match(
         )
     ).scalars()
     for candidate in candidates:
-        offer, shortage = (listing, candidate) if is_offer else (candidate, listing)
+        pair = (listing, candidate) if is_offer else (candidate, listing)
+        offer, shortage = cast(SurplusOffer, pair[0]), cast(ShortageRequest, pair[1])
         transfer = await _match(db, offer, shortage, actor.actor, posted="offer" if is_offer else "request")
         if transfer is not None:
             return transfer
     return None
 
 
-async def _withdraw(db: AsyncSession, row: SurplusOffer | ShortageRequest, actor: str) -> None:
+async def withdraw(db: AsyncSession, actor: Acting, row: SurplusOffer | ShortageRequest) -> ListingOut:
+    """Withdraws an open listing (again is a no-op); a matched one is a conflict."""
     if row.status == ListingStatus.matched:
         raise Conflict("this listing is matched; cancel its transfer instead", code="listing_matched")
     if row.status == ListingStatus.open:
         row.status = ListingStatus.withdrawn.value
         audit(
             db,
-            actor=actor,
+            actor=actor.actor,
             location_id=row.location_id,
             entity=row.__tablename__,
             entity_id=row.id,
             action="withdraw",
         )
-
-
-@router.post("/offers/{offer_id}/withdraw", response_model=ListingOut)
-async def withdraw_offer(offer_id: RecordId, actor: Manager, offer: OfferDep, db: SessionDep) -> ListingOut:
-    await _withdraw(db, offer, actor.actor)
-    return await _listing(db, offer)
-
-
-@router.post("/requests/{shortage_id}/withdraw", response_model=ListingOut)
-async def withdraw_request(
-    shortage_id: RecordId, actor: Manager, shortage: ShortageDep, db: SessionDep
-) -> ListingOut:
-    await _withdraw(db, shortage, actor.actor)
-    return await _listing(db, shortage)
+    return await listing_out(db, row)

@@ -11,13 +11,17 @@ from sqlalchemy import select
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from api import recipient_uploads as uploads
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
-from api.errors import Unprocessable
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, error_text, redirect, render
+from api.recipients.schemas import RecipientFields
+from api.recipients.uploads import UploadDep
+from domain.refusals import Invalid
 from records.recipients import Recipient
+from records.uploads import REQUIRED_COLUMNS
+from services import uploads
+from services.uploads import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -59,9 +63,9 @@ async def _form_page(request: Request, actor: Actor, db: SessionDep, **context: 
         request,
         "portal/uploads.html",
         actor=actor,
-        recent=await uploads.list_uploads(actor=actor, db=db),
-        required=sorted(uploads.REQUIRED_COLUMNS),
-        optional=[c for c in uploads.RecipientFields.model_fields if c not in uploads.REQUIRED_COLUMNS],
+        recent=await uploads.recent_uploads(db, actor),
+        required=sorted(REQUIRED_COLUMNS),
+        optional=[c for c in RecipientFields.model_fields if c not in REQUIRED_COLUMNS],
         **context,
     )
 
@@ -84,10 +88,9 @@ async def upload_submit(
     if not isinstance(file, UploadFile) or not file.filename:
         return await _form_page(request, actor, db, file_error=N_("Choose a CSV file."), status_code=422)
     try:
-        started = await uploads.start_upload(
-            actor=actor, db=db, settings=settings, temporal=temporal, file=file
-        )
-    except Unprocessable as exc:
+        raw = await file.read(MAX_UPLOAD_BYTES + 1)
+        started = await uploads.start_upload(db, actor, settings, temporal, raw=raw, filename=file.filename)
+    except Invalid as exc:
         return await _form_page(
             request,
             actor,
@@ -101,7 +104,7 @@ async def upload_submit(
 
 @router.get("/uploads/{upload_id}")
 async def upload_page(
-    request: Request, upload_id: RecordId, actor: Manager, upload: uploads.UploadDep, db: SessionDep
+    request: Request, upload_id: RecordId, actor: Manager, upload: UploadDep, db: SessionDep
 ) -> Response:
     """While it runs: the progress (the script updates it). Then: the counts and every row."""
     shown = await uploads.upload_out(db, upload, outcomes=upload.status == "done")

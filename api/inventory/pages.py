@@ -12,13 +12,17 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api import finder, inventory, marketplace, products
+from api import finder, products
 from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
-from api.errors import ApiError, http_status
+from api.errors import http_status
+from api.inventory import schemas
+from api.inventory.routes import LotDep, TransferDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render
+from domain.refusals import Refusal
 from records.locations import Location
+from services import inventory, marketplace
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -76,9 +80,9 @@ async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **cont
         request,
         "portal/inventory.html",
         actor=actor,
-        stock=await inventory.read_inventory(actor=actor, db=db),
-        demand=await inventory.demand_against_stock(actor=actor, db=db, days=7),
-        transfers=await inventory.list_transfers(actor=actor, db=db),
+        stock=await inventory.read_inventory(db, actor.location),
+        demand=schemas.demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
+        transfers=await inventory.list_transfers(db, actor.location),
         location_names=await _location_names(db),
         product_list=await products.list_products(actor=actor, db=db),
         waste_reasons=WASTE_REASONS,
@@ -115,7 +119,7 @@ async def _submit(
         )
     try:
         await action(body)
-    except ApiError as exc:
+    except Refusal as exc:
         return await _inventory_page(
             request, actor, db, form=values, posted=posted, failed=exc.message, status_code=http_status(exc)
         )
@@ -141,7 +145,7 @@ async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm
 async def receipt_submit(
     request: Request,
     lot_id: RecordId,
-    lot: inventory.LotDep,
+    lot: LotDep,
     actor: Manager,
     form: CheckedForm,
     db: SessionDep,
@@ -151,9 +155,9 @@ async def receipt_submit(
         request,
         actor,
         db,
-        inventory.ReceiptIn,
+        schemas.ReceiptIn,
         values,
-        lambda body: inventory.receive_doses(lot_id=lot.id, body=body, actor=actor, lot=lot, db=db),
+        lambda body: inventory.receive_doses(db, actor, lot, body.doses, body.note),
         posted="receipt",
     )
     return refused or redirect("/portal/inventory?notice=stock_received")
@@ -163,7 +167,7 @@ async def receipt_submit(
 async def waste_submit(
     request: Request,
     lot_id: RecordId,
-    lot: inventory.LotDep,
+    lot: LotDep,
     actor: Documenter,
     form: CheckedForm,
     db: SessionDep,
@@ -173,9 +177,9 @@ async def waste_submit(
         request,
         actor,
         db,
-        inventory.WasteIn,
+        schemas.WasteIn,
         values,
-        lambda body: inventory.waste_doses(lot_id=lot.id, body=body, actor=actor, lot=lot, db=db),
+        lambda body: inventory.waste_doses(db, actor, lot, body.doses, body.reason.value, body.note),
         posted="waste",
     )
     return refused or redirect("/portal/inventory?notice=waste_logged")
@@ -188,9 +192,11 @@ async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, d
         request,
         actor,
         db,
-        inventory.TransferIn,
+        schemas.TransferIn,
         values,
-        lambda body: inventory.send_transfer(body=body, actor=actor, db=db),
+        lambda body: inventory.send_transfer(
+            db, actor, to_location_code=body.to_location_code, lot_id=body.lot_id, doses=body.doses
+        ),
         posted="transfer",
     )
     return refused or redirect("/portal/inventory?notice=transfer_proposed")
@@ -200,14 +206,14 @@ async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, d
 async def confirm_submit(
     request: Request,
     transfer_id: RecordId,
-    transfer: inventory.TransferDep,
+    transfer: TransferDep,
     actor: Manager,
     form: CheckedForm,
     db: SessionDep,
 ) -> Response:
     try:
-        await inventory.confirm(transfer_id=transfer.id, actor=actor, transfer=transfer, db=db)
-    except ApiError as exc:
+        await inventory.confirm(db, actor, transfer)
+    except Refusal as exc:
         return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
     return redirect("/portal/inventory?notice=transfer_confirmed")
 
@@ -216,14 +222,14 @@ async def confirm_submit(
 async def cancel_submit(
     request: Request,
     transfer_id: RecordId,
-    transfer: inventory.TransferDep,
+    transfer: TransferDep,
     actor: Manager,
     form: CheckedForm,
     db: SessionDep,
 ) -> Response:
     try:
-        await inventory.cancel(transfer_id=transfer.id, actor=actor, transfer=transfer, db=db)
-    except ApiError as exc:
+        await inventory.cancel(db, actor, transfer)
+    except Refusal as exc:
         return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
     return redirect("/portal/inventory?notice=transfer_cancelled")
 
@@ -239,8 +245,8 @@ async def _marketplace_page(request: Request, actor: Actor, db: SessionDep, **co
         request,
         "portal/marketplace.html",
         actor=actor,
-        board=await marketplace.read_marketplace(actor=actor, db=db),
-        stock=await inventory.read_inventory(actor=actor, db=db),
+        board=await marketplace.read_marketplace(db, actor.location),
+        stock=await inventory.read_inventory(db, actor.location),
         product_list=await products.list_products(actor=actor, db=db),
         status_names=STATUS_NAMES,
         **context,
@@ -270,7 +276,7 @@ async def _post_listing(
         )
     try:
         listing = await action(body)
-    except ApiError as exc:
+    except Refusal as exc:
         return await _marketplace_page(
             request, actor, db, form=values, posted=posted, failed=exc.message, status_code=http_status(exc)
         )
@@ -286,9 +292,9 @@ async def offer_submit(request: Request, actor: Manager, form: CheckedForm, db: 
         request,
         actor,
         db,
-        marketplace.OfferIn,
+        schemas.OfferIn,
         values,
-        lambda body: marketplace.offer_surplus(body=body, actor=actor, db=db),
+        lambda body: marketplace.offer_surplus(db, actor, lot_id=body.lot_id, doses=body.doses),
         posted="offer",
     )
 
@@ -300,9 +306,9 @@ async def request_submit(request: Request, actor: Manager, form: CheckedForm, db
         request,
         actor,
         db,
-        marketplace.ShortageIn,
+        schemas.ShortageIn,
         values,
-        lambda body: marketplace.request_doses(body=body, actor=actor, db=db),
+        lambda body: marketplace.request_doses(db, actor, product_code=body.product_code, doses=body.doses),
         posted="request",
     )
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities.email import record_outbox
 from domain.email import EmailRequest, email_workflow_id
 from domain.settings import Settings
+from records.outbox import record_outbox
 from services.temporal import TemporalGateway
 from workflows.notify import SendEmailWorkflow
 

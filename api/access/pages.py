@@ -6,13 +6,8 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.auth import (
-    SetPasswordIn,
-    complete_password,
-    open_session,
-    set_session_cookie,
-    switch_active_location,
-)
+from api.access.routes import client_host, set_session_cookie
+from api.access.schemas import SetPasswordIn
 from api.deps import (
     SESSION_COOKIE,
     CurrentUserDep,
@@ -22,10 +17,11 @@ from api.deps import (
     SettingsDep,
     bearer_token,
 )
-from api.errors import TooManyRequests, Unauthorized, Unprocessable
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.pages.rendering import PageRoute, field_errors, redirect, render, safe_next
+from domain.refusals import Invalid, Throttled, Unauthenticated
+from services import access
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -50,8 +46,14 @@ async def login_submit(
     login_name = str(form.get("login_name", ""))
     target = safe_next(str(form.get("next", "")), "/portal")
     try:
-        opened = await open_session(sessions, settings, request, login_name, str(form.get("password", "")))
-    except (Unauthorized, TooManyRequests) as exc:
+        opened = await access.open_session(
+            sessions,
+            settings,
+            client=client_host(request),
+            login_name=login_name,
+            password=str(form.get("password", "")),
+        )
+    except (Unauthenticated, Throttled) as exc:
         return render(
             request,
             "portal/login.html",
@@ -62,14 +64,14 @@ async def login_submit(
         )
     response = redirect(target)
     set_session_cookie(response, opened.token, settings)
-    if opened.preferred_language in LANGUAGES and LANGUAGE_COOKIE not in request.cookies:
-        response.set_cookie(LANGUAGE_COOKIE, opened.preferred_language, samesite="lax")
+    if opened.user.preferred_language in LANGUAGES and LANGUAGE_COOKIE not in request.cookies:
+        response.set_cookie(LANGUAGE_COOKIE, opened.user.preferred_language, samesite="lax")
     return response
 
 
 @router.post("/portal/logout")
 async def logout_submit(current: CurrentUserDep, form: CheckedForm, db: SessionDep) -> Response:
-    await db.delete(current.login)
+    await access.close_session(db, current.login)
     response = redirect("/portal/login?notice=logged_out")
     response.delete_cookie(SESSION_COOKIE)
     return response
@@ -80,8 +82,8 @@ async def switch_location_submit(current: CurrentUserDep, form: CheckedForm) -> 
     try:
         location_id = int(str(form.get("location_id", "")))
     except ValueError as exc:
-        raise Unprocessable("Choose one of your locations.") from exc
-    await switch_active_location(current, location_id)
+        raise Invalid("Choose one of your locations.") from exc
+    await access.switch_active_location(current.user, current.login, location_id)
     return redirect("/portal?notice=location_switched")
 
 
@@ -101,8 +103,8 @@ async def set_password_submit(
         errors = field_errors(exc)
         return render(request, "portal/set_password.html", status_code=422, token=token, errors=errors)
     try:
-        await complete_password(db, settings, body.token, body.password)
-    except Unprocessable as exc:
+        await access.complete_password(db, settings, body.token, body.password)
+    except Invalid as exc:
         return render(
             request, "portal/set_password.html", status_code=422, token=token, errors={}, failed=exc.message
         )

@@ -8,19 +8,14 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from api.access.schemas import UserAdd
+from api.access.users import LocationUserDep
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
-from api.errors import Conflict
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PageRoute, field_errors, redirect, render
-from api.users import (
-    LocationUserDep,
-    UserAdd,
-    add_location_user,
-    change_location_role,
-    location_users,
-    remove_location_user,
-)
+from domain.refusals import Conflict
 from records.users import Role
+from services.access import add_location_user, change_location_role, location_users, remove_location_user
 
 router = APIRouter(prefix="/portal/users", route_class=PageRoute, include_in_schema=False)
 
@@ -53,7 +48,18 @@ async def add_user_submit(
     except ValidationError as exc:
         return await _users_page(request, actor, db, form=values, errors=field_errors(exc), status_code=422)
     try:
-        await add_location_user(db, actor, settings, temporal, body)
+        await add_location_user(
+            db,
+            actor,
+            settings,
+            temporal,
+            first_name=body.first_name,
+            last_name=body.last_name,
+            email=str(body.email),
+            login_name=body.login_name,
+            role=body.role,
+            preferred_language=body.preferred_language,
+        )
     except Conflict as exc:
         return await _users_page(request, actor, db, form=values, failed=exc.message, status_code=409)
     return redirect("/portal/users?notice=user_added")

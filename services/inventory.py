@@ -1,6 +1,6 @@
-"""Inventory of the active location: stock per lot and product (derived from events), deliveries,
-waste, transfers to other locations, the audit that recomputes every lot, and booked demand
-against stock for the coming days.
+"""Inventory of a location: stock per lot and product (derived from events), deliveries, waste,
+transfers to other locations, the audit that recomputes every lot, and booked demand against
+stock for the coming days.
 
 Doses taken by documenting (and given back by removal, moved by a lot correction) are recorded by
 the journey's own database step (activities/journey.py), atomically with the dose.
@@ -9,18 +9,14 @@ the journey's own database step (activities/journey.py), atomically with the dos
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Documenter, Manager, Reader, RecordId, SessionDep
-from api.errors import Conflict, NotFound, Unprocessable
-from api.slots import day_bounds
-from api.stock_warnings import StockWarning, stock_warning
+from domain.business_hours import day_bounds
 from domain.dose_rules import to_local
+from domain.refusals import Conflict, Invalid, NotFound
 from domain.scheduling import ACTIVE_STATUSES
 from records.audit import audit
 from records.db import utcnow
@@ -31,7 +27,6 @@ from records.inventory import (
     Transfer,
     TransferRefused,
     TransferStatus,
-    WasteReason,
     audit_location,
     confirm_transfer,
     record_event,
@@ -40,11 +35,9 @@ from records.locations import Location
 from records.marketplace import settle_listings
 from records.products import InventoryLot
 from records.scheduling import Appointment
+from services.access import Acting
 
-router = APIRouter(tags=["inventory"])
-
-
-# --------------------------------------------------------------------------- schemas
+# --------------------------------------------------------------------------- results
 
 
 class LotStock(BaseModel):
@@ -84,15 +77,10 @@ class EventOut(BaseModel):
     at: datetime
 
 
-class ReceiptIn(BaseModel):
-    doses: int = Field(ge=1, le=1_000_000)
-    note: str | None = Field(default=None, max_length=500)
-
-
-class WasteIn(BaseModel):
-    doses: int = Field(ge=1, le=1_000_000)
-    reason: WasteReason
-    note: str | None = Field(default=None, max_length=500)
+# Another model of this name exists, so OpenAPI names this one by its module: keep the name
+# it had before the move, so the published document is unchanged.
+EventOut.__module__ = "api.inventory"
+EventOut.model_rebuild(force=True)
 
 
 class LotAudit(BaseModel):
@@ -105,12 +93,6 @@ class LotAudit(BaseModel):
 class AuditOut(BaseModel):
     consistent: bool
     lots: list[LotAudit]
-
-
-class TransferIn(BaseModel):
-    to_location_code: str = Field(min_length=1, max_length=40)
-    lot_id: int = Field(ge=1, le=2_147_483_647)
-    doses: int = Field(ge=1, le=1_000_000)
 
 
 class TransferOut(BaseModel):
@@ -146,48 +128,19 @@ class ProductDemand(BaseModel):
     days: list[DemandDay]
 
 
-class DemandOut(BaseModel):
-    products: list[ProductDemand]
-    warnings: list[StockWarning]
-
-
 # --------------------------------------------------------------------------- loading
 
 
-async def load_lot(lot_id: RecordId, actor: Reader, db: SessionDep) -> InventoryLot:
-    """A lot of the active location; another location's lot is a 404."""
+async def lot_at(db: AsyncSession, location_id: int, lot_id: int) -> InventoryLot:
+    """A lot of the location named in a request body; another location's lot is not found."""
     lot = (
         await db.execute(
-            select(InventoryLot).where(
-                InventoryLot.id == lot_id, InventoryLot.location_id == actor.location.id
-            )
+            select(InventoryLot).where(InventoryLot.id == lot_id, InventoryLot.location_id == location_id)
         )
     ).scalar_one_or_none()
     if lot is None:
         raise NotFound("no such lot at this location")
     return lot
-
-
-LotDep = Annotated[InventoryLot, Depends(load_lot)]
-
-
-async def load_transfer(transfer_id: RecordId, actor: Reader, db: SessionDep) -> Transfer:
-    """A transfer the active location sends or receives; anyone else's is a 404."""
-    here = actor.location.id
-    transfer = (
-        await db.execute(
-            select(Transfer).where(
-                Transfer.id == transfer_id,
-                or_(Transfer.from_location_id == here, Transfer.to_location_id == here),
-            )
-        )
-    ).scalar_one_or_none()
-    if transfer is None:
-        raise NotFound("no such transfer for this location")
-    return transfer
-
-
-TransferDep = Annotated[Transfer, Depends(load_transfer)]
 
 
 def local_today(location: Location) -> date:
@@ -198,20 +151,27 @@ def out_of_stock(error: OutOfStock) -> Conflict:
     return Conflict(str(error), code="lot_empty", lot_number=error.lot_number, on_hand=error.on_hand)
 
 
+def refuse_short(lot: InventoryLot, doses: int) -> None:
+    """Offering or sending more doses than the lot holds is a conflict."""
+    if lot.on_hand < doses:
+        raise Conflict(
+            f"lot {lot.lot_number} has {lot.on_hand} doses on hand", code="lot_empty", on_hand=lot.on_hand
+        )
+
+
 # --------------------------------------------------------------------------- stock
 
 
-@router.get("/inventory", response_model=InventoryOut)
-async def read_inventory(actor: Reader, db: SessionDep) -> InventoryOut:
+async def read_inventory(db: AsyncSession, location: Location) -> InventoryOut:
     """Doses on hand per product and per lot, from the lots' events."""
     lots = (
         await db.execute(
             select(InventoryLot)
-            .where(InventoryLot.location_id == actor.location.id)
+            .where(InventoryLot.location_id == location.id)
             .order_by(InventoryLot.product_code, InventoryLot.expires_on, InventoryLot.id)
         )
     ).scalars()
-    today = local_today(actor.location)
+    today = local_today(location)
     products: dict[str, ProductStock] = {}
     out_lots = []
     for lot in lots:
@@ -226,19 +186,18 @@ async def read_inventory(actor: Reader, db: SessionDep) -> InventoryOut:
     return InventoryOut(products=list(products.values()), lots=out_lots)
 
 
-@router.get("/inventory/audit", response_model=AuditOut)
-async def audit_inventory(actor: Reader, db: SessionDep) -> AuditOut:
+async def audit_inventory(db: AsyncSession, location: Location) -> AuditOut:
     """Recomputes every lot from its events and sets the result beside the running total."""
     numbers = dict(
         (
             await db.execute(
                 select(InventoryLot.id, InventoryLot.lot_number).where(
-                    InventoryLot.location_id == actor.location.id
+                    InventoryLot.location_id == location.id
                 )
             )
         ).all()
     )
-    balances = await audit_location(db, actor.location.id)
+    balances = await audit_location(db, location.id)
     lots = [
         LotAudit(lot_id=b.lot_id, lot_number=numbers[b.lot_id], on_hand=b.on_hand, from_events=b.from_events)
         for b in balances
@@ -246,8 +205,7 @@ async def audit_inventory(actor: Reader, db: SessionDep) -> AuditOut:
     return AuditOut(consistent=all(lot.on_hand == lot.from_events for lot in lots), lots=lots)
 
 
-@router.get("/lots/{lot_id}/events", response_model=list[EventOut])
-async def lot_events(lot_id: RecordId, actor: Reader, lot: LotDep, db: SessionDep) -> list[EventOut]:
+async def lot_events(db: AsyncSession, lot: InventoryLot) -> list[EventOut]:
     """The lot's ledger, oldest first: its on-hand is the sum of these quantities."""
     rows = await db.execute(
         select(InventoryEvent).where(InventoryEvent.lot_id == lot.id).order_by(InventoryEvent.id)
@@ -255,31 +213,21 @@ async def lot_events(lot_id: RecordId, actor: Reader, lot: LotDep, db: SessionDe
     return [EventOut.model_validate(e) for e in rows.scalars()]
 
 
-@router.post("/lots/{lot_id}/receipts", response_model=LotStock, status_code=201)
 async def receive_doses(
-    lot_id: RecordId, body: ReceiptIn, actor: Manager, lot: LotDep, db: SessionDep
+    db: AsyncSession, actor: Acting, lot: InventoryLot, doses: int, note: str | None
 ) -> LotStock:
     """A further delivery of an existing lot."""
-    await record_event(db, lot, EventKind.received, body.doses, actor=actor.actor, note=body.note)
+    await record_event(db, lot, EventKind.received, doses, actor=actor.actor, note=note)
     await db.refresh(lot)
     return LotStock.model_validate(lot)
 
 
-@router.post("/lots/{lot_id}/waste", response_model=LotStock, status_code=201)
 async def waste_doses(
-    lot_id: RecordId, body: WasteIn, actor: Documenter, lot: LotDep, db: SessionDep
+    db: AsyncSession, actor: Acting, lot: InventoryLot, doses: int, reason: str, note: str | None
 ) -> LotStock:
-    """Doses lost (expired, broken vial, drawn but not given); more than the lot holds is a 409."""
+    """Doses lost (expired, broken vial, drawn but not given); more than the lot holds is a conflict."""
     try:
-        await record_event(
-            db,
-            lot,
-            EventKind.wasted,
-            -body.doses,
-            actor=actor.actor,
-            reason=body.reason.value,
-            note=body.note,
-        )
+        await record_event(db, lot, EventKind.wasted, -doses, actor=actor.actor, reason=reason, note=note)
     except OutOfStock as error:
         raise out_of_stock(error) from None
     await db.refresh(lot)
@@ -301,7 +249,7 @@ async def propose_transfer(
     shortage_id: int | None = None,
 ) -> Transfer:
     if to_location_id == source.location_id:
-        raise Unprocessable("a transfer goes to another location", code="same_location")
+        raise Invalid("a transfer goes to another location", code="same_location")
     transfer = Transfer(
         from_location_id=source.location_id,
         to_location_id=to_location_id,
@@ -332,44 +280,31 @@ async def propose_transfer(
     return transfer
 
 
-@router.post("/transfers", response_model=TransferOut, status_code=201)
-async def send_transfer(body: TransferIn, actor: Manager, db: SessionDep) -> TransferOut:
-    """Proposes sending doses of a lot to another location (confirmed by you as sender);
+async def send_transfer(
+    db: AsyncSession, actor: Acting, *, to_location_code: str, lot_id: int, doses: int
+) -> Transfer:
+    """Proposes sending doses of a lot to another location (confirmed by the sender);
     the doses move, on both sides, when that location's manager confirms receipt."""
-    source = await load_lot(body.lot_id, actor, db)
+    source = await lot_at(db, actor.location.id, lot_id)
     target = (
-        await db.execute(select(Location).where(Location.code == body.to_location_code.strip().upper()))
+        await db.execute(select(Location).where(Location.code == to_location_code.strip().upper()))
     ).scalar_one_or_none()
     if target is None:
-        raise Unprocessable(
-            f"no location {body.to_location_code!r}",
+        raise Invalid(
+            f"no location {to_location_code!r}",
             errors=[{"field": "to_location_code", "message": "unknown location"}],
         )
-    if source.on_hand < body.doses:
-        raise Conflict(
-            f"lot {source.lot_number} has {source.on_hand} doses on hand",
-            code="lot_empty",
-            on_hand=source.on_hand,
-        )
-    transfer = await propose_transfer(
-        db,
-        source=source,
-        to_location_id=target.id,
-        quantity=body.doses,
-        actor=actor.actor,
-        sender_confirmed=True,
+    refuse_short(source, doses)
+    return await propose_transfer(
+        db, source=source, to_location_id=target.id, quantity=doses, actor=actor.actor, sender_confirmed=True
     )
-    return TransferOut.model_validate(transfer)
 
 
-@router.get("/transfers", response_model=list[TransferOut])
 async def list_transfers(
-    actor: Reader,
-    db: SessionDep,
-    status: Annotated[TransferStatus | None, Query()] = None,
+    db: AsyncSession, location: Location, status: TransferStatus | None = None
 ) -> list[TransferOut]:
     """Transfers this location sends or receives, newest first."""
-    here = actor.location.id
+    here = location.id
     query = select(Transfer).where(or_(Transfer.from_location_id == here, Transfer.to_location_id == here))
     if status is not None:
         query = query.where(Transfer.status == status.value)
@@ -377,15 +312,7 @@ async def list_transfers(
     return [TransferOut.model_validate(t) for t in rows.scalars()]
 
 
-@router.get("/transfers/{transfer_id}", response_model=TransferOut)
-async def read_transfer(transfer_id: RecordId, actor: Reader, transfer: TransferDep) -> TransferOut:
-    return TransferOut.model_validate(transfer)
-
-
-@router.post("/transfers/{transfer_id}/confirm", response_model=TransferOut)
-async def confirm(
-    transfer_id: RecordId, actor: Manager, transfer: TransferDep, db: SessionDep
-) -> TransferOut:
+async def confirm(db: AsyncSession, actor: Acting, transfer: Transfer) -> TransferOut:
     """This location's manager confirms (as sender or receiver); the second confirmation moves the doses."""
     if transfer.status != TransferStatus.proposed:
         raise Conflict(f"this transfer is {transfer.status}", code="transfer_closed")
@@ -411,8 +338,7 @@ async def confirm(
     return TransferOut.model_validate(transfer)
 
 
-@router.post("/transfers/{transfer_id}/cancel", response_model=TransferOut)
-async def cancel(transfer_id: RecordId, actor: Manager, transfer: TransferDep, db: SessionDep) -> TransferOut:
+async def cancel(db: AsyncSession, actor: Acting, transfer: Transfer) -> TransferOut:
     """Either side calls it off before it completes; nothing moves."""
     if transfer.status == TransferStatus.cancelled:
         return TransferOut.model_validate(transfer)
@@ -457,13 +383,9 @@ async def booked_demand(db: AsyncSession, location: Location, days: int) -> tupl
     return today, counts
 
 
-@router.get("/inventory/demand", response_model=DemandOut)
-async def demand_against_stock(
-    actor: Reader, db: SessionDep, days: Annotated[int, Query(ge=1, le=60)] = 7
-) -> DemandOut:
-    """Booked appointments per product and day against the doses on hand; a warning for every
-    product whose bookings from today through some day exceed the stock usable that day."""
-    location = actor.location
+async def demand_against_stock(db: AsyncSession, location: Location, days: int) -> list[ProductDemand]:
+    """Booked appointments per product and day against the doses on hand usable that day
+    (a day is short when the bookings from today through it exceed that stock)."""
     today, counts = await booked_demand(db, location, days)
     lots = (
         await db.execute(
@@ -477,7 +399,7 @@ async def demand_against_stock(
         return sum(on_hand for product, expires_on, on_hand in lots if product == code and expires_on >= day)
 
     codes = sorted(set(counts) | {code for code, expires_on, _ in lots if expires_on >= today})
-    products, warnings = [], []
+    products = []
     for code in codes:
         booked = counts.get(code, [0] * days)
         out_days, running = [], 0
@@ -495,16 +417,4 @@ async def demand_against_stock(
                 )
             )
         products.append(ProductDemand(product_code=code, on_hand=usable(code, today), days=out_days))
-        short = next((d for d in out_days if d.short_by), None)
-        if short is not None:
-            warnings.append(
-                stock_warning(
-                    "bookings_exceed_stock",
-                    code,
-                    booked=short.booked_to_date,
-                    date=short.date,
-                    stock=short.stock,
-                    short=short.short_by,
-                )
-            )
-    return DemandOut(products=products, warnings=warnings)
+    return products

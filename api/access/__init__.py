@@ -1,0 +1,1 @@
+"""Access: logins, sessions, the active location, set-up links and the users of a location."""

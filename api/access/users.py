@@ -1,0 +1,57 @@
+"""Location managers add users to their location, change roles, and remove users."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from api.access.schemas import LocationUser, RoleChange, UserAdd
+from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep, at_active_location
+from records.users import Membership
+from services import access
+
+router = APIRouter(prefix="/location/users", tags=["location users"])
+
+
+# The user's membership at the manager's active location; any other user is a 404.
+LocationUserDep = at_active_location(
+    Membership, id_name="user_id", message="no such user at this location", actor=Manager, key="user_id"
+)
+
+
+@router.get("", response_model=list[LocationUser])
+async def list_users(actor: Manager, db: SessionDep) -> list[LocationUser]:
+    return [LocationUser.of(row) for row in await access.location_users(db, actor)]
+
+
+@router.post("", response_model=LocationUser, status_code=201)
+async def add_user(
+    body: UserAdd, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> LocationUser:
+    row = await access.add_location_user(
+        db,
+        actor,
+        settings,
+        temporal,
+        first_name=body.first_name,
+        last_name=body.last_name,
+        email=str(body.email),
+        login_name=body.login_name,
+        role=body.role,
+        preferred_language=body.preferred_language,
+    )
+    return LocationUser.of(row)
+
+
+@router.patch("/{user_id}", response_model=LocationUser)
+async def change_role(
+    user_id: RecordId, body: RoleChange, membership: LocationUserDep, actor: Manager, db: SessionDep
+) -> LocationUser:
+    return LocationUser.of(await access.change_location_role(db, actor, membership, body.role))
+
+
+@router.delete("/{user_id}", status_code=204)
+async def remove_user(
+    user_id: RecordId, membership: LocationUserDep, actor: Manager, db: SessionDep
+) -> Response:
+    await access.remove_location_user(db, actor, membership)
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""Inventory and the marketplace between locations: stock, lots, transfers, offers and requests."""

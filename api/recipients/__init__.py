@@ -1,0 +1,1 @@
+"""Recipients: find, register, read and edit; CSV uploads (JSON routes, pages, schemas)."""
