@@ -513,12 +513,6 @@ class JourneyActivities:
 
         return await self.email.record_and_send(compose)
 
-    @activity.defn
-    async def compose_email(self, step: ComposeStep) -> EmailRequest | None:
-        """The message for one journey event (histories from before `send_email` still call this)."""
-        async with transaction(self.sessions) as db:
-            return await self._compose(db, step)
-
     async def _compose(self, db: AsyncSession, step: ComposeStep) -> EmailRequest | None:
         """The message for one journey event, with signed links; None when the recipient has no email."""
         recipient = await db.get(Recipient, step.recipient_id)
