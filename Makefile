@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test install lint bench clean
+.PHONY: dev test test-fast install lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("cvms needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -30,6 +30,10 @@ lint: install
 
 test: install lint
 	$(BIN)/python -m tests.run_suite
+
+# The inner loop: SQLite only, without the browser, fault-injection and slow tests.
+test-fast: install lint
+	$(BIN)/python -m tests.run_suite --sqlite-only -m "not browser and not faults and not slow"
 
 bench: install
 	$(BIN)/python -m bench.run_all

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
@@ -34,6 +32,7 @@ from domain.journey_messages import (
     LINK_RECORD,
     AppointmentFact,
     BookStep,
+    ComposeStep,
     DocumentResult,
     DocumentStep,
     DoseFact,
@@ -60,30 +59,6 @@ from records.scheduling import Appointment, Slot, claim_seat, release_seat
 
 
 # --------------------------------------------------------------------------- steps
-
-
-@dataclass(frozen=True)
-class ComposeStep:
-    """One email of a journey: the workflow says what happened, the activity fills in who and where."""
-
-    key: str
-    template: str
-    journey_id: str
-    recipient_id: int
-    appointment: AppointmentFact | None = None
-    invite_method: str | None = None  # "REQUEST" / "CANCEL" attaches a calendar invite
-    dose_number: int | None = None
-    product_name: str = ""
-    window_earliest: datetime | None = None
-    window_latest: datetime | None = None
-    location_id: int | None = None  # where the last dose was given (time zone of due-dates)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-INVITE_TEXT = {
-    "en": ("Vaccination appointment, dose {n}", "Bring an ID. Manage your appointment: {url}"),
-    "es": ("Cita de vacunación, dosis {n}", "Traiga una identificación. Administre su cita: {url}"),
-}
 
 
 # --------------------------------------------------------------------------- activities
@@ -360,12 +335,6 @@ class JourneyActivities:
 
         return await self.email.record_and_send(compose)
 
-    @activity.defn
-    async def compose_email(self, step: ComposeStep) -> EmailRequest | None:
-        """The message for one journey event (histories from before `send_email` still call this)."""
-        async with transaction(self.sessions) as db:
-            return await self._compose(db, step)
-
     async def _compose(self, db: AsyncSession, step: ComposeStep) -> EmailRequest | None:
         """The message for one journey event, with signed links; None when the recipient has no email."""
         recipient = await db.get(Recipient, step.recipient_id)
@@ -504,3 +473,9 @@ def _dose_snapshot(dose: Dose) -> dict[str, Any]:
         "given_at": dose.given_at,
         "location_id": dose.location_id,
     }
+
+
+INVITE_TEXT = {
+    "en": ("Vaccination appointment, dose {n}", "Bring an ID. Manage your appointment: {url}"),
+    "es": ("Cita de vacunación, dosis {n}", "Traiga una identificación. Administre su cita: {url}"),
+}

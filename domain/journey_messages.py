@@ -284,3 +284,21 @@ class RemoveStep:
     dose_id: int
     reason: str
     actor: str
+
+
+@dataclass(frozen=True)
+class ComposeStep:
+    """One email of a journey: the workflow says what happened, the activity fills in who and where."""
+
+    key: str
+    template: str
+    journey_id: str
+    recipient_id: int
+    appointment: AppointmentFact | None = None
+    invite_method: str | None = None  # "REQUEST" / "CANCEL" attaches a calendar invite
+    dose_number: int | None = None
+    product_name: str = ""
+    window_earliest: datetime | None = None
+    window_latest: datetime | None = None
+    location_id: int | None = None  # where the last dose was given (time zone of due-dates)
+    extra: dict[str, Any] = field(default_factory=dict)

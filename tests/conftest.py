@@ -32,6 +32,41 @@ T = TypeVar("T")
 pytest_plugins = ["tests.browser_fixtures"]
 
 
+# Tests `make test-fast` leaves out, by node id prefix under tests/ (pyproject.toml registers the
+# markers). faults: a process killed or restarted, a relay down. slow: 5 s or more on its own
+# (measured with --durations; 10 s and more on a busy 2-core machine). `browser`: every test
+# that uses the `browser` fixture.
+MARKED = {
+    "faults": (
+        "test_faults.py::",
+        "test_replicas.py::",
+        "test_journey_durability.py::test_a_series_completes_after_its_worker_stops_mid_series",
+        "test_waitlist.py::test_an_offer_running_out_while_the_worker_is_down",
+        "test_helpdesk.py::test_a_mail_relay_outage_does_not_delay_escalation",
+    ),
+    "slow": (
+        "test_journey.py::",
+        "test_api_fuzz.py::",
+        "test_helpdesk.py::test_a_case_pending_before_its_target_does_not_breach",
+        "test_helpdesk.py::test_a_case_runs_its_whole_life_through_the_api",
+        "test_helpdesk.py::test_a_missed_first_response_escalates_to_the_team",
+        "test_helpdesk.py::test_the_queue_puts_the_oldest_breach_first",
+        "test_waitlist.py::test_a_cancelled_seat_goes_to_the_waitlist_expires",
+        "test_exports.py::test_cvms_export_command_writes_what_the_registry_reads",
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        node = item.nodeid.removeprefix("tests/")
+        for marker, prefixes in MARKED.items():
+            if node.startswith(prefixes):
+                item.add_marker(getattr(pytest.mark, marker))
+
+
 @pytest.fixture(scope="session")
 def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cvms")

@@ -14,12 +14,13 @@ import sys
 import uuid
 
 PYTEST = [sys.executable, "-m", "pytest"]
+SQLITE_ONLY = "--sqlite-only"
 ADMIN_URL = os.environ.get("CVMS_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def run(label: str, env: dict[str, str]) -> int:
     print(f"\n=== cvms test suite on {label} ===", flush=True)
-    code = subprocess.call([*PYTEST, *sys.argv[1:]], env=env)
+    code = subprocess.call([*PYTEST, *(a for a in sys.argv[1:] if a != SQLITE_ONLY)], env=env)
     if code == 5:
         print("pytest collected no tests: that is a failure for cvms", flush=True)
     return code
@@ -52,6 +53,8 @@ def main() -> int:
     env = dict(os.environ)
     env.pop("CVMS_TEST_DATABASE_URL", None)
     sqlite_code = run("SQLite", env)
+    if SQLITE_ONLY in sys.argv[1:]:
+        return sqlite_code
 
     pg_url, why = postgres_database()
     if pg_url is None:

@@ -46,7 +46,6 @@ def activities(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -
         journey.document_dose,
         journey.edit_dose,
         journey.remove_dose,
-        journey.compose_email,
         journey.send_email,
         waitlist.announce_opening,
         waitlist.offer_open_seats,

@@ -24,8 +24,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.email import EmailActivities
-    from activities.journey import ComposeStep, JourneyActivities
+    from activities.journey import JourneyActivities
     from activities.waitlist import WaitlistActivities
     from domain.dose_rules import (
         ProductRule,
@@ -40,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         AppointmentRequest,
         BookRequest,
         BookStep,
+        ComposeStep,
         DocumentOutcome,
         DocumentRequest,
         DocumentResult,
@@ -98,15 +98,11 @@ class JourneyWorkflow:
         self.openings: list[SeatOpening] = []  # seats this series gave back, for the waitlist
         self.version = 0  # bumped on every state change, wakes the main loop to recompute timers
         self.lock = asyncio.Lock()  # one handler at a time changes the series
-        self.email_in_one_activity = False
 
     # ---- main loop
 
     @workflow.run
     async def run(self, input: JourneyInput) -> JourneyView:
-        # Decided once, in the first workflow task (which records the patch marker and its
-        # search attribute beside the start), not in the task that sends the first email.
-        self.email_in_one_activity = workflow.patched("email-in-one-activity")
         while True:
             await self._deliver_announcements()
             if self.complete:
@@ -570,9 +566,7 @@ class JourneyWorkflow:
 
     def _seat_opened(self, slot_id: int) -> None:
         """A seat this series held is free again: the slot's waitlist is told (from the main loop)."""
-        # Histories recorded before the waitlist existed replay without this step.
-        if workflow.patched("waitlist-openings"):
-            self.openings.append(SeatOpening(slot_id))
+        self.openings.append(SeatOpening(slot_id))
 
     def _changed(self) -> None:
         self.version += 1
@@ -610,29 +604,13 @@ class JourneyWorkflow:
             self.openings.pop(0)
         while self.outbox:
             step = self.outbox.pop(0)
-            # One activity composes, records and sends; histories from before it compose in
-            # a local activity and deliver in a second step.
-            if self.email_in_one_activity:
-                await workflow.execute_activity_method(
-                    JourneyActivities.send_email,
-                    step,
-                    start_to_close_timeout=timedelta(seconds=60),
-                    retry_policy=EMAIL_RETRY,
-                )
-                continue
-            request = await workflow.execute_local_activity_method(
-                JourneyActivities.compose_email,
+            # One activity composes, records and sends.
+            await workflow.execute_activity_method(
+                JourneyActivities.send_email,
                 step,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=SYSTEM_RETRY,
+                start_to_close_timeout=timedelta(seconds=60),
+                retry_policy=EMAIL_RETRY,
             )
-            if request is not None:
-                await workflow.execute_activity_method(
-                    EmailActivities.deliver_email,
-                    request,
-                    start_to_close_timeout=timedelta(seconds=60),
-                    retry_policy=EMAIL_RETRY,
-                )
 
     async def _step(self, activity, step):  # type: ignore[no-untyped-def]
         """One database step for a waiting person; a refusal fails the update with its message."""
