@@ -16,8 +16,10 @@ settings when the journey started), the rule version is the one it started with.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -75,6 +77,9 @@ STEP_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_a
 SYSTEM_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 EMAIL_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 SYSTEM = "system"
+
+_Step = TypeVar("_Step")
+_Result = TypeVar("_Result")
 
 
 # --------------------------------------------------------------------------- the workflow
@@ -612,7 +617,7 @@ class JourneyWorkflow:
                 retry_policy=EMAIL_RETRY,
             )
 
-    async def _step(self, activity, step):  # type: ignore[no-untyped-def]
+    async def _step(self, activity: Callable[[Any, _Step], Awaitable[_Result]], step: _Step) -> _Result:
         """One database step for a waiting person; a refusal fails the update with its message."""
         try:
             return await workflow.execute_local_activity_method(
@@ -626,7 +631,9 @@ class JourneyWorkflow:
                 ) from None
             raise
 
-    async def _system_step(self, activity, step):  # type: ignore[no-untyped-def]
+    async def _system_step(
+        self, activity: Callable[[Any, _Step], Awaitable[_Result]], step: _Step
+    ) -> _Result:
         return await workflow.execute_local_activity_method(
             activity, step, start_to_close_timeout=timedelta(seconds=30), retry_policy=SYSTEM_RETRY
         )
