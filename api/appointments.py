@@ -7,9 +7,6 @@ conditional UPDATE) and answers synchronously.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -27,20 +24,19 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.eligibility import Screening, check_eligible
+from api.eligibility import Screening
 from api.errors import Conflict, NotFound
 from api.journeys import IdempotencyKey
-from api.slots import day_bounds, require_scheduling
-from domain.journey_messages import AppointmentFact, SlotFact
+from domain.journey_messages import AppointmentFact
 from domain.scheduling import AppointmentStatus
-from records.db import READS_ONLY, utcnow
+from records.db import utcnow
 from records.holds import SeatHold
 from records.journeys import Journey
-from records.products import current_product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
-from services.journeys import current_series, drive, end_transaction, journey_snapshot
-from workflows.journey import AppointmentRequest, BookRequest, JourneyWorkflow, RescheduleRequest
+from services.journeys import drive, end_transaction, journey_snapshot
+from services.scheduling import book_slot, bookable, day_bounds, require_scheduling, slot_fact
+from workflows.journey import AppointmentRequest, JourneyWorkflow, RescheduleRequest
 
 router = APIRouter(prefix="/appointments", tags=["appointments"])
 
@@ -98,24 +94,6 @@ def from_fact(fact: AppointmentFact, recipient_name: str | None = None) -> Appoi
     )
 
 
-def slot_fact(slot: Slot) -> SlotFact:
-    return SlotFact(
-        slot_id=slot.id,
-        location_id=slot.location_id,
-        start_at=slot.start_at,
-        end_at=slot.end_at,
-        product_code=slot.product_code,
-    )
-
-
-def bookable(slot: Slot) -> None:
-    """What the API can say before the workflow: the seat itself is claimed atomically later."""
-    if not slot.is_open:
-        raise Conflict("this slot is closed to bookings", code="slot_closed")
-    if slot.end_at <= utcnow():
-        raise Conflict("this slot is over; choose a later one", code="slot_past")
-
-
 async def load_appointment(appointment_id: int, actor: Reader, db: SessionDep) -> Appointment:
     """An appointment at the active location; another location's is a 404."""
     row = (
@@ -138,98 +116,6 @@ async def series_of(db: AsyncSession, appointment: Appointment) -> int:
     if journey is None:
         raise NotFound("no such appointment")
     return journey.series_no
-
-
-async def booked_with_key(db: AsyncSession, jid: str, key: str | None) -> bool:
-    if key is None:
-        return False
-    found = await db.execute(
-        select(Appointment.id).where(Appointment.journey_id == jid, Appointment.idempotency_key == key)
-    )
-    return found.first() is not None
-
-
-async def book_slot(
-    db: AsyncSession,
-    temporal: TemporalDep,
-    settings: SettingsDep,
-    *,
-    recipient_id: int,
-    slot: Slot,
-    actor: str,
-    key: str | None,
-    dose_number: int | None,
-    hold_id: int | None = None,
-    screening: dict[str, str] | None = None,
-) -> AppointmentFact:
-    """Shared by the scheduler's booking and the recipient's links (booking, waitlist offer)."""
-    bookable(slot)
-    product = await current_product(db, slot.product_code)
-    if product is None:
-        raise Conflict(f"the slot's product {slot.product_code!r} is unknown", code="unknown_product")
-    await check_eligible(
-        db,
-        recipient_id=recipient_id,
-        product_code=slot.product_code,
-        location_id=slot.location_id,
-        at=slot.start_at,
-        screening=screening,
-    )
-    jid, series_no = await current_series(db, recipient_id)
-    retry = await booked_with_key(db, jid, key)
-    if slot.booked >= slot.capacity and not retry:
-        raise slot_full(slot.id)
-    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
-    await end_transaction(db)
-    request = BookRequest(
-        slot=slot_fact(slot),
-        rule=product.rule(),
-        idempotency_key=key or f"slot-{slot.id}-{utcnow().timestamp()}",
-        actor=actor,
-        dose_number=dose_number,
-        hold_id=hold_id,
-    )
-    async with slot_gate(slot.id):
-        # Read again once through the gate: a crowd that arrived together mostly finds the
-        # slot full now and is refused without a workflow round trip.
-        if not retry and await seats_left(db, slot.id) <= 0:
-            raise slot_full(slot.id)
-        return await drive(
-            temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key
-        )
-
-
-def slot_full(slot_id: int) -> Conflict:
-    return Conflict("This slot is full; choose another.", code="slot_full", slot_id=slot_id)
-
-
-# Bookings of one slot that this process sends to workflows at once. Seats are still claimed
-# atomically in the database (any number of replicas is safe); the gate only keeps a crowd
-# for a few seats from becoming a crowd of workflow updates that are then refused.
-SLOT_GATE_SIZE = 8
-_slot_gates: dict[int, tuple[asyncio.Semaphore, list[int]]] = {}
-
-
-@asynccontextmanager
-async def slot_gate(slot_id: int) -> AsyncIterator[None]:
-    gate, users = _slot_gates.setdefault(slot_id, (asyncio.Semaphore(SLOT_GATE_SIZE), [0]))
-    users[0] += 1
-    try:
-        async with gate:
-            yield
-    finally:
-        users[0] -= 1
-        if users[0] == 0:
-            del _slot_gates[slot_id]
-
-
-async def seats_left(db: AsyncSession, slot_id: int) -> int:
-    """A fresh read outside the request's (finished) transaction, as a reader beside the writer."""
-    async with db.bind.connect() as conn:
-        reader = await conn.execution_options(**{READS_ONLY: True})
-        return (
-            await reader.execute(select(Slot.capacity - Slot.booked).where(Slot.id == slot_id))
-        ).scalar_one()
 
 
 @router.post("", response_model=AppointmentOut, status_code=201, dependencies=[ReadsOnly])

@@ -3,7 +3,6 @@ the booking and documenting routes run before they reach the journey workflow.""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
@@ -12,14 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Manager, Reader, SessionDep
-from api.errors import Conflict, NotFound, Unprocessable
-from domain.dose_rules import RuleViolation, to_local
-from domain.eligibility import check_eligibility
+from api.errors import Conflict, NotFound
 from records.audit import audit
-from records.eligibility import MinimumAge, ScreeningQuestion, eligibility_rules, screening_questions
-from records.locations import Location
+from records.eligibility import MinimumAge, ScreeningQuestion, screening_questions
 from records.products import current_product
-from records.recipients import Recipient
+from services.eligibility import check_eligible as check_eligible  # api.doses finds it here
 
 router = APIRouter(prefix="/eligibility", tags=["eligibility"])
 
@@ -60,28 +56,6 @@ class EligibilityOut(BaseModel):
     product_code: str
     minimum_age_years: int | None
     questions: list[QuestionOut]
-
-
-async def check_eligible(
-    db: AsyncSession,
-    *,
-    recipient_id: int,
-    product_code: str,
-    location_id: int,
-    at: datetime,
-    screening: dict[str, str] | None,
-) -> None:
-    """Refuses (409, or 422 for incomplete answers) with the reason when the rules say no."""
-    recipient = await db.get(Recipient, recipient_id)
-    location = await db.get(Location, location_id)
-    if recipient is None or location is None:
-        raise NotFound("no such recipient")
-    rules = await eligibility_rules(db, product_code)
-    try:
-        check_eligibility(rules, recipient.date_of_birth, to_local(at, location.time_zone).date(), screening)
-    except RuleViolation as violation:
-        error = Conflict if violation.is_conflict else Unprocessable
-        raise error(violation.message, code=violation.code, **violation.details) from None
 
 
 async def _product(db: AsyncSession, code: str) -> str:

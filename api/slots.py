@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -22,6 +21,8 @@ from records.inventory import stock_by_product
 from records.locations import Location
 from records.products import current_product
 from records.scheduling import Slot
+from services.scheduling import day_bounds, require_scheduling
+from services.waitlist import someone_waits, tell_waitlist_after_commit
 
 router = APIRouter(prefix="/slots", tags=["slots"])
 
@@ -85,29 +86,11 @@ async def load_slot(slot_id: int, actor: Reader, db: SessionDep) -> Slot:
 SlotDep = Annotated[Slot, Depends(load_slot)]
 
 
-def day_bounds(day: date, tz_name: str) -> tuple[datetime, datetime]:
-    """A calendar day of the location, as UTC instants [start, end)."""
-    zone = ZoneInfo(tz_name)
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-    return start, end
-
-
-def require_scheduling(location: Location) -> None:
-    if not location.scheduling_enabled:
-        raise Conflict(
-            f"{location.name} takes walk-ins only; scheduling is not enabled here",
-            code="scheduling_disabled",
-        )
-
-
 @router.post("", response_model=SlotOut, status_code=201)
 async def publish_slot(
     body: SlotIn, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> SlotOut:
     """Publishes capacity; when people wait for this product here, its seats go to them first."""
-    from api.waitlist import someone_waits, tell_waitlist_after_commit  # api.waitlist imports this module
-
     require_scheduling(actor.location)
     if body.end_at <= utcnow():
         raise Unprocessable(
@@ -201,8 +184,6 @@ async def change_capacity(
 ) -> SlotOut:
     """Raises or lowers a slot's capacity (never below the seats booked and held); new seats go to
     the waitlist first."""
-    from api.waitlist import someone_waits, tell_waitlist_after_commit  # api.waitlist imports this module
-
     taken = slot.booked + slot.held
     if body.capacity < taken:
         raise Conflict(

@@ -10,31 +10,18 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep, after_commit
-from api.errors import Conflict, NotFound, Unprocessable
-from api.slots import require_scheduling
-from domain.dose_rules import to_local
+from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep
+from api.errors import Conflict, NotFound
 from domain.scheduling import (
-    ACTIVE_ENTRY,
-    REVIEW_SIGNAL,
-    WAITLIST_WORKFLOW,
     EntryStatus,
-    Review,
-    WaitlistInput,
-    waitlist_workflow_id,
 )
-from domain.settings import Settings
 from records.audit import audit
-from records.db import utcnow
-from records.locations import Location
-from records.products import current_product
 from records.recipients import Recipient
 from records.waitlist import WaitlistEntry, WaitlistOffer
-from services.temporal import TemporalGateway
+from services.waitlist import add_to_waitlist
 
 router = APIRouter(prefix="/waitlist", tags=["waitlist"])
 log = logging.getLogger("cvms.waitlist")
@@ -90,130 +77,6 @@ async def entry_out(db: AsyncSession, entry: WaitlistEntry) -> EntryOut:
     out = EntryOut.model_validate(entry)
     out.offers = [OfferOut.model_validate(o) for o in offers.scalars()]
     return out
-
-
-def tell_waitlist_after_commit(
-    db: AsyncSession,
-    temporal: TemporalGateway,
-    settings: Settings,
-    location_id: int,
-    product_code: str,
-    review: Review,
-) -> None:
-    """Asks the waitlist to look again once this request has committed. Best effort: if it fails,
-    the next seat opening (told durably by the journey and hold workflows) looks again anyway."""
-
-    async def tell() -> None:
-        try:
-            await temporal.signal_with_start(
-                WAITLIST_WORKFLOW,
-                WaitlistInput(location_id, product_code, settings.waitlist_offer_hold_seconds),
-                workflow_id=waitlist_workflow_id(location_id, product_code),
-                signal=REVIEW_SIGNAL,
-                signal_argument=review,
-            )
-        except Exception:  # noqa: BLE001 - the request has committed; say so in the log only
-            log.warning("could not tell waitlist %s/%s: %s", location_id, product_code, review, exc_info=True)
-
-    after_commit(db, tell)
-
-
-async def someone_waits(db: AsyncSession, location_id: int, product_code: str) -> bool:
-    return bool(
-        (
-            await db.execute(
-                select(
-                    exists().where(
-                        WaitlistEntry.location_id == location_id,
-                        WaitlistEntry.product_code == product_code,
-                        WaitlistEntry.status.in_(ACTIVE_ENTRY),
-                    )
-                )
-            )
-        ).scalar_one()
-    )
-
-
-async def active_entry(
-    db: AsyncSession, location_id: int, recipient_id: int, product_code: str
-) -> WaitlistEntry | None:
-    """The person's place in this location's line for the product, while they wait or hold an offer."""
-    return (
-        await db.execute(
-            select(WaitlistEntry).where(
-                WaitlistEntry.location_id == location_id,
-                WaitlistEntry.recipient_id == recipient_id,
-                WaitlistEntry.product_code == product_code,
-                WaitlistEntry.status.in_(ACTIVE_ENTRY),
-            )
-        )
-    ).scalar_one_or_none()
-
-
-def _already_waitlisted(entry: WaitlistEntry | None) -> Conflict:
-    return Conflict(
-        "this recipient is already on this waitlist",
-        code="already_waitlisted",
-        entry_id=entry.id if entry else None,
-    )
-
-
-async def add_to_waitlist(
-    db: AsyncSession,
-    temporal: TemporalGateway,
-    settings: Settings,
-    *,
-    location: Location,
-    recipient_id: int,
-    product_code: str,
-    dates: Dates,
-    added_by: str,
-) -> WaitlistEntry:
-    """Shared by staff and the recipient's link: one active entry per person, place and product
-    (a unique index holds it when two requests join at once)."""
-    require_scheduling(location)
-    if await current_product(db, product_code) is None:
-        raise Unprocessable(
-            f"unknown product {product_code!r}", errors=[{"field": "product_code", "message": "unknown"}]
-        )
-    today = to_local(utcnow(), location.time_zone).date()
-    if dates.latest_date < today:
-        raise Unprocessable(
-            "these dates are over", errors=[{"field": "latest_date", "message": "before today"}]
-        )
-    already = await active_entry(db, location.id, recipient_id, product_code)
-    if already is not None:
-        raise _already_waitlisted(already)
-    entry = WaitlistEntry(
-        location_id=location.id,
-        recipient_id=recipient_id,
-        product_code=product_code,
-        earliest_date=dates.earliest_date,
-        latest_date=dates.latest_date,
-        status=EntryStatus.waiting.value,
-        added_by=added_by,
-    )
-    try:
-        async with db.begin_nested():
-            db.add(entry)
-            await db.flush()
-    except IntegrityError:  # joined at the same moment by another request (a double click)
-        raise _already_waitlisted(await active_entry(db, location.id, recipient_id, product_code)) from None
-    audit(
-        db,
-        actor=added_by,
-        location_id=location.id,
-        entity="waitlist_entry",
-        entity_id=entry.id,
-        action="join",
-        changes={
-            "recipient_id": [None, recipient_id],
-            "product_code": [None, product_code],
-            "dates": [None, f"{dates.earliest_date}..{dates.latest_date}"],
-        },
-    )
-    tell_waitlist_after_commit(db, temporal, settings, location.id, product_code, Review("joined"))
-    return entry
 
 
 async def load_entry(entry_id: RecordId, actor: Reader, db: SessionDep) -> WaitlistEntry:
