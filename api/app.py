@@ -15,37 +15,36 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from api import (
-    appointments,
     auth,
     devmail,
     doses,
-    eligibility,
     exports,
-    finder,
-    holds,
     inventory,
     journeys,
     marketplace,
-    products,
     recipient_links,
     recipient_uploads,
     recipients,
-    slots,
     users,
-    waitlist,
 )
 from api.deps import Public, Reader
+from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
+from api.finder import pages as finder_pages
+from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import routes as helpdesk_routes
-from api.pages import booking_pages, dose_pages, lot_pages, recipient_link_pages, recipient_page
-from api.pages import finder as finder_pages
+from api.pages import dose_pages, lot_pages, recipient_link_pages, recipient_page
 from api.pages import inventory as inventory_pages
 from api.pages import portal as portal_pages
 from api.pages import recipients as recipient_pages
 from api.pages import uploads as upload_pages
 from api.pages import users as user_pages
-from api.pages import waitlist as waitlist_pages
+from api.products import routes as products
+from api.scheduling import pages as booking_pages
+from api.scheduling import routes as scheduling
+from api.waitlist import pages as waitlist_pages
+from api.waitlist import routes as waitlist
 from domain.settings import Settings, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.temporal import connect
@@ -125,8 +124,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
     app.include_router(products.router)
-    app.include_router(slots.router)
-    app.include_router(appointments.router)
+    app.include_router(scheduling.slots_router)
+    app.include_router(scheduling.appointments_router)
     app.include_router(doses.router)
     app.include_router(journeys.router)
     # Browsers opening a signed link get its page; every other client the JSON below.
@@ -137,7 +136,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(inventory.router)
     app.include_router(marketplace.router)
     app.include_router(finder.router)
-    app.include_router(holds.router)
+    app.include_router(scheduling.holds_router)
     app.include_router(waitlist.router)
     app.include_router(eligibility.router)
     app.include_router(portal_pages.router)

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import Conflict, NotFound, Unprocessable
-from api.slots import day_bounds
 from api.stock_warnings import StockWarning, stock_warning
 from domain.dose_rules import to_local
 from domain.scheduling import ACTIVE_STATUSES
@@ -40,6 +39,7 @@ from records.locations import Location
 from records.marketplace import settle_listings
 from records.products import InventoryLot
 from records.scheduling import Appointment
+from services.scheduling import day_bounds
 
 router = APIRouter(tags=["inventory"])
 

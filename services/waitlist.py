@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dose_rules import to_local
-from domain.refusals import Conflict, Invalid
+from domain.refusals import Conflict, Invalid, NotFound
 from domain.scheduling import (
     ACTIVE_ENTRY,
     REVIEW_SIGNAL,
@@ -28,6 +28,7 @@ from records.audit import audit
 from records.db import after_commit, utcnow
 from records.locations import Location
 from records.products import current_product
+from records.recipients import Recipient
 from records.waitlist import WaitlistEntry, WaitlistOffer
 from services.scheduling import require_scheduling
 from services.temporal import TemporalGateway
@@ -165,6 +166,32 @@ async def add_to_waitlist(
     )
     tell_waitlist_after_commit(db, temporal, settings, location.id, product_code, Review("joined"))
     return entry
+
+
+async def join(
+    db: AsyncSession,
+    temporal: TemporalGateway,
+    settings: Settings,
+    *,
+    location: Location,
+    recipient_id: int,
+    product_code: str,
+    dates: Dates,
+    added_by: str,
+) -> WaitlistEntry:
+    """Staff add a recipient to the location's waitlist for a product between two dates."""
+    if await db.get(Recipient, recipient_id) is None:
+        raise NotFound("no such recipient")
+    return await add_to_waitlist(
+        db,
+        temporal,
+        settings,
+        location=location,
+        recipient_id=recipient_id,
+        product_code=product_code,
+        dates=dates,
+        added_by=added_by,
+    )
 
 
 async def entries(

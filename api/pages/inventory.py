@@ -12,12 +12,14 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api import finder, inventory, marketplace, products
+from api import inventory, marketplace
 from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import ApiError, http_status
+from api.finder import routes as finder
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render
+from api.products import routes as products
 from records.locations import Location
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
