@@ -236,3 +236,9 @@ async def remove_entry(db: AsyncSession, *, entry: WaitlistEntry, actor: str) ->
         changes={"status": [EntryStatus.waiting.value, EntryStatus.removed.value]},
     )
     return entry
+
+
+async def recipient_names(db: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """The names of the people on a page of the waitlist, by recipient id."""
+    rows = await db.execute(select(Recipient).where(Recipient.id.in_(ids)))
+    return {r.id: r.full_name for r in rows.scalars()}

@@ -33,7 +33,6 @@ from api.pages.recipient_page import (
     recipient_again,
 )
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
-from api.products import routes as products
 from api.recipients import load_recipient
 from api.scheduling.routes import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import SlotIn, Status, from_fact, warnings_of
@@ -42,7 +41,7 @@ from records.db import reading, utcnow
 from records.holds import SeatHold
 from records.products import current_product
 from records.scheduling import Slot
-from services import scheduling, slots
+from services import catalog, scheduling, slots
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -302,7 +301,7 @@ async def _slots_page(
         )
         if published
         else [],
-        product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
+        product_options=[(p.code, p.name) for p in await catalog.newest_products(db)],
         form=form or SLOT_FORM_DEFAULTS,
         errors=errors or {},
     )

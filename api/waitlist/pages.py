@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import Response
 
 from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, SessionsDep, SettingsDep, TemporalDep
@@ -29,7 +28,6 @@ from api.pages.rendering import (
 from api.recipients import load_recipient
 from api.waitlist.routes import EntryDep, entry_out
 from api.waitlist.schemas import JoinIn, Status
-from records.recipients import Recipient
 from services import catalog, waitlist
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -103,12 +101,7 @@ async def _waitlist_page(
 ) -> Response:
     entries = [await entry_out(db, e) for e in await waitlist.entries(db, actor.location.id, status=status)]
     shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    names = {
-        r.id: r.full_name
-        for r in (
-            await db.execute(select(Recipient).where(Recipient.id.in_({e.recipient_id for e in shown})))
-        ).scalars()
-    }
+    names = await waitlist.recipient_names(db, {e.recipient_id for e in shown})
     return render(
         request,
         "portal/waitlist.html",
