@@ -19,7 +19,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dose_rules import next_dose_window
-from domain.journey_messages import AppointmentFact, SlotFact
+from domain.journey_messages import (
+    AppointmentFact,
+    AppointmentRequest,
+    BookRequest,
+    RescheduleRequest,
+    SlotFact,
+)
 from domain.refusals import Conflict, NotFound
 from domain.scheduling import (
     AppointmentStatus,
@@ -40,7 +46,7 @@ from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
 from services.journeys import current_series, drive, end_transaction, journey_snapshot
 from services.temporal import TemporalGateway
-from workflows.journey import AppointmentRequest, BookRequest, JourneyWorkflow, RescheduleRequest
+from workflows.journey import JourneyWorkflow
 from workflows.waitlist import SeatHoldWorkflow
 
 # --------------------------------------------------------------------------- can it happen?
