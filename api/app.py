@@ -15,36 +15,35 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from api import (
-    appointments,
     devmail,
     doses,
-    eligibility,
     exports,
-    finder,
-    holds,
     journeys,
-    products,
     recipient_links,
-    slots,
-    waitlist,
 )
 from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages, users
 from api.deps import Public, Reader
+from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
+from api.finder import pages as finder_pages
+from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import routes as helpdesk_routes
 from api.inventory import lot_pages, marketplace
 from api.inventory import pages as inventory_pages
 from api.inventory import routes as inventory
-from api.pages import booking_pages, dose_pages, recipient_link_pages, recipient_page
-from api.pages import finder as finder_pages
-from api.pages import waitlist as waitlist_pages
+from api.pages import dose_pages, recipient_link_pages, recipient_page
+from api.products import routes as products
 from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
 from api.recipients import upload_pages
 from api.recipients import uploads as recipient_uploads
+from api.scheduling import pages as booking_pages
+from api.scheduling import routes as scheduling
+from api.waitlist import pages as waitlist_pages
+from api.waitlist import routes as waitlist
 from domain.settings import Settings, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.temporal import connect
@@ -124,8 +123,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
     app.include_router(products.router)
-    app.include_router(slots.router)
-    app.include_router(appointments.router)
+    app.include_router(scheduling.slots_router)
+    app.include_router(scheduling.appointments_router)
     app.include_router(doses.router)
     app.include_router(journeys.router)
     # Browsers opening a signed link get its page; every other client the JSON below.
@@ -136,7 +135,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(inventory.router)
     app.include_router(marketplace.router)
     app.include_router(finder.router)
-    app.include_router(holds.router)
+    app.include_router(scheduling.holds_router)
     app.include_router(waitlist.router)
     app.include_router(eligibility.router)
     app.include_router(portal_pages.router)

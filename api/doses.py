@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Documenter, Reader, SessionDep, SettingsDep, TemporalDep
-from api.eligibility import Screening, check_eligible
+from api.eligibility.schemas import Screening
 from api.errors import Conflict, NotFound, Unprocessable
 from api.journeys import IdempotencyKey, SessionsDep
 from domain.dose_rules import to_local
@@ -26,6 +26,7 @@ from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import InventoryLot, current_product
 from records.recipients import Recipient
+from services.eligibility import check_eligible
 from services.journeys import current_series, drive, end_transaction, journey_snapshot
 from workflows.journey import DocumentRequest, EditDoseRequest, JourneyWorkflow, RemoveDoseRequest
 

@@ -40,14 +40,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.appointments import AppointmentOut, book_slot, bookable, from_fact, slot_fact
 from api.deps import Public, RecordId, SessionDep, SettingsDep, TemporalDep
-from api.eligibility import Screening
+from api.eligibility.schemas import Screening
 from api.errors import ApiError, Conflict, Forbidden, Gone, NotFound
-from api.holds import HoldOut, give_back, place_hold
 from api.journeys import IdempotencyKey, SessionsDep
-from api.slots import SlotOut, slot_out
-from api.waitlist import Dates, EntryOut, add_to_waitlist, entry_out
+from api.scheduling.schemas import AppointmentOut, HoldOut, SlotOut, from_fact, slot_out
+from api.waitlist.routes import entry_out
+from api.waitlist.schemas import Dates, EntryOut
 from domain.dose_rules import next_dose_window
 from domain.journey_messages import LINK_APPOINTMENT, LINK_BOOK, LINK_RECORD, AppointmentFact, JourneyStatus
 from domain.scheduling import LINK_WAITLIST_OFFER, EntryStatus, HoldStatus, OfferStatus, offer_link_id
@@ -64,6 +63,8 @@ from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from records.waitlist import WaitlistEntry, WaitlistOffer
 from services.journeys import drive, end_transaction, journey_snapshot
+from services.scheduling import book_slot, bookable, give_back, place_hold, slot_fact
+from services.waitlist import add_to_waitlist
 from workflows.journey import AppointmentRequest, JourneyWorkflow, RescheduleRequest
 
 router = APIRouter(prefix="/r", tags=["recipient links"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
@@ -107,3 +107,10 @@ async def reading(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[A
     async with sessions() as session:
         await session.connection(execution_options={READS_ONLY: True})
         yield session
+
+
+def after_commit(db: AsyncSession, action: Callable[[], Awaitable[None]]) -> None:
+    """Runs `action` once the session's (request's) transaction has committed, never after a
+    rollback, e.g. starting the workflow of a record it created. Whoever owns the session runs
+    the actions (api.deps.get_db)."""
+    db.info.setdefault("after_commit", []).append(action)

@@ -9,7 +9,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api import products
 from api.deps import (
     Actor,
     Manager,
@@ -20,6 +19,7 @@ from api.errors import Conflict, Unprocessable, http_status
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, refusal_errors, render
+from api.products import routes as products
 from records.db import utcnow
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)

@@ -12,14 +12,15 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api import finder, products
 from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import http_status
+from api.finder import routes as finder
 from api.inventory import schemas
 from api.inventory.routes import LotDep, TransferDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render
+from api.products import routes as products
 from domain.refusals import Refusal
 from records.locations import Location
 from services import inventory, marketplace

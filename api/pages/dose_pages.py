@@ -21,6 +21,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
+from api.eligibility.pages import answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.journeys import SessionsDep
 from api.pages.csrf import CheckedForm
@@ -32,7 +33,6 @@ from api.pages.recipient_page import (
     recipient_again,
 )
 from api.pages.rendering import PageRoute, field_errors, redirect, refusal_errors, render
-from api.pages.screening import answers_from, questions_for, refusal_of
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from records.db import reading, utcnow
 from records.journeys import Dose

@@ -19,13 +19,13 @@ from starlette.responses import Response
 
 from api import recipient_links as links
 from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.pages import i18n
 from api.pages.choices import DATES_IN_ORDER, RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import BrowserRoute, PageRoute, field_errors, redirect, refusal_errors, render
-from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
 from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from domain.dose_rules import to_local
 from domain.journey_messages import LINK_APPOINTMENT, LINK_RECORD, JourneyStatus

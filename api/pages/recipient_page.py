@@ -16,17 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api import products, waitlist
 from api.deps import (
     Actor,
     SessionDep,
     SettingsDep,
 )
+from api.eligibility.pages import Asked, asked
 from api.errors import ApiError, Unprocessable, http_status
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, render
-from api.pages.screening import Asked, asked
-from domain.dose_rules import next_dose_window
+from api.products import routes as products
+from api.waitlist import routes as waitlist
 from domain.settings import Settings
 from records.db import reading, utcnow
 from records.eligibility import screening_questions
@@ -34,6 +34,7 @@ from records.journeys import Dose
 from records.locations import Location
 from records.products import InventoryLot, Product
 from records.scheduling import Appointment, Slot
+from services import scheduling
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -193,29 +194,4 @@ async def bookable_slots(
 ) -> list[Slot]:
     """Open slots here for the next dose: any product for dose 1; for a later dose the same
     product, from the earliest date of its window to the recommended latest (no grace)."""
-    if not actor.location.scheduling_enabled:
-        return []
-    query = select(Slot).where(
-        Slot.location_id == actor.location.id,
-        Slot.is_open.is_(True),
-        Slot.booked + Slot.held < Slot.capacity,
-        Slot.start_at > utcnow(),
-    )
-    if given:
-        last = given[-1]
-        product = (
-            await db.execute(
-                select(Product).where(
-                    Product.code == last.product_code, Product.version == last.product_version
-                )
-            )
-        ).scalar_one()
-        if len(given) >= product.doses:
-            return []
-        window = next_dose_window(product.rule(), last.given_at, settings.day_seconds)
-        query = query.where(
-            Slot.product_code == product.code,
-            Slot.start_at >= window.earliest,
-            Slot.start_at <= window.recommended_latest,
-        )
-    return list((await db.execute(query.order_by(Slot.start_at).limit(50))).scalars())
+    return await scheduling.bookable_slots(db, settings, actor.location, given)

@@ -1,23 +1,19 @@
-"""Waitlists: staff add a recipient to their location's waitlist for a product and dates
-(a recipient can join through their booking link too); free seats are offered by the
-location's waitlist workflow (workflows/waitlist.py)."""
+"""Waitlists: a recipient joins a location's line for a product and dates (staff add them, or
+they join through their booking link); free seats are offered by the location's waitlist
+workflow (workflows/waitlist.py), which this module tells when seats may have opened."""
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
-from typing import Annotated, Literal
+from datetime import date
+from typing import Protocol
 
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep, after_commit
-from api.errors import Conflict, NotFound, Unprocessable
-from api.slots import require_scheduling
 from domain.dose_rules import to_local
+from domain.refusals import Conflict, Invalid, NotFound
 from domain.scheduling import (
     ACTIVE_ENTRY,
     REVIEW_SIGNAL,
@@ -29,67 +25,25 @@ from domain.scheduling import (
 )
 from domain.settings import Settings
 from records.audit import audit
-from records.db import utcnow
+from records.db import after_commit, utcnow
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
 from records.waitlist import WaitlistEntry, WaitlistOffer
+from services.scheduling import require_scheduling
 from services.temporal import TemporalGateway
 
-router = APIRouter(prefix="/waitlist", tags=["waitlist"])
 log = logging.getLogger("cvms.waitlist")
 
-Status = Literal["waiting", "offered", "booked", "lapsed", "removed"]
 
+class Dates(Protocol):
+    """The days a person can come (api's `Dates` schema, or anything with the two fields)."""
 
-class Dates(BaseModel):
-    earliest_date: date
-    latest_date: date
+    @property
+    def earliest_date(self) -> date: ...
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Dates:
-        if self.latest_date < self.earliest_date:
-            raise ValueError("latest_date must not be before earliest_date")
-        return self
-
-
-class JoinIn(Dates):
-    recipient_id: int = Field(ge=1, le=2_147_483_647)
-    product_code: str = Field(min_length=1, max_length=40)
-
-
-class OfferOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    slot_id: int
-    status: str
-    expires_at: datetime
-    appointment_id: int | None
-
-
-class EntryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    location_id: int
-    recipient_id: int
-    product_code: str
-    earliest_date: date
-    latest_date: date
-    status: str
-    added_by: str
-    created_at: datetime
-    offers: list[OfferOut] = []
-
-
-async def entry_out(db: AsyncSession, entry: WaitlistEntry) -> EntryOut:
-    offers = await db.execute(
-        select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id).order_by(WaitlistOffer.id)
-    )
-    out = EntryOut.model_validate(entry)
-    out.offers = [OfferOut.model_validate(o) for o in offers.scalars()]
-    return out
+    @property
+    def latest_date(self) -> date: ...
 
 
 def tell_waitlist_after_commit(
@@ -173,14 +127,12 @@ async def add_to_waitlist(
     (a unique index holds it when two requests join at once)."""
     require_scheduling(location)
     if await current_product(db, product_code) is None:
-        raise Unprocessable(
+        raise Invalid(
             f"unknown product {product_code!r}", errors=[{"field": "product_code", "message": "unknown"}]
         )
     today = to_local(utcnow(), location.time_zone).date()
     if dates.latest_date < today:
-        raise Unprocessable(
-            "these dates are over", errors=[{"field": "latest_date", "message": "before today"}]
-        )
+        raise Invalid("these dates are over", errors=[{"field": "latest_date", "message": "before today"}])
     already = await active_entry(db, location.id, recipient_id, product_code)
     if already is not None:
         raise _already_waitlisted(already)
@@ -216,53 +168,42 @@ async def add_to_waitlist(
     return entry
 
 
-async def load_entry(entry_id: RecordId, actor: Reader, db: SessionDep) -> WaitlistEntry:
-    """An entry of the active location's waitlist; another location's is a 404."""
-    entry = (
-        await db.execute(
-            select(WaitlistEntry).where(
-                WaitlistEntry.id == entry_id, WaitlistEntry.location_id == actor.location.id
-            )
-        )
-    ).scalar_one_or_none()
-    if entry is None:
-        raise NotFound("no such waitlist entry at this location")
-    return entry
-
-
-EntryDep = Annotated[WaitlistEntry, Depends(load_entry)]
-
-
-@router.post("", response_model=EntryOut, status_code=201)
-async def join_waitlist(
-    body: JoinIn, actor: Scheduler, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> EntryOut:
-    """Adds a recipient to this location's waitlist for a product between two dates."""
-    if await db.get(Recipient, body.recipient_id) is None:
+async def join(
+    db: AsyncSession,
+    temporal: TemporalGateway,
+    settings: Settings,
+    *,
+    location: Location,
+    recipient_id: int,
+    product_code: str,
+    dates: Dates,
+    added_by: str,
+) -> WaitlistEntry:
+    """Staff add a recipient to the location's waitlist for a product between two dates."""
+    if await db.get(Recipient, recipient_id) is None:
         raise NotFound("no such recipient")
-    entry = await add_to_waitlist(
+    return await add_to_waitlist(
         db,
         temporal,
         settings,
-        location=actor.location,
-        recipient_id=body.recipient_id,
-        product_code=body.product_code,
-        dates=body,
-        added_by=actor.actor,
+        location=location,
+        recipient_id=recipient_id,
+        product_code=product_code,
+        dates=dates,
+        added_by=added_by,
     )
-    return await entry_out(db, entry)
 
 
-@router.get("", response_model=list[EntryOut])
-async def list_waitlist(
-    actor: Reader,
-    db: SessionDep,
-    status: Annotated[Status | None, Query()] = None,
-    product_code: Annotated[str | None, Query(max_length=40)] = None,
-    recipient_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-) -> list[EntryOut]:
-    """This location's waitlist in the order seats are offered."""
-    query = select(WaitlistEntry).where(WaitlistEntry.location_id == actor.location.id)
+async def entries(
+    db: AsyncSession,
+    location_id: int,
+    *,
+    status: str | None = None,
+    product_code: str | None = None,
+    recipient_id: int | None = None,
+) -> list[WaitlistEntry]:
+    """A location's waitlist in the order seats are offered."""
+    query = select(WaitlistEntry).where(WaitlistEntry.location_id == location_id)
     if status:
         query = query.where(WaitlistEntry.status == status)
     if product_code:
@@ -270,27 +211,34 @@ async def list_waitlist(
     if recipient_id:
         query = query.where(WaitlistEntry.recipient_id == recipient_id)
     rows = await db.execute(query.order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(500))
-    return [await entry_out(db, entry) for entry in rows.scalars()]
+    return list(rows.scalars())
 
 
-@router.get("/{entry_id}", response_model=EntryOut)
-async def read_entry(entry_id: RecordId, actor: Reader, entry: EntryDep, db: SessionDep) -> EntryOut:
-    return await entry_out(db, entry)
+async def offers_of(db: AsyncSession, entry: WaitlistEntry) -> list[WaitlistOffer]:
+    rows = await db.execute(
+        select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id).order_by(WaitlistOffer.id)
+    )
+    return list(rows.scalars())
 
 
-@router.post("/{entry_id}/remove", response_model=EntryOut)
-async def remove_entry(entry_id: RecordId, actor: Scheduler, entry: EntryDep, db: SessionDep) -> EntryOut:
+async def remove_entry(db: AsyncSession, *, entry: WaitlistEntry, actor: str) -> WaitlistEntry:
     """Takes a waiting recipient off the list (one holding an offer keeps it until it runs out)."""
     if entry.status != EntryStatus.waiting:
         raise Conflict(f"this entry is {entry.status}; only a waiting one is removed", code="entry_status")
     entry.status = EntryStatus.removed.value
     audit(
         db,
-        actor=actor.actor,
-        location_id=actor.location.id,
+        actor=actor,
+        location_id=entry.location_id,
         entity="waitlist_entry",
         entity_id=entry.id,
         action="remove",
         changes={"status": [EntryStatus.waiting.value, EntryStatus.removed.value]},
     )
-    return await entry_out(db, entry)
+    return entry
+
+
+async def recipient_names(db: AsyncSession, ids: set[int]) -> dict[int, str]:
+    """The names of the people on a page of the waitlist, by recipient id."""
+    rows = await db.execute(select(Recipient).where(Recipient.id.in_(ids)))
+    return {r.id: r.full_name for r in rows.scalars()}

@@ -1,6 +1,6 @@
 """Waitlist pages of the provider portal: put a recipient on this location's waitlist for a
 product and dates (from the recipient page), see the location's waitlist, take a waiting
-entry off it. Each calls the JSON API's own function with the same role-checked actor."""
+entry off it. Each calls the same service (services/waitlist.py) as the JSON routes."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
-from sqlalchemy import select
 from starlette.responses import Response
 
-from api import products, waitlist
 from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.errors import Conflict, Unprocessable
 from api.pages.choices import DATES_IN_ORDER
@@ -27,7 +25,9 @@ from api.pages.rendering import (
     render,
     safe_next,
 )
-from records.recipients import Recipient
+from api.waitlist.routes import EntryDep, entry_out
+from api.waitlist.schemas import JoinIn, Status
+from services import catalog, waitlist
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -50,7 +50,7 @@ async def join_submit(
     await load_recipient(db, recipient_id)
     posted = {name: str(form.get(name, "")).strip() for name in WAITLIST_FIELDS}
     try:
-        body = waitlist.JoinIn(recipient_id=recipient_id, **posted)
+        body = JoinIn(recipient_id=recipient_id, **posted)
     except ValidationError as exc:
         refused = Unprocessable(N_("Please correct the fields marked below."))
         errors = field_errors(exc, across=DATES_IN_ORDER)
@@ -65,7 +65,16 @@ async def join_submit(
             waitlist_errors=errors,
         )
     try:
-        await waitlist.join_waitlist(body=body, actor=actor, db=db, settings=settings, temporal=temporal)
+        await waitlist.join(
+            db,
+            temporal,
+            settings,
+            location=actor.location,
+            recipient_id=body.recipient_id,
+            product_code=body.product_code,
+            dates=body,
+            added_by=actor.actor,
+        )
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
             request,
@@ -85,19 +94,14 @@ async def _waitlist_page(
     actor: Actor,
     db: SessionDep,
     *,
-    status: waitlist.Status | None,
+    status: Status | None,
     page: int,
     failed: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    entries = await waitlist.list_waitlist(actor=actor, db=db, status=status)
+    entries = [await entry_out(db, e) for e in await waitlist.entries(db, actor.location.id, status=status)]
     shown = entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    names = {
-        r.id: r.full_name
-        for r in (
-            await db.execute(select(Recipient).where(Recipient.id.in_({e.recipient_id for e in shown})))
-        ).scalars()
-    }
+    names = await waitlist.recipient_names(db, {e.recipient_id for e in shown})
     return render(
         request,
         "portal/waitlist.html",
@@ -106,7 +110,7 @@ async def _waitlist_page(
         here=f"/portal/waitlist?status={status or ''}",
         entries=shown,
         names=names,
-        product_names={p.code: p.name for p in await products.list_products(actor=actor, db=db)},
+        product_names={p.code: p.name for p in await catalog.newest_products(db)},
         status=status or "",
         total=len(entries),
         page=page,
@@ -121,7 +125,7 @@ async def waitlist_page(
     request: Request,
     actor: Reader,
     db: SessionDep,
-    status: waitlist.Status | None = None,
+    status: Status | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     """Who waits at this location, for which product and dates, and where each one stands."""
@@ -133,13 +137,13 @@ async def remove_submit(
     request: Request,
     entry_id: RecordId,
     actor: Scheduler,
-    entry: waitlist.EntryDep,
+    entry: EntryDep,
     form: CheckedForm,
     db: SessionDep,
 ) -> Response:
     target = safe_next(str(form.get("next", "")), "/portal/waitlist")
     try:
-        await waitlist.remove_entry(entry_id=entry_id, actor=actor, entry=entry, db=db)
+        await waitlist.remove_entry(db, entry=entry, actor=actor.actor)
     except Conflict as refused:
         return await _waitlist_page(
             request, actor, db, status=None, page=1, failed=refused.message, status_code=409

@@ -8,11 +8,9 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api import appointments, holds, products, slots
 from api.deps import (
     Actor,
     Manager,
@@ -24,6 +22,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
+from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.inventory.schemas import demand_out
 from api.journeys import SessionsDep
@@ -34,13 +33,14 @@ from api.pages.recipient_page import (
     recipient_again,
 )
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
-from api.pages.screening import Refusal, answers_from, questions_for, refusal_of
+from api.scheduling.routes import AppointmentDep, HoldDep, SlotDep
+from api.scheduling.schemas import SlotIn, Status, from_fact, warnings_of
 from domain.scheduling import HoldStatus
 from records.db import reading, utcnow
 from records.holds import SeatHold
 from records.products import current_product
 from records.scheduling import Slot
-from services import inventory
+from services import catalog, inventory, scheduling, slots
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -60,10 +60,10 @@ async def hold_submit(
     """The chosen time's seat is held (CVMS_SEAT_HOLD_SECONDS) while the booking is confirmed."""
     await load_recipient(db, recipient_id)
     slot_id = form_int(form, "slot_id")
-    slot = await slots.load_slot(slot_id=slot_id, actor=actor, db=db)
+    slot = await scheduling.slot_at(db, actor.location.id, slot_id)
     try:
-        hold = await holds.hold_a_seat(
-            slot_id=slot_id, actor=actor, slot=slot, db=db, settings=settings, temporal=temporal
+        hold = await scheduling.hold_a_seat(
+            db, temporal, settings, location=actor.location, slot=slot, actor=actor.actor
         )
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
@@ -110,7 +110,7 @@ async def hold_page(
     recipient_id: RecordId,
     hold_id: RecordId,
     actor: Scheduler,
-    hold: holds.HoldDep,
+    hold: HoldDep,
     db: SessionDep,
 ) -> Response:
     """The held seat, until when, and the screening questions to answer before booking."""
@@ -124,11 +124,11 @@ async def release_submit(
     recipient_id: RecordId,
     hold_id: RecordId,
     actor: Scheduler,
-    hold: holds.HoldDep,
+    hold: HoldDep,
     form: CheckedForm,
     temporal: TemporalDep,
 ) -> Response:
-    await holds.release_a_hold(hold_id=hold_id, actor=actor, hold=hold, temporal=temporal)
+    await scheduling.give_back(temporal, hold)
     return redirect(f"/portal/recipients/{recipient_id}?notice=seat_released")
 
 
@@ -148,19 +148,22 @@ async def book_submit(
     await load_recipient(db, recipient_id)
     slot_id = form_int(form, "slot_id")
     hold_id = form_int(form, "hold_id") if form.get("hold_id") else None
-    slot = await slots.load_slot(slot_id=slot_id, actor=actor, db=db)
+    slot = await scheduling.slot_at(db, actor.location.id, slot_id)
     questions = await questions_for(db, slot.product_code)
     answers = answers_from(form, questions)
-    body = appointments.BookIn(recipient_id=recipient_id, slot_id=slot_id, hold_id=hold_id, screening=answers)
     try:
-        await appointments.book_appointment(
-            body=body,
-            actor=actor,
-            db=db,
-            settings=settings,
-            temporal=temporal,
+        await scheduling.book_appointment(
+            db,
+            temporal,
+            settings,
+            location=actor.location,
+            recipient_id=recipient_id,
+            slot_id=slot_id,
+            actor=actor.actor,
             # The same held seat submitted twice books once.
-            idempotency_key=f"hold-{hold_id}" if hold_id else None,
+            key=f"hold-{hold_id}" if hold_id else None,
+            hold_id=hold_id,
+            screening=answers,
         )
     except (Conflict, Unprocessable) as refused:
         if hold_id is None:
@@ -168,7 +171,7 @@ async def book_submit(
                 request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
             )
         async with reading(sessions) as fresh:
-            hold = await holds.load_hold(hold_id=hold_id, actor=actor, db=fresh)
+            hold = await scheduling.hold_at(fresh, actor.location.id, hold_id)
             return await _hold_page(
                 request,
                 fresh,
@@ -186,21 +189,14 @@ async def book_submit(
 async def check_in_submit(
     appointment_id: RecordId,
     actor: Registrar,
-    appointment: appointments.AppointmentDep,
+    appointment: AppointmentDep,
     form: CheckedForm,
     db: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
-    await appointments.check_in(
-        appointment_id=appointment_id,
-        actor=actor,
-        appointment=appointment,
-        db=db,
-        settings=settings,
-        temporal=temporal,
-    )
+    await scheduling.check_in(db, temporal, settings, appointment=appointment, actor=actor.actor)
     return redirect(f"/portal/recipients/{recipient_id}?notice=checked_in")
 
 
@@ -208,7 +204,7 @@ async def check_in_submit(
 async def cancel_submit(
     appointment_id: RecordId,
     actor: Scheduler,
-    appointment: appointments.AppointmentDep,
+    appointment: AppointmentDep,
     form: CheckedForm,
     db: SessionDep,
     settings: SettingsDep,
@@ -216,15 +212,8 @@ async def cancel_submit(
 ) -> Response:
     recipient_id = appointment.recipient_id
     reason = str(form.get("reason", "")).strip() or "cancelled at the location"
-    body = appointments.CancelIn(reason=reason[:500])
-    await appointments.cancel_appointment(
-        appointment_id=appointment_id,
-        body=body,
-        actor=actor,
-        appointment=appointment,
-        db=db,
-        settings=settings,
-        temporal=temporal,
+    await scheduling.cancel(
+        db, temporal, settings, appointment=appointment, reason=reason[:500], actor=actor.actor, key=None
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_cancelled")
 
@@ -233,22 +222,22 @@ async def cancel_submit(
 async def reschedule_submit(
     appointment_id: RecordId,
     actor: Scheduler,
-    appointment: appointments.AppointmentDep,
+    appointment: AppointmentDep,
     form: CheckedForm,
     db: SessionDep,
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
-    body = appointments.RescheduleIn(slot_id=form_int(form, "slot_id"))
-    await appointments.reschedule_appointment(
-        appointment_id=appointment_id,
-        body=body,
-        actor=actor,
+    await scheduling.reschedule(
+        db,
+        temporal,
+        settings,
+        location=actor.location,
         appointment=appointment,
-        db=db,
-        settings=settings,
-        temporal=temporal,
+        slot_id=form_int(form, "slot_id"),
+        actor=actor.actor,
+        key=None,
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_rescheduled")
 
@@ -259,11 +248,12 @@ async def appointments_page(
     actor: Reader,
     db: SessionDep,
     day: date | None = None,
-    status: appointments.Status | None = None,
+    status: Status | None = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     day = day or utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
-    rows = await appointments.search_appointments(actor=actor, db=db, day=day, status=status, limit=500)
+    found = await scheduling.search_appointments(db, actor.location, day=day, status=status, limit=500)
+    rows = [from_fact(fact, name) for fact, name in found]
     shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return render(
         request,
@@ -294,30 +284,24 @@ async def _slots_page(
     published = await db.get(Slot, slot) if slot else None
     if published is not None and published.location_id != actor.location.id:
         published = None
-    upcoming = (Slot.location_id == actor.location.id, Slot.end_at > utcnow())
-    total = (await db.execute(select(func.count()).select_from(Slot).where(*upcoming))).scalar_one()
-    shown = (
-        await db.execute(
-            select(Slot)
-            .where(*upcoming)
-            .order_by(Slot.start_at, Slot.id)
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
-        )
-    ).scalars()
+    total, shown = await slots.upcoming_slots(db, actor.location.id, page=page, page_size=PAGE_SIZE)
     return render(
         request,
         "portal/slots.html",
         actor=actor,
         status_code=status_code,
         here="/portal/slots",
-        slots=list(shown),
+        slots=shown,
         total=total,
         page=page,
         page_size=PAGE_SIZE,
         pager_base="/portal/slots",
-        stock_warnings=await slots.stock_warnings(db, actor.location, published) if published else [],
-        product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
+        stock_warnings=warnings_of(
+            await slots.stock_shortfall(db, actor.location, published), published.product_code
+        )
+        if published
+        else [],
+        product_options=[(p.code, p.name) for p in await catalog.newest_products(db)],
         form=form or SLOT_FORM_DEFAULTS,
         errors=errors or {},
     )
@@ -349,7 +333,7 @@ SLOT_WORDS = {
 }
 
 
-def _slot_in(posted: dict[str, str], time_zone: str) -> tuple[slots.SlotIn | None, dict[str, str]]:
+def _slot_in(posted: dict[str, str], time_zone: str) -> tuple[SlotIn | None, dict[str, str]]:
     """The slot form as the API's SlotIn, or every field's error at once."""
     errors: dict[str, str] = {}
     parts: dict[str, Any] = {}
@@ -369,7 +353,7 @@ def _slot_in(posted: dict[str, str], time_zone: str) -> tuple[slots.SlotIn | Non
         start_at = datetime.combine(parts["day"], parts["start"], tzinfo=zone)
         end_at = datetime.combine(parts["day"], parts["end"], tzinfo=zone)
     try:
-        body = slots.SlotIn(
+        body = SlotIn(
             start_at=start_at, end_at=end_at, capacity=posted["capacity"], product_code=posted["product_code"]
         )
     except ValidationError as exc:
@@ -396,20 +380,26 @@ async def publish_slot_submit(
     if body is not None:
         try:
             published = await slots.publish_slot(
-                body=body, actor=actor, db=db, settings=settings, temporal=temporal
+                db,
+                temporal,
+                settings,
+                location=actor.location,
+                user_id=actor.user.id,
+                actor=actor.actor,
+                **body.model_dump(),
             )
         except (Conflict, Unprocessable) as refused:
             errors, status_code = refusal_errors(refused, fields=SLOT_FORM_FIELDS), http_status(refused)
     if errors:
         return await _slots_page(request, actor, db, form=posted, errors=errors, status_code=status_code)
-    if published.warnings:
+    if await slots.stock_shortfall(db, actor.location, published):
         return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}")
     return redirect("/portal/slots?notice=slot_published")
 
 
 @router.post("/slots/{slot_id}/close")
 async def close_slot_submit(
-    slot_id: RecordId, actor: Manager, slot: slots.SlotDep, form: CheckedForm, db: SessionDep
+    slot_id: RecordId, actor: Manager, slot: SlotDep, form: CheckedForm, db: SessionDep
 ) -> Response:
-    await slots.close_slot(slot_id=slot_id, actor=actor, slot=slot, db=db)
+    slots.close_slot(db, slot=slot, actor=actor.actor)
     return redirect("/portal/slots?notice=slot_closed")

@@ -1,6 +1,6 @@
 """Screening questions on the pages that book or document a dose (the provider portal's and
 the recipient's booking link): which questions to ask, the answers a form posted, and a
-refusal to show beside the form. The rules themselves are the API's (api/eligibility.py)."""
+refusal to show beside the form. The rules themselves are services/eligibility.py's."""
 
 from __future__ import annotations
 

@@ -9,9 +9,10 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.deps import Public, SessionDep
-from api.finder import find_locations, product_names
+from api.finder.routes import find_locations
 from api.pages.i18n import LANGUAGES, request_language
 from api.pages.rendering import PageRoute, render
+from services.catalog import product_names
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
