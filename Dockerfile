@@ -8,6 +8,8 @@ COPY api ./api
 COPY worker ./worker
 COPY notifications ./notifications
 COPY records ./records
+COPY services ./services
+COPY domain ./domain
 RUN pip install --no-cache-dir --prefix=/install .
 
 FROM python:3.11-slim

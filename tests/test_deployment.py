@@ -63,8 +63,7 @@ def test_dockerfile_is_slim_non_root_and_copies_what_exists():
     for source in re.findall(r"^COPY (?!--from)(\S+(?: \S+)*) \S+$", DOCKERFILE, re.M):
         for path in source.split():
             assert (ROOT / path).exists(), path
-    packages = re.findall(
-        r'"(\w+)"', (ROOT / "pyproject.toml").read_text().split("packages = [")[1].split("]")[0]
-    )
+    found = (ROOT / "pyproject.toml").read_text().split("[tool.setuptools.packages.find]")[1]
+    packages = re.findall(r'"(\w+)\*?"', found.split("include = [")[1].split("]")[0])
     copied = set(re.findall(r"^COPY (\w+) ", DOCKERFILE, re.M))
     assert {p.split(".")[0] for p in packages} <= copied
