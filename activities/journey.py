@@ -43,7 +43,7 @@ from domain.journey_messages import (
     StatusStep,
 )
 from domain.refusals import refused
-from domain.scheduling import ACTIVE_STATUSES, AppointmentStatus
+from domain.scheduling import ACTIVE_STATUSES, AppointmentStatus, cannot_move_message, may_move
 from domain.security import sign_link
 from domain.settings import Settings
 from records.audit import audit, diff
@@ -146,21 +146,12 @@ class JourneyActivities:
 
     @activity.defn
     async def change_appointment_status(self, step: StatusStep) -> AppointmentFact:
-        allowed_from = {
-            AppointmentStatus.cancelled: ACTIVE_STATUSES,
-            AppointmentStatus.checked_in: (AppointmentStatus.booked.value,),
-            AppointmentStatus.missed: (AppointmentStatus.booked.value,),
-        }[AppointmentStatus(step.to_status)]
         async with transaction(self.sessions) as db:
             row = await self._appointment(db, step.appointment_id)
             if row.status == step.to_status:
                 return AppointmentFact.of(row)  # a retry
-            if row.status not in allowed_from:
-                raise refused(
-                    "appointment_status",
-                    f"This appointment is {row.status.replace('_', ' ')}; it cannot become "
-                    f"{step.to_status.replace('_', ' ')}.",
-                )
+            if not may_move(row.status, step.to_status):
+                raise refused("appointment_status", cannot_move_message(row.status, step.to_status))
             before = row.status
             # Conditional on the status we read, so two writers cannot both move it.
             moved = await db.execute(

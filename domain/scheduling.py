@@ -18,6 +18,22 @@ class AppointmentStatus(enum.StrEnum):
 # An appointment in one of these still holds its seat and is the journey's current one.
 ACTIVE_STATUSES = (AppointmentStatus.booked.value, AppointmentStatus.checked_in.value)
 
+# The statuses an appointment may leave for each status a person or a timer gives it: the one
+# table the journey workflow checks before it asks, and the activity checks as it writes.
+MOVES_FROM: dict[str, tuple[str, ...]] = {
+    AppointmentStatus.cancelled.value: ACTIVE_STATUSES,
+    AppointmentStatus.checked_in.value: (AppointmentStatus.booked.value,),
+    AppointmentStatus.missed.value: (AppointmentStatus.booked.value,),
+}
+
+
+def may_move(current: str, to_status: str) -> bool:
+    return current in MOVES_FROM.get(to_status, ())
+
+
+def cannot_move_message(current: str, to_status: str) -> str:
+    return f"This appointment is {current.replace('_', ' ')}; it cannot become {to_status.replace('_', ' ')}."
+
 
 class HoldPurpose(enum.StrEnum):
     registration = "registration"

@@ -29,11 +29,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.journey import JourneyActivities
     from activities.waitlist import WaitlistActivities
     from domain.dose_rules import (
-        ProductRule,
-        RuleViolation,
-        check_booking,
-        check_documentation,
-        check_same_product,
         next_dose_window,
     )
     from domain.journey_messages import (
@@ -62,14 +57,12 @@ with workflow.unsafe.imports_passed_through():
         MISSED,
         OVERDUE,
         REMINDER,
-        TimedAppointment,
-        TimedDose,
         Timer,
-        TimerInputs,
         next_timer,
     )
-    from domain.refusals import REFUSED, as_application_error, refused
+    from domain.refusals import REFUSED
     from domain.scheduling import SeatOpening
+    from domain.series import SeriesState
 
 # Steps a person waits for: a few quick attempts, then the update fails and the API says so.
 STEP_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), maximum_attempts=5)
@@ -85,20 +78,11 @@ _Result = TypeVar("_Result")
 # --------------------------------------------------------------------------- the workflow
 
 
-def _refusal(violation: RuleViolation) -> ApplicationError:
-    return as_application_error(violation)
-
-
 @workflow.defn
-class JourneyWorkflow:
+class JourneyWorkflow(SeriesState):
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
-        self.input = input
-        self.rule: ProductRule | None = input.rule
-        self.doses: list[DoseFact] = sorted(input.doses, key=lambda d: d.dose_number)
-        self.appointment: AppointmentFact | None = input.appointment
-        self.removals = input.removals
-        self.done: set[str] = set()
+        super().__init__(input)
         self.outbox: list[ComposeStep] = []
         self.openings: list[SeatOpening] = []  # seats this series gave back, for the waitlist
         self.version = 0  # bumped on every state change, wakes the main loop to recompute timers
@@ -207,30 +191,6 @@ class JourneyWorkflow:
     def _validate_book(self, request: BookRequest) -> None:
         self._check_book(request)
 
-    def _check_book(self, request: BookRequest) -> tuple[ProductRule, int]:
-        if self.appointment is not None and self.appointment.active:
-            raise refused(
-                "already_booked",
-                "This series already has an appointment; reschedule or cancel it instead.",
-                appointment_id=self.appointment.appointment_id,
-            )
-        number = len(self.doses) + 1
-        rule = self._series_rule(request.rule)
-        self._check_number(request.dose_number, number)
-        try:
-            if self.doses:
-                check_same_product(rule.code, request.slot.product_code)
-            check_booking(
-                rule,
-                number,
-                request.slot.start_at,
-                self.doses[-1].given_at if self.doses else None,
-                self.input.day_seconds,
-            )
-        except RuleViolation as violation:
-            raise _refusal(violation) from None
-        return rule, number
-
     @workflow.update
     async def reschedule(self, request: RescheduleRequest) -> AppointmentFact:
         async with self.lock:
@@ -251,29 +211,6 @@ class JourneyWorkflow:
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
         self._check_reschedule(request)
-
-    def _check_reschedule(self, request: RescheduleRequest) -> None:
-        current = self._current_appointment(request.appointment_id)
-        if current.status != "booked":
-            raise refused("appointment_status", f"This appointment is {current.status}; it cannot move.")
-        if request.slot.slot_id == current.slot_id:
-            raise refused("same_slot", "The appointment is already in this slot.")
-        if request.slot.product_code != current.product_code:
-            raise refused(
-                "wrong_product",
-                f"This appointment is for {current.product_code}; "
-                f"the slot offers {request.slot.product_code}.",
-            )
-        try:
-            check_booking(
-                self._rule(),
-                current.dose_number,
-                request.slot.start_at,
-                self.doses[-1].given_at if self.doses else None,
-                self.input.day_seconds,
-            )
-        except RuleViolation as violation:
-            raise _refusal(violation) from None
 
     @workflow.update
     async def cancel(self, request: AppointmentRequest) -> AppointmentFact:
@@ -298,17 +235,6 @@ class JourneyWorkflow:
     @no_show.validator
     def _validate_no_show(self, request: AppointmentRequest) -> None:
         self._check_move(request, "missed")
-
-    def _check_move(self, request: AppointmentRequest, to_status: str) -> AppointmentFact:
-        current = self._current_appointment(request.appointment_id)
-        allowed = ("booked", "checked_in") if to_status == "cancelled" else ("booked",)
-        if current.status not in allowed:
-            raise refused(
-                "appointment_status",
-                f"This appointment is {current.status.replace('_', ' ')}; it cannot become "
-                f"{to_status.replace('_', ' ')}.",
-            )
-        return current
 
     async def _move_appointment(self, request: AppointmentRequest, to_status: str) -> AppointmentFact:
         async with self.lock:
@@ -384,24 +310,6 @@ class JourneyWorkflow:
     def _validate_document(self, request: DocumentRequest) -> None:
         self._check_document(request)
 
-    def _check_document(self, request: DocumentRequest) -> tuple[ProductRule, int, str | None]:
-        number = len(self.doses) + 1
-        rule = self._series_rule(request.rule)
-        self._check_number(request.dose_number, number)
-        try:
-            if self.doses:
-                check_same_product(rule.code, request.rule.code)
-            warning = check_documentation(
-                rule,
-                number,
-                request.given_at,
-                self.doses[-1].given_at if self.doses else None,
-                self.input.day_seconds,
-            )
-        except RuleViolation as violation:
-            raise _refusal(violation) from None
-        return rule, number, warning
-
     @workflow.update
     async def edit_dose(self, request: EditDoseRequest) -> DoseFact:
         async with self.lock:
@@ -417,31 +325,6 @@ class JourneyWorkflow:
     @edit_dose.validator
     def _validate_edit(self, request: EditDoseRequest) -> None:
         self._check_edit(request)
-
-    def _check_edit(self, request: EditDoseRequest) -> int:
-        index = self._dose_index(request.dose_id)
-        given_at = request.changes.given_at
-        if given_at is not None:
-            dose = self.doses[index]
-            try:
-                check_documentation(
-                    self._rule(),
-                    dose.dose_number,
-                    given_at,
-                    self.doses[index - 1].given_at if index > 0 else None,
-                    self.input.day_seconds,
-                )
-                if index + 1 < len(self.doses):
-                    check_documentation(
-                        self._rule(),
-                        self.doses[index + 1].dose_number,
-                        self.doses[index + 1].given_at,
-                        given_at,
-                        self.input.day_seconds,
-                    )
-            except RuleViolation as violation:
-                raise _refusal(violation) from None
-        return index
 
     @workflow.update
     async def remove_dose(self, request: RemoveDoseRequest) -> JourneyView:
@@ -460,110 +343,17 @@ class JourneyWorkflow:
     def _validate_remove(self, request: RemoveDoseRequest) -> None:
         self._check_remove(request)
 
-    def _check_remove(self, request: RemoveDoseRequest) -> None:
-        index = self._dose_index(request.dose_id)
-        if index != len(self.doses) - 1:
-            raise refused(
-                "later_dose_exists",
-                f"Dose {self.doses[-1].dose_number} of this series is documented; remove it first.",
-            )
-
     # ---- reading
 
     @workflow.query
     def view(self) -> JourneyView:
-        timer = next_timer(self._timer_inputs(), workflow.now()) if not self.complete else None
-        rule = self.rule
-        earliest = latest = None
-        next_number = None
-        if rule is not None and not self.complete:
-            next_number = len(self.doses) + 1
-            if self.doses:
-                window = next_dose_window(rule, self.doses[-1].given_at, self.input.day_seconds)
-                earliest, latest = window.earliest, window.recommended_latest
-        return JourneyView(
-            journey_id=self.input.journey_id,
-            recipient_id=self.input.recipient_id,
-            series_no=self.input.series_no,
-            product_code=rule.code if rule else None,
-            product_version=rule.version if rule else None,
-            doses_required=rule.doses if rule else None,
-            doses=list(self.doses),
-            appointment=self.appointment,
-            complete=self.complete,
-            next_dose_number=next_number,
-            next_dose_earliest=earliest,
-            next_dose_latest=latest,
-            next_event=timer.event if timer else None,
-            next_event_at=timer.at if timer else None,
-        )
+        return self.series_view(workflow.now())
 
     # ---- helpers
 
     def _idle(self) -> bool:
         appointment = self.appointment
         return not self.doses and not self.outbox and (appointment is None or not appointment.active)
-
-    @property
-    def complete(self) -> bool:
-        return self.rule is not None and len(self.doses) >= self.rule.doses
-
-    def _series_rule(self, newest: ProductRule) -> ProductRule:
-        """A series keeps the rule version it started with; before its first dose a booking or
-        dose of another product starts it afresh with that product's newest version."""
-        if self.doses:
-            return self._rule()
-        if self.rule is not None and self.rule.code == newest.code:
-            return self.rule
-        return newest
-
-    def _rule(self) -> ProductRule:
-        if self.rule is None:
-            raise refused("no_series", "This series has no product yet.")
-        return self.rule
-
-    def _check_number(self, requested: int | None, expected: int) -> None:
-        if requested is not None and requested != expected:
-            raise refused(
-                "dose_number_mismatch",
-                f"This series has {expected - 1} dose(s) documented; the next is dose {expected}, "
-                f"not dose {requested}.",
-                expected=expected,
-            )
-
-    def _current_appointment(self, appointment_id: int) -> AppointmentFact:
-        current = self.appointment
-        if current is None or current.appointment_id != appointment_id:
-            raise refused("not_current", "This is not the series' current appointment.")
-        return current
-
-    def _dose_index(self, dose_id: int) -> int:
-        for index, dose in enumerate(self.doses):
-            if dose.dose_id == dose_id:
-                return index
-        raise refused(
-            "not_found", "No such dose in this series (it may have been removed).", kind="not_found"
-        )
-
-    def _timer_inputs(self) -> TimerInputs:
-        appointment = self.appointment
-        return TimerInputs(
-            rule=self.rule,
-            doses=tuple(TimedDose(d.dose_id, d.dose_number, d.given_at) for d in self.doses),
-            appointment=TimedAppointment(
-                appointment.appointment_id,
-                appointment.start_at,
-                appointment.end_at,
-                appointment.status,
-                appointment.invite_sequence,
-            )
-            if appointment is not None
-            else None,
-            day_seconds=self.input.day_seconds,
-            reminder_lead_seconds=self.input.reminder_lead_seconds,
-            done=frozenset(self.done),
-            removals=self.removals,
-        )
 
     def _woken_after(self, seen: int):  # type: ignore[no-untyped-def]
         """The wake-up condition: the series changed since `seen`, or email or an opening is waiting."""

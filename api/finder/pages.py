@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from api.deps import Public, SessionDep
-from api.finder.routes import find_locations
+from api.finder.schemas import find_locations
 from api.pages.i18n import LANGUAGES, request_language
 from api.pages.rendering import PageRoute, render
 from services.catalog import product_names

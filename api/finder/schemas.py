@@ -4,11 +4,15 @@ in the package's __init__, for their OpenAPI name)."""
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, Literal
 
+from babel.dates import format_date, get_day_names
 from pydantic import BaseModel, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.finder import ListingOut, OpeningHours
 from records.locations import Location
+from services import catalog
 
 
 class ListingIn(BaseModel):
@@ -53,6 +57,16 @@ class PublicLocation(BaseModel):
     free_days: list[FreeDay]
 
 
+def listing_changes(body: ListingIn) -> dict[str, Any]:
+    """The listing fields a manager sent, as ``services.catalog.update_listing`` takes them."""
+    hours = body.opening_hours
+    return {
+        "published": body.published,
+        "walk_ins": body.walk_ins,
+        "opening_hours": [h.model_dump(mode="json") for h in hours] if hours is not None else None,
+    }
+
+
 def listing_out(location: Location) -> ListingOut:
     return ListingOut(
         code=location.code,
@@ -62,3 +76,58 @@ def listing_out(location: Location) -> ListingOut:
         walk_ins=location.walk_ins,
         opening_hours=[OpeningHours.model_validate(h) for h in location.opening_hours or []],
     )
+
+
+Language = Literal["en", "es"]
+
+
+async def products_in_stock(db: AsyncSession, location: Location) -> list[PublicProduct]:
+    codes = await catalog.codes_in_stock(db, location)
+    names = await catalog.product_names(db)
+    return [PublicProduct(code=code, name=names.get(code, code)) for code in codes]
+
+
+async def free_days(db: AsyncSession, location: Location, lang: Language) -> list[FreeDay]:
+    """The next days with seats still free in open slots that have not ended (local days)."""
+    seats = await catalog.free_seats_by_day(db, location)
+    return [
+        FreeDay(date=day, label=format_date(day, format="full", locale=lang), free_seats=free)
+        for day, free in seats
+    ]
+
+
+def public_hours(location: Location, lang: Language) -> list[PublicHours]:
+    names = get_day_names("wide", locale=lang)
+    return [
+        PublicHours(
+            weekday=h.weekday,
+            day=names[h.weekday],
+            opens=h.opens.strftime("%H:%M"),
+            closes=h.closes.strftime("%H:%M"),
+        )
+        for h in (OpeningHours.model_validate(raw) for raw in location.opening_hours or [])
+    ]
+
+
+async def public_location(db: AsyncSession, location: Location, lang: Language) -> PublicLocation:
+    return PublicLocation(
+        code=location.code,
+        name=location.name,
+        address=location.address,
+        phone=location.phone,
+        time_zone=location.time_zone,
+        appointments=location.scheduling_enabled,
+        walk_ins=location.walk_ins,
+        hours=public_hours(location, lang),
+        products=await products_in_stock(db, location),
+        free_days=await free_days(db, location, lang) if location.scheduling_enabled else [],
+    )
+
+
+async def find_locations(
+    db: AsyncSession, lang: Language, product: str | None = None
+) -> list[PublicLocation]:
+    found = [await public_location(db, location, lang) for location in await catalog.published_locations(db)]
+    if product:
+        found = [loc for loc in found if any(p.code == product for p in loc.products)]
+    return found

@@ -19,8 +19,9 @@ from api.errors import Conflict, Unprocessable, http_status
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, refusal_errors, render
-from api.products import routes as products
+from api.products.schemas import LotIn
 from records.db import utcnow
+from services import catalog
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -40,8 +41,8 @@ async def _lots_page(
         actor=actor,
         status_code=status_code,
         here="/portal/lots",
-        lots=await products.list_lots(actor=actor, db=db),
-        product_options=[(p.code, p.name) for p in await products.list_products(actor=actor, db=db)],
+        lots=await catalog.lots(db, actor.location.id),
+        product_options=[(p.code, p.name) for p in await catalog.newest_products(db)],
         today=utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date(),
         form=form or dict.fromkeys(LOT_FORM_FIELDS, ""),
         errors=errors or {},
@@ -65,11 +66,13 @@ async def add_lot_submit(request: Request, actor: Manager, form: CheckedForm, db
     """Adds a lot; a bad value is said beside its field and nothing is added."""
     posted = {name: str(form.get(name, "")).strip() for name in LOT_FORM_FIELDS}
     try:
-        body = products.LotIn(**posted)
+        body = LotIn(**posted)
     except ValidationError as exc:
         return await _lots_page(request, actor, db, form=posted, errors=field_errors(exc), status_code=422)
     try:
-        await products.add_lot(body=body, actor=actor, db=db)
+        await catalog.add_lot(
+            db, location_id=actor.location.id, user_id=actor.user.id, actor=actor.actor, **body.model_dump()
+        )
     except (Conflict, Unprocessable) as refused:
         errors = refusal_errors(refused, words=LOT_WORDS)
         return await _lots_page(

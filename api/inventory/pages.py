@@ -14,16 +14,16 @@ from starlette.responses import Response
 
 from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import http_status
-from api.finder import routes as finder
+from api.finder.schemas import ListingIn, listing_changes, listing_out
 from api.inventory import schemas
 from api.inventory.routes import LotDep, TransferDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render
-from api.products import routes as products
+from api.products.schemas import LotIn
 from domain.refusals import Refusal
 from records.locations import Location
-from services import inventory, marketplace
+from services import catalog, inventory, marketplace
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -85,7 +85,7 @@ async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **cont
         demand=schemas.demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
         transfers=await inventory.list_transfers(db, actor.location),
         location_names=await _location_names(db),
-        product_list=await products.list_products(actor=actor, db=db),
+        product_list=await catalog.newest_products(db),
         waste_reasons=WASTE_REASONS,
         status_names=STATUS_NAMES,
         **context,
@@ -134,9 +134,11 @@ async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm
         request,
         actor,
         db,
-        products.LotIn,
+        LotIn,
         values,
-        lambda body: products.add_lot(body=body, actor=actor, db=db),
+        lambda body: catalog.add_lot(
+            db, location_id=actor.location.id, user_id=actor.user.id, actor=actor.actor, **body.model_dump()
+        ),
         posted="lot",
     )
     return refused or redirect("/portal/inventory?notice=stock_received")
@@ -248,7 +250,7 @@ async def _marketplace_page(request: Request, actor: Actor, db: SessionDep, **co
         actor=actor,
         board=await marketplace.read_marketplace(db, actor.location),
         stock=await inventory.read_inventory(db, actor.location),
-        product_list=await products.list_products(actor=actor, db=db),
+        product_list=await catalog.newest_products(db),
         status_names=STATUS_NAMES,
         **context,
     )
@@ -323,7 +325,7 @@ async def listing_page(request: Request, actor: Reader) -> Response:
         request,
         "portal/listing.html",
         actor=actor,
-        listing=finder.listing_out(actor.location),
+        listing=listing_out(actor.location),
         weekdays=WEEKDAYS,
     )
 
@@ -342,16 +344,16 @@ async def listing_submit(request: Request, actor: Manager, form: CheckedForm, db
         "opening_hours": hours,
     }
     try:
-        body = finder.ListingIn(**values)
+        body = ListingIn(**values)
     except ValidationError:
         return render(
             request,
             "portal/listing.html",
             actor=actor,
-            listing=finder.listing_out(actor.location),
+            listing=listing_out(actor.location),
             weekdays=WEEKDAYS,
             failed=N_("Each day needs an opening time before its closing time."),
             status_code=422,
         )
-    await finder.update_listing(body=body, actor=actor, db=db)
+    catalog.update_listing(db, location=actor.location, actor=actor.actor, **listing_changes(body))
     return redirect("/portal/listing?notice=listing_saved")

@@ -25,7 +25,6 @@ from api.eligibility.pages import Asked, asked
 from api.errors import ApiError, Unprocessable, http_status
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, render
-from api.products import routes as products
 from api.waitlist import routes as waitlist
 from domain.settings import Settings
 from records.db import reading, utcnow
@@ -34,7 +33,7 @@ from records.journeys import Dose
 from records.locations import Location
 from records.products import InventoryLot, Product
 from records.scheduling import Appointment, Slot
-from services import scheduling
+from services import catalog, scheduling
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -99,7 +98,7 @@ async def recipient_context(
         .scalars()
         .all()
     )
-    product_names = {p.code: p.name for p in await products.list_products(actor=actor, db=db)}
+    product_names = await catalog.product_names(db)
     open_slots = await bookable_slots(db, settings, actor, given)
     series_product = given[-1].product_code if given else None
     return {
