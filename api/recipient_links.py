@@ -45,8 +45,7 @@ from api.eligibility.schemas import Screening
 from api.errors import ApiError, Conflict, Forbidden, Gone, NotFound
 from api.journeys import IdempotencyKey, SessionsDep
 from api.scheduling.schemas import AppointmentOut, HoldOut, SlotOut, from_fact, slot_out
-from api.waitlist.routes import entry_out
-from api.waitlist.schemas import Dates, EntryOut
+from api.waitlist.schemas import Dates, EntryOut, entry_out
 from domain.dose_rules import next_dose_window
 from domain.journey_messages import LINK_APPOINTMENT, LINK_BOOK, LINK_RECORD, AppointmentFact, JourneyStatus
 from domain.scheduling import LINK_WAITLIST_OFFER, EntryStatus, HoldStatus, OfferStatus, offer_link_id

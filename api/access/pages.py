@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.access.routes import client_host, set_session_cookie
+from api.access.deps import client_host, set_session_cookie
 from api.access.schemas import SetPasswordIn
 from api.deps import (
     SESSION_COOKIE,

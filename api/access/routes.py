@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from api.access.deps import client_host, set_session_cookie
 from api.access.schemas import LoginIn, LoginOut, MeOut, SetPasswordIn, SwitchLocationIn, describe
 from api.deps import SESSION_COOKIE, CurrentUserDep, Public, SessionDep, SessionsDep, SettingsDep
-from domain.settings import Settings
 from services import access
 from services.access import OpenedSession
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-
-
-def client_host(request: Request) -> str | None:
-    return request.client.host if request.client else None
 
 
 def login_out(opened: OpenedSession) -> LoginOut:
@@ -22,17 +18,6 @@ def login_out(opened: OpenedSession) -> LoginOut:
         **describe(opened.user, opened.active_location_id).model_dump(),
         token=opened.token,
         expires_at=opened.expires_at.isoformat(),
-    )
-
-
-def set_session_cookie(response: Response, token: str, settings: Settings) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=settings.public_base_url.startswith("https"),
-        max_age=int(settings.session_hours * 3600),
     )
 
 

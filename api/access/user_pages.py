@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from api.access.deps import LocationUserDep
 from api.access.schemas import UserAdd
-from api.access.users import LocationUserDep
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PageRoute, field_errors, redirect, render

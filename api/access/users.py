@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from api.access.deps import LocationUserDep
 from api.access.schemas import LocationUser, RoleChange, UserAdd
-from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep, at_active_location
-from records.users import Membership
+from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep
 from services import access
 
 router = APIRouter(prefix="/location/users", tags=["location users"])
-
-
-# The user's membership at the manager's active location; any other user is a 404.
-LocationUserDep = at_active_location(
-    Membership, id_name="user_id", message="no such user at this location", actor=Manager, key="user_id"
-)
 
 
 @router.get("", response_model=list[LocationUser])

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.access.routes import set_session_cookie
+from api.access.deps import set_session_cookie
 from api.deps import (
     SESSION_COOKIE,
     AgentDep,

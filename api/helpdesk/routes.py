@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from api.access.routes import set_session_cookie
+from api.access.deps import set_session_cookie
 from api.deps import (
     SESSION_COOKIE,
     AgentDep,

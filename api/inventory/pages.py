@@ -16,7 +16,7 @@ from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
 from api.errors import http_status
 from api.finder.schemas import ListingIn, listing_changes, listing_out
 from api.inventory import schemas
-from api.inventory.routes import LotDep, TransferDep
+from api.inventory.deps import LotDep, TransferDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy import or_
 
-from api.deps import Documenter, Manager, Reader, RecordId, SessionDep, at_active_location
+from api.deps import Documenter, Manager, Reader, RecordId, SessionDep
+from api.inventory.deps import LotDep, TransferDep
 from api.inventory.schemas import (
     AuditOut,
     DemandOut,
@@ -21,21 +21,10 @@ from api.inventory.schemas import (
     WasteIn,
     demand_out,
 )
-from records.inventory import Transfer, TransferStatus
-from records.products import InventoryLot
+from records.inventory import TransferStatus
 from services import inventory
 
 router = APIRouter(tags=["inventory"])
-
-# A lot of the active location; another location's lot is a 404.
-LotDep = at_active_location(InventoryLot, id_name="lot_id", message="no such lot at this location")
-# A transfer the active location sends or receives; anyone else's is a 404.
-TransferDep = at_active_location(
-    Transfer,
-    id_name="transfer_id",
-    message="no such transfer for this location",
-    where=lambda model, here: or_(model.from_location_id == here, model.to_location_id == here),
-)
 
 
 @router.get("/inventory", response_model=InventoryOut)

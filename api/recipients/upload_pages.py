@@ -15,8 +15,8 @@ from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, Temporal
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, error_text, redirect, render
+from api.recipients.deps import UploadDep
 from api.recipients.schemas import RecipientFields
-from api.recipients.uploads import UploadDep
 from domain.refusals import Invalid
 from records.recipients import Recipient
 from records.uploads import REQUIRED_COLUMNS

@@ -22,18 +22,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
 
-from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep, at_active_location
+from api.deps import Manager, RecordId, SessionDep, SettingsDep, TemporalDep
+from api.recipients.deps import UploadDep
 from api.recipients.schemas import UploadOut, UploadReport
-from records.uploads import RecipientUpload
 from services import uploads
 from services.uploads import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/recipients", tags=["recipients"])
-
-# An upload of the active location; another location's is a 404.
-UploadDep = at_active_location(
-    RecipientUpload, id_name="upload_id", message="no such upload at this location", actor=Manager
-)
 
 
 @router.post("/upload", response_model=UploadReport)

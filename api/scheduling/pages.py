@@ -33,7 +33,7 @@ from api.pages.recipient_page import (
     recipient_again,
 )
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
-from api.scheduling.routes import AppointmentDep, HoldDep, SlotDep
+from api.scheduling.deps import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import SlotIn, Status, from_fact, warnings_of
 from domain.scheduling import HoldStatus
 from records.db import reading, utcnow

@@ -25,9 +25,9 @@ from api.deps import (
     SessionDep,
     SettingsDep,
     TemporalDep,
-    at_active_location,
 )
 from api.journeys import IdempotencyKey
+from api.scheduling.deps import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import (
     AppointmentOut,
     BookIn,
@@ -43,15 +43,7 @@ from api.scheduling.schemas import (
     warnings_of,
 )
 from domain.journey_messages import AppointmentFact
-from records.holds import SeatHold
-from records.scheduling import Appointment, Slot
 from services import scheduling, slots
-
-SlotDep = at_active_location(Slot, id_name="slot_id", id_type=int, message="no such slot at this location")
-HoldDep = at_active_location(SeatHold, id_name="hold_id", message="no such seat hold at this location")
-AppointmentDep = at_active_location(
-    Appointment, id_name="appointment_id", id_type=int, message="no such appointment at this location"
-)
 
 # --------------------------------------------------------------------------- slots
 

@@ -25,8 +25,8 @@ from api.pages.rendering import (
     render,
     safe_next,
 )
-from api.waitlist.routes import EntryDep, entry_out
-from api.waitlist.schemas import JoinIn, Status
+from api.waitlist.deps import EntryDep
+from api.waitlist.schemas import JoinIn, Status, entry_out
 from services import catalog, waitlist
 from services.recipients import load_recipient
 

@@ -7,25 +7,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep, at_active_location
-from api.waitlist.schemas import EntryOut, JoinIn, OfferOut, Status
-from records.waitlist import WaitlistEntry
+from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep
+from api.waitlist.deps import EntryDep
+from api.waitlist.schemas import EntryOut, JoinIn, Status, entry_out
 from services import waitlist
 
 router = APIRouter(prefix="/waitlist", tags=["waitlist"])
-
-
-async def entry_out(db: AsyncSession, entry: WaitlistEntry) -> EntryOut:
-    out = EntryOut.model_validate(entry)
-    out.offers = [OfferOut.model_validate(o) for o in await waitlist.offers_of(db, entry)]
-    return out
-
-
-EntryDep = at_active_location(
-    WaitlistEntry, id_name="entry_id", message="no such waitlist entry at this location"
-)
 
 
 @router.post("", response_model=EntryOut, status_code=201)

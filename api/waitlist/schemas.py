@@ -6,6 +6,10 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from records.waitlist import WaitlistEntry
+from services import waitlist
 
 Status = Literal["waiting", "offered", "booked", "lapsed", "removed"]
 
@@ -49,3 +53,9 @@ class EntryOut(BaseModel):
     added_by: str
     created_at: datetime
     offers: list[OfferOut] = []
+
+
+async def entry_out(db: AsyncSession, entry: WaitlistEntry) -> EntryOut:
+    out = EntryOut.model_validate(entry)
+    out.offers = [OfferOut.model_validate(o) for o in await waitlist.offers_of(db, entry)]
+    return out
