@@ -14,19 +14,17 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import (
-    devmail,
-    doses,
-    exports,
-    journeys,
-    recipient_links,
-)
+from api import devmail
 from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages, users
 from api.deps import Public, Reader
+from api.doses import pages as dose_pages
+from api.doses import recipient_page
+from api.doses import routes as doses
 from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
+from api.exports import routes as exports
 from api.finder import pages as finder_pages
 from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
@@ -34,7 +32,8 @@ from api.helpdesk import routes as helpdesk_routes
 from api.inventory import lot_pages, marketplace
 from api.inventory import pages as inventory_pages
 from api.inventory import routes as inventory
-from api.pages import dose_pages, recipient_link_pages, recipient_page
+from api.links import pages as recipient_link_pages
+from api.links import routes as recipient_links
 from api.products import routes as products
 from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
@@ -126,7 +125,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(scheduling.slots_router)
     app.include_router(scheduling.appointments_router)
     app.include_router(doses.router)
-    app.include_router(journeys.router)
+    app.include_router(doses.series_router)
     # Browsers opening a signed link get its page; every other client the JSON below.
     app.include_router(recipient_link_pages.router)
     app.include_router(recipient_link_pages.downloads)

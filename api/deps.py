@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -75,6 +75,15 @@ async def reads_only(db: SessionDep) -> None:
 ReadsOnly = Depends(reads_only)
 # For the few routes that manage their own short transactions (logins).
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=120,
+        description="Send the same key when retrying a request: it takes effect once.",
+    ),
+]
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 

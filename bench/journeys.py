@@ -2,7 +2,7 @@
 
 The records (recipients, journeys, slots, booked appointments) are inserted in
 bulk, and each journey workflow is started from them exactly as the API starts a
-journey from its records (`api/journeys.journey_snapshot`): the workflow then
+journey from its records (`services/journeys.journey_snapshot`): the workflow then
 waits on its appointment's timers like any booked series. Booking them one by
 one through the API would measure bookings (bench/booking.py does that), and
 their confirmation email would still be draining when the reminders fall due.

@@ -124,7 +124,7 @@ class JourneyStatus(enum.StrEnum):
     complete = "complete"
 
 
-# Purposes of the signed links a recipient gets (api/recipient_links.py reads them).
+# Purposes of the signed links a recipient gets (services/recipient_links.py reads them).
 LINK_APPOINTMENT = "appointment"
 
 

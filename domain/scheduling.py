@@ -69,7 +69,7 @@ class OfferStatus(enum.StrEnum):
     expired = "expired"
 
 
-# Purpose of the signed link that accepts a waitlist offer (api/recipient_links.py reads it).
+# Purpose of the signed link that accepts a waitlist offer (services/recipient_links.py reads it).
 LINK_WAITLIST_OFFER = "waitlist-offer"
 
 

@@ -2,7 +2,7 @@
 
 Pure: builds plain JSON-ready dicts from two small dataclasses, so the registry export,
 the SMART Health Card and their tests need no database. The API and `cvms export` turn
-records into these facts (api/exports.py).
+records into these facts (services/exports.py).
 """
 
 from __future__ import annotations

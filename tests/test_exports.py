@@ -11,10 +11,10 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from api.exports import health_card_for_recipient
 from domain.journey_messages import LINK_RECORD
 from domain.security import sign_link
 from records.db import transaction, utcnow
+from services.exports import health_card_for_recipient
 from tests.conftest import login
 from tests.journeys import add_lot, document, location_id, new_recipient
 from tests.portable_proof import (

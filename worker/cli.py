@@ -61,8 +61,8 @@ def export(
     output: Path | None = typer.Option(None, help="Write to this file instead of standard output"),
 ) -> None:
     """Export documented doses for the state immunization registry."""
-    from api.exports import ExportFormat, export_text
     from records.db import make_engine, make_sessionmaker
+    from services.exports import ExportFormat, export_text
 
     if (since is None) == (recipient is None):
         raise typer.BadParameter("give either --since or --recipient")

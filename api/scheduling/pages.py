@@ -19,19 +19,19 @@ from api.deps import (
     Registrar,
     Scheduler,
     SessionDep,
+    SessionsDep,
     SettingsDep,
     TemporalDep,
+)
+from api.doses.recipient_page import (
+    form_int,
+    recipient_again,
 )
 from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.inventory.schemas import demand_out
-from api.journeys import SessionsDep
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
-from api.pages.recipient_page import (
-    form_int,
-    recipient_again,
-)
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
 from api.scheduling.deps import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import SlotIn, Status, from_fact, warnings_of

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import (
+    IdempotencyKey,
     Manager,
     Reader,
     ReadsOnly,
@@ -26,7 +27,6 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.journeys import IdempotencyKey
 from api.scheduling.deps import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import (
     AppointmentOut,

@@ -3,90 +3,33 @@ printable "Recipient Registration and Vaccine Administration" form pre-filled fr
 
 Both read the records (doses not removed in error, wherever they were given); the
 provider portal and the recipient's signed record link serve the same bytes. The record
-carries the SMART Health Card of those doses as a QR code (api/exports.py signs it), so a
+carries the SMART Health Card of those doses as a QR code (services/exports.py signs it), so a
 verifier app can check it against the deployment's /.well-known/jwks.json.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import date, datetime
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
 
-from api.exports import health_card_for_recipient
 from api.pages import i18n
 from api.pages.choices import ETHNICITIES, RACES, ROUTES, SEXES, SITES
 from api.pages.i18n import _
-from domain.settings import Settings
-from notifications.health_card import HealthCardTooLarge
-from records.journeys import Dose
-from records.locations import Location
-from records.products import Product
-from records.recipients import Recipient
+from services.exports import RecordDose, VaccinationRecord
 
 
-@dataclass(frozen=True)
-class RecordDose:
-    dose_number: int
-    product: str
-    lot_number: str
-    expires_on: date
-    given_at: datetime
-    location: str
-    time_zone: str
-    administered_by: str
-    injection_site: str
-    route: str
-
-
-@dataclass(frozen=True)
-class VaccinationRecord:
-    recipient: Recipient
-    doses: list[RecordDose]
-    card_qr_png: bytes | None = None  # the SMART Health Card of these doses, as a QR code
-
-
-async def load_record(
-    db: AsyncSession, recipient: Recipient, settings: Settings | None = None
-) -> VaccinationRecord:
-    """The recipient's doses; with `settings`, also their SMART Health Card (for the record PDF)."""
-    rows = await db.execute(
-        select(Dose, Location, Product)
-        .join(Location, Location.id == Dose.location_id)
-        .join(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
-        .where(Dose.recipient_id == recipient.id, Dose.removed.is_(False))
-        .order_by(Dose.given_at, Dose.id)
+def pdf_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
-    doses = [
-        RecordDose(
-            dose_number=dose.dose_number,
-            product=product.name,
-            lot_number=dose.lot_number,
-            expires_on=dose.expires_on,
-            given_at=dose.given_at,
-            location=location.name,
-            time_zone=location.time_zone,
-            administered_by=dose.administered_by,
-            injection_site=dose.injection_site,
-            route=dose.route,
-        )
-        for dose, location, product in rows.all()
-    ]
-    card = None
-    if settings is not None and doses:
-        try:
-            card = await health_card_for_recipient(db, settings, recipient.id)
-        except HealthCardTooLarge:
-            card = None  # too many doses for one code: the record is printed without it
-    return VaccinationRecord(recipient=recipient, doses=doses, card_qr_png=card.qr_png if card else None)
 
 
 def _styles() -> dict[str, ParagraphStyle]:

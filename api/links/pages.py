@@ -8,7 +8,6 @@ the JSON. Pages speak the recipient's language unless they switch it.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -17,28 +16,28 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api import recipient_links as links
 from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
 from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
+from api.exports.vaccination_record import pdf_response, record_pdf, registration_form_pdf
+from api.links.schemas import JoinByLink
 from api.pages import i18n
 from api.pages.choices import DATES_IN_ORDER, RECIPIENT_NOTICES
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import BrowserRoute, PageRoute, field_errors, redirect, refusal_errors, render
-from api.vaccination_record import load_record, record_pdf, registration_form_pdf
-from domain.dose_rules import to_local
-from domain.journey_messages import LINK_APPOINTMENT, LINK_RECORD, JourneyStatus
-from domain.scheduling import ACTIVE_ENTRY, HoldStatus
+from api.scheduling.schemas import slot_out
+from domain.journey_messages import LINK_APPOINTMENT
+from domain.scheduling import HoldStatus
 from domain.security import sign_link
 from domain.settings import Settings
 from records.db import reading, transaction, utcnow
-from records.journeys import Journey
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
-from records.scheduling import Appointment, Slot
-from records.waitlist import WaitlistEntry
+from records.scheduling import Slot
+from services import link_waitlist, recipient_links
+from services.exports import load_record
 
 router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
 downloads = APIRouter(prefix="/r", route_class=PageRoute, include_in_schema=False)
@@ -48,14 +47,14 @@ def _language(request: Request, recipient: Recipient | None) -> str:
     return i18n.request_language(request, recipient.preferred_language if recipient else None)
 
 
-async def _slot_rows(db: SessionDep, slots: list[Any]) -> list[dict[str, Any]]:
+async def _slot_rows(db: AsyncSession, slots: list[Slot]) -> list[dict[str, Any]]:
     locations = {
         loc.id: loc
         for loc in (
             await db.execute(select(Location).where(Location.id.in_({s.location_id for s in slots})))
         ).scalars()
     }
-    return [{"slot": s, "location": locations[s.location_id]} for s in slots]
+    return [{"slot": slot_out(s), "location": locations[s.location_id]} for s in slots]
 
 
 @router.get("/appointments/{token}", dependencies=[Public])
@@ -68,11 +67,15 @@ async def _appointment_page(
 ) -> Response:
     """The appointment; while the link is unused, the forms that move or cancel it. A used link
     says what it was used for, and offers nothing more."""
-    appointment = await links._linked_appointment(db, settings, token)
+    appointment = await recipient_links.linked_appointment(db, settings, token)
     location = await db.get(Location, appointment.location_id)
     recipient = await db.get(Recipient, appointment.recipient_id)
-    used = await links.appointment_link_use(db, settings, token)
-    choices = [] if used else await _reschedule_choices(db, settings, appointment)
+    used = await recipient_links.appointment_link_use(db, settings, token)
+    choices = (
+        []
+        if used
+        else await _slot_rows(db, await recipient_links.reschedule_options(db, settings, appointment))
+    )
     return render(
         request,
         "recipient/appointment.html",
@@ -86,18 +89,9 @@ async def _appointment_page(
         recipient=recipient,
         choices=choices,
         used_for=used.purpose if used else None,
-        used_to_cancel=links.USED_TO_CANCEL,
-        used_to_reschedule=links.USED_TO_RESCHEDULE,
+        used_to_cancel=recipient_links.USED_TO_CANCEL,
+        used_to_reschedule=recipient_links.USED_TO_RESCHEDULE,
     )
-
-
-async def _reschedule_choices(db: SessionDep, settings: SettingsDep, appointment: Appointment) -> list:
-    """Other open slots this dose may move to (the same rules as booking it)."""
-    if appointment.status != "booked":
-        return []
-    book_token = sign_link(settings.secret_key, links.LINK_BOOK, {"j": appointment.journey_id})
-    offered = await links.booking_choices(token=book_token, db=db, settings=settings)
-    return await _slot_rows(db, [s for s in offered.slots if s.id != appointment.slot_id])
 
 
 @router.post("/appointments/{token}/cancel", dependencies=[Public])
@@ -111,13 +105,8 @@ async def cancel_submit(
     temporal: TemporalDep,
 ) -> Response:
     try:
-        await links.cancel_by_link(
-            token=token,
-            db=db,
-            sessions=sessions,
-            settings=settings,
-            temporal=temporal,
-            body=links.CancelByRecipient(),
+        await recipient_links.cancel_by_link(
+            db=db, sessions=sessions, settings=settings, temporal=temporal, token=token
         )
     except Conflict as exc:
         return await _refused_reuse(request, token, db, sessions, settings, exc)
@@ -134,10 +123,16 @@ async def reschedule_submit(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
-    choice = links.SlotChoice(slot_id=_slot_id(form))
+    slot_id = _slot_id(form)
     try:
-        await links.reschedule_by_link(
-            token=token, body=choice, db=db, sessions=sessions, settings=settings, temporal=temporal
+        await recipient_links.reschedule_by_link(
+            db=db,
+            sessions=sessions,
+            settings=settings,
+            temporal=temporal,
+            token=token,
+            slot_id=slot_id,
+            key=None,
         )
     except Conflict as exc:
         return await _refused_reuse(request, token, db, sessions, settings, exc)
@@ -178,10 +173,10 @@ async def _booking_page(
     waitlist_errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    choices = await links.booking_choices(token=token, db=db, settings=settings)
-    journey = await links._journey(db, choices.journey_id)
+    choices = await recipient_links.booking_options(db, settings, token)
+    journey = choices.journey
     recipient = await db.get(Recipient, journey.recipient_id)
-    waitlist = await _waitlist_context(db, journey, choices)
+    waitlist = await link_waitlist.waitlist_choices(db, journey, choices)
     if waitlist_form is not None:  # shown again after a refusal: what was posted, and why
         waitlist.update(waitlist_form=waitlist_form, waitlist_errors=waitlist_errors or {})
     return render(
@@ -200,67 +195,7 @@ async def _booking_page(
     )
 
 
-async def _waitlist_context(
-    db: AsyncSession, journey: Journey, choices: links.BookingChoices
-) -> dict[str, Any]:
-    """The places whose waitlist the person can join for the series' product, where they wait
-    already, and the form's first values: the place of their last appointment and the dates
-    the dose is due (or the next two weeks)."""
-    if journey.status == JourneyStatus.complete:
-        return {
-            "waitlist_open": False,
-            "waitlist_places": [],
-            "waiting": [],
-            "waitlist_form": {},
-            "waitlist_errors": {},
-        }
-    places = list(
-        (
-            await db.execute(
-                select(Location).where(Location.scheduling_enabled.is_(True)).order_by(Location.name)
-            )
-        ).scalars()
-    )
-    waiting = (
-        await db.execute(
-            select(WaitlistEntry, Location)
-            .join(Location, Location.id == WaitlistEntry.location_id)
-            .where(
-                WaitlistEntry.recipient_id == journey.recipient_id,
-                WaitlistEntry.product_code == choices.product_code,
-                WaitlistEntry.status.in_(ACTIVE_ENTRY),
-            )
-            .order_by(WaitlistEntry.id)
-        )
-    ).all()
-    last_place = (
-        await db.execute(
-            select(Appointment.location_id)
-            .where(Appointment.journey_id == journey.id)
-            .order_by(Appointment.id.desc())
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    place = next((p for p in places if p.id == last_place), None)
-    zone = place.time_zone if place else (places[0].time_zone if places else "UTC")
-    today = to_local(utcnow(), zone).date()
-    first = max(today, to_local(choices.earliest, zone).date()) if choices.earliest else today
-    due = to_local(choices.recommended_latest, zone).date() if choices.recommended_latest else None
-    last = due if due and due >= first else first + timedelta(days=14)
-    return {
-        "waitlist_open": bool(places),
-        "waitlist_places": [(str(p.id), p.name) for p in places],
-        "waiting": [{"entry": entry, "location": location} for entry, location in waiting],
-        "waitlist_form": {
-            "location_id": str(place.id) if place else "",
-            "earliest_date": first.isoformat(),
-            "latest_date": last.isoformat(),
-        },
-        "waitlist_errors": {},
-    }
-
-
-# What the booking page's waitlist form posts (api.recipient_links.JoinByLink).
+# What the booking page's waitlist form posts (api.links.schemas.JoinByLink).
 WAITLIST_FIELDS = ("location_id", "earliest_date", "latest_date")
 CHOOSE_A_PLACE = N_("Choose one of the places offered.")
 
@@ -279,7 +214,7 @@ async def waitlist_submit(
     posted = {name: str(form.get(name, "")).strip() for name in WAITLIST_FIELDS}
     errors: dict[str, str] = {}
     try:
-        body = links.JoinByLink(**posted)
+        body = JoinByLink(**posted)
     except ValidationError as exc:
         errors = field_errors(exc, across=DATES_IN_ORDER)
         if "location_id" in errors:
@@ -290,8 +225,13 @@ async def waitlist_submit(
             errors = {"location_id": CHOOSE_A_PLACE}
     if not errors:
         try:
-            await links.join_waitlist_by_link(
-                token=token, body=body, db=db, settings=settings, temporal=temporal
+            await link_waitlist.join_waitlist_by_link(
+                db=db,
+                settings=settings,
+                temporal=temporal,
+                token=token,
+                location_id=body.location_id,
+                dates=body,
             )
         except Conflict as refused:
             if refused.code != "already_waitlisted":
@@ -318,9 +258,11 @@ async def hold_submit(
     temporal: TemporalDep,
 ) -> Response:
     """The chosen time's seat is held while the person answers the questions and confirms."""
-    choice = links.SlotChoice(slot_id=_slot_id(form))
+    slot_id = _slot_id(form)
     try:
-        hold = await links.hold_by_link(token=token, body=choice, db=db, settings=settings, temporal=temporal)
+        hold = await recipient_links.hold_by_link(
+            db=db, settings=settings, temporal=temporal, token=token, slot_id=slot_id
+        )
     except Conflict as refused:
         async with reading(sessions) as fresh:
             return await _booking_page(
@@ -340,9 +282,8 @@ async def _hold_page(
     refusal: Refusal | None = None,
     status_code: int = 200,
 ) -> Response:
-    held = await links.see_hold(token=token, hold_id=hold_id, db=db, settings=settings)
-    _payload, journey, _jti = await links._booking_link(db, settings, token)
-    recipient = await db.get(Recipient, journey.recipient_id)
+    held = await recipient_links.held_seat(db, settings, token, hold_id)
+    recipient = await db.get(Recipient, held.journey.recipient_id)
     product = await current_product(db, held.slot.product_code)
     return render(
         request,
@@ -379,7 +320,9 @@ async def release_submit(
     settings: SettingsDep,
     temporal: TemporalDep,
 ) -> Response:
-    await links.release_by_link(token=token, hold_id=hold_id, db=db, settings=settings, temporal=temporal)
+    await recipient_links.release_by_link(
+        db=db, settings=settings, temporal=temporal, token=token, hold_id=hold_id
+    )
     return redirect(f"/r/book/{token}")
 
 
@@ -400,13 +343,16 @@ async def book_submit(
     questions = await questions_for(db, slot.product_code) if slot else []
     answers = answers_from(form, questions)
     try:
-        booked = await links.book_by_link(
-            token=token,
-            body=links.BookingChoice(slot_id=slot_id, hold_id=hold_id, screening=answers),
+        booked = await recipient_links.book_by_link(
             db=db,
             sessions=sessions,
             settings=settings,
             temporal=temporal,
+            token=token,
+            slot_id=slot_id,
+            hold_id=hold_id,
+            screening=answers,
+            key=None,
         )
     except (Conflict, Unprocessable) as refused:
         if hold_id is None:
@@ -423,22 +369,14 @@ async def book_submit(
                 status_code=http_status(refused),
             )
     appointment_token = sign_link(
-        settings.secret_key, LINK_APPOINTMENT, {"a": booked.id, "j": booked.journey_id}
+        settings.secret_key, LINK_APPOINTMENT, {"a": booked.appointment_id, "j": booked.journey_id}
     )
     return redirect(f"/r/appointments/{appointment_token}?notice=appointment_booked")
 
 
-async def _linked_record(db: SessionDep, settings: SettingsDep, token: str) -> Recipient:
-    payload = links.open_link(settings, LINK_RECORD, token)
-    recipient = await db.get(Recipient, payload.get("r"))
-    if recipient is None:
-        raise links.NotFound("this record no longer exists")
-    return recipient
-
-
 @router.get("/record/{token}", dependencies=[Public])
 async def record_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    recipient = await _linked_record(db, settings, token)
+    recipient = await recipient_links.linked_recipient(db, settings, token)
     return render(
         request,
         "recipient/record.html",
@@ -449,17 +387,9 @@ async def record_page(request: Request, token: str, db: SessionDep, settings: Se
     )
 
 
-def pdf_response(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
-
-
 @downloads.get("/record/{token}/record.pdf", dependencies=[Public])
 async def record_download(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    recipient = await _linked_record(db, settings, token)
+    recipient = await recipient_links.linked_recipient(db, settings, token)
     lang = _language(request, recipient)
     record = await load_record(db, recipient, settings)
     return pdf_response(record_pdf(record, lang), f"vaccination-record-{lang}.pdf")
@@ -467,7 +397,7 @@ async def record_download(request: Request, token: str, db: SessionDep, settings
 
 @downloads.get("/record/{token}/registration-form.pdf", dependencies=[Public])
 async def form_download(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    recipient = await _linked_record(db, settings, token)
+    recipient = await recipient_links.linked_recipient(db, settings, token)
     lang = _language(request, recipient)
     content = registration_form_pdf(await load_record(db, recipient), lang)
     return pdf_response(content, f"registration-and-administration-{lang}.pdf")

@@ -1,33 +1,26 @@
-"""Portable proof and registry export: the SMART Health Card key set, cards, FHIR R4 and HL7 VXU.
+"""Portable proof and registry export: a recipient's vaccination record, SMART Health Cards,
+FHIR R4 and HL7 VXU.
 
 Records become the plain facts of notifications/immunization.py here; the builders there
 (and in notifications/vxu.py, notifications/health_card.py) do the formats. The same
-service functions serve the API, the `cvms export` command and the vaccination record PDF.
-
-Who may export what: recipients are shared across locations, so any reader at their
-active location may export one recipient's doses (wherever given). "Everything since T"
-is the active location's own doses and a manager's job, like any location-wide report.
+functions serve the API, the portal and link pages, the `cvms export` command and the
+vaccination record PDF.
 """
 
 from __future__ import annotations
 
 import enum
 import json
-from datetime import datetime
-from typing import Annotated, Any
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
 
-from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.deps import Manager, Public, Reader, RecordId, SessionDep, SettingsDep
-from api.errors import Conflict, NotFound
-from api.recipient_links import open_link
-from domain.journey_messages import LINK_RECORD
+from domain.refusals import Conflict, NotFound
 from domain.settings import Settings
-from notifications.health_card import HealthCard, HealthCardTooLarge, health_card, jwks
+from notifications.health_card import HealthCard, HealthCardTooLarge, health_card
 from notifications.immunization import DoseFacts, PatientFacts, fhir_bundle
 from notifications.vxu import vxu_batch
 from records.db import transaction, utcnow
@@ -36,21 +29,12 @@ from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
 
-router = APIRouter(tags=["exports"])
-
 ExportRecords = list[tuple[PatientFacts, list[DoseFacts]]]
 
 
 class ExportFormat(enum.StrEnum):
     fhir = "fhir"
     vxu = "vxu"
-
-
-MEDIA_TYPES = {ExportFormat.fhir: "application/fhir+json", ExportFormat.vxu: "text/plain; charset=utf-8"}
-SUFFIXES = {ExportFormat.fhir: "json", ExportFormat.vxu: "hl7"}
-
-
-# --- records -> facts ------------------------------------------------------------------------
 
 
 def patient_facts(recipient: Recipient) -> PatientFacts:
@@ -197,66 +181,10 @@ async def health_card_for_recipient(
     )
 
 
-# --- routes ----------------------------------------------------------------------------------
-
-
-@router.get("/.well-known/jwks.json", dependencies=[Public])
-async def health_card_keys(settings: SettingsDep) -> JSONResponse:
-    """The public key SMART Health Cards from this deployment are signed with."""
-    # Verifier apps fetch it from the browser too, so the framework asks for open CORS.
-    return JSONResponse(
-        jwks(settings.health_card_signing_key()),
-        headers={"Access-Control-Allow-Origin": "*", "Cache-Control": "public, max-age=3600"},
-    )
-
-
-async def _recipient(db: AsyncSession, recipient_id: int) -> Recipient:
-    recipient = await db.get(Recipient, recipient_id)
-    if recipient is None:
-        raise NotFound("no such recipient")
-    return recipient
-
-
-def _download(content: str | bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
-
-
-FormatQuery = Annotated[
-    ExportFormat, Query(alias="format", description="fhir (R4 Bundle) or vxu (HL7 2.5.1)")
-]
-
-
-@router.get("/recipients/{recipient_id}/export")
-async def export_recipient(
-    recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep, export_format: FormatQuery
-) -> Response:
-    """One recipient's doses, wherever given, for the immunization registry."""
-    records = await recipient_records(db, await _recipient(db, recipient_id))
-    content = render_export(records, export_format, settings, utcnow())
-    filename = f"cvms-recipient-{recipient_id}.{SUFFIXES[export_format]}"
-    return _download(content, MEDIA_TYPES[export_format], filename)
-
-
-@router.get("/exports/doses")
-async def export_location_doses(
-    actor: Manager,
-    db: SessionDep,
-    settings: SettingsDep,
-    export_format: FormatQuery,
-    since: Annotated[AwareDatetime, Query(description="doses documented, edited or removed since then")],
-) -> Response:
-    """The active location's doses documented (or changed) since a time, for the registry."""
-    records = await location_records_since(db, since, actor.location.id)
-    content = render_export(records, export_format, settings, utcnow())
-    filename = f"cvms-{actor.location.code}-since-{since:%Y%m%dT%H%M%S}.{SUFFIXES[export_format]}"
-    return _download(content, MEDIA_TYPES[export_format], filename)
-
-
-async def _issue_card(
+async def issue_card(
     db: AsyncSession, settings: Settings, recipient_id: int, journey_id: str | None = None
 ) -> HealthCard:
+    """The card to hand out; refused when it cannot be made (nothing documented, too many doses)."""
     try:
         card = await health_card_for_recipient(db, settings, recipient_id, journey_id=journey_id)
     except HealthCardTooLarge as exc:
@@ -266,51 +194,122 @@ async def _issue_card(
     return card
 
 
-def _card_file(card: HealthCard, recipient_id: int) -> Response:
-    return _download(
-        json.dumps(card.file_document()),
-        "application/smart-health-card",
-        f"cvms-recipient-{recipient_id}.smart-health-card",
+# --- the vaccination record (printed as a PDF by api/exports/vaccination_record.py) -----------
+
+
+@dataclass(frozen=True)
+class RecordDose:
+    dose_number: int
+    product: str
+    lot_number: str
+    expires_on: date
+    given_at: datetime
+    location: str
+    time_zone: str
+    administered_by: str
+    injection_site: str
+    route: str
+
+
+@dataclass(frozen=True)
+class VaccinationRecord:
+    recipient: Recipient
+    doses: list[RecordDose]
+    card_qr_png: bytes | None = None  # the SMART Health Card of these doses, as a QR code
+
+
+async def load_record(
+    db: AsyncSession, recipient: Recipient, settings: Settings | None = None
+) -> VaccinationRecord:
+    """The recipient's doses (not removed in error, wherever given); with `settings`, also their
+    SMART Health Card (for the record PDF)."""
+    rows = await db.execute(
+        select(Dose, Location, Product)
+        .join(Location, Location.id == Dose.location_id)
+        .join(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
+        .where(Dose.recipient_id == recipient.id, Dose.removed.is_(False))
+        .order_by(Dose.given_at, Dose.id)
     )
+    doses = [
+        RecordDose(
+            dose_number=dose.dose_number,
+            product=product.name,
+            lot_number=dose.lot_number,
+            expires_on=dose.expires_on,
+            given_at=dose.given_at,
+            location=location.name,
+            time_zone=location.time_zone,
+            administered_by=dose.administered_by,
+            injection_site=dose.injection_site,
+            route=dose.route,
+        )
+        for dose, location, product in rows.all()
+    ]
+    card = None
+    if settings is not None and doses:
+        try:
+            card = await health_card_for_recipient(db, settings, recipient.id)
+        except HealthCardTooLarge:
+            card = None  # too many doses for one code: the record is printed without it
+    return VaccinationRecord(recipient=recipient, doses=doses, card_qr_png=card.qr_png if card else None)
 
 
-@router.get("/recipients/{recipient_id}/health-card")
-async def recipient_health_card(
-    recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
-) -> Response:
-    """The recipient's SMART Health Card (all their doses) as a `.smart-health-card` file."""
-    await _recipient(db, recipient_id)
-    return _card_file(await _issue_card(db, settings, recipient_id), recipient_id)
+@dataclass(frozen=True)
+class SeriesDose:
+    dose_number: int
+    product: str
+    lot_number: str
+    given_at: datetime
+    location: str
 
 
-@router.get("/recipients/{recipient_id}/health-card.png")
-async def recipient_health_card_qr(
-    recipient_id: RecordId, actor: Reader, db: SessionDep, settings: SettingsDep
-) -> Response:
-    """The recipient's SMART Health Card as a QR code image."""
-    await _recipient(db, recipient_id)
-    return Response((await _issue_card(db, settings, recipient_id)).qr_png, media_type="image/png")
+@dataclass(frozen=True)
+class SeriesRecord:
+    """One series' record as the recipient's record link shows it (JSON)."""
+
+    name: str
+    date_of_birth: date
+    series: str
+    product: str | None
+    doses_required: int | None
+    complete: bool
+    doses: list[SeriesDose]
 
 
-async def _linked_journey(db: AsyncSession, settings: Settings, token: str) -> Journey:
-    payload = open_link(settings, LINK_RECORD, token)
-    journey = await db.get(Journey, payload.get("j"))
-    if journey is None or journey.recipient_id != payload.get("r"):
+async def series_record(db: AsyncSession, recipient_id: Any, journey_id: Any) -> SeriesRecord:
+    recipient = await db.get(Recipient, recipient_id)
+    journey = await db.get(Journey, journey_id)
+    if recipient is None or journey is None or journey.recipient_id != recipient.id:
         raise NotFound("this record no longer exists")
-    return journey
-
-
-@router.get("/r/record/{token}/health-card", dependencies=[Public])
-async def linked_health_card(token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    """The series' SMART Health Card through the recipient's signed record link."""
-    journey = await _linked_journey(db, settings, token)
-    card = await _issue_card(db, settings, journey.recipient_id, journey.id)
-    return _card_file(card, journey.recipient_id)
-
-
-@router.get("/r/record/{token}/health-card.png", dependencies=[Public])
-async def linked_health_card_qr(token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    """The series' SMART Health Card QR code through the recipient's signed record link."""
-    journey = await _linked_journey(db, settings, token)
-    card = await _issue_card(db, settings, journey.recipient_id, journey.id)
-    return Response(card.qr_png, media_type="image/png")
+    rows = await db.execute(
+        select(Dose, Location)
+        .join(Location, Location.id == Dose.location_id)
+        .where(Dose.journey_id == journey.id, Dose.removed.is_(False))
+        .order_by(Dose.dose_number)
+    )
+    product = (
+        await db.execute(
+            select(Product).where(
+                Product.code == journey.product_code, Product.version == journey.product_version
+            )
+        )
+    ).scalar_one_or_none()
+    doses = [
+        SeriesDose(
+            dose_number=d.dose_number,
+            product=product.name if product else d.product_code,
+            lot_number=d.lot_number,
+            given_at=d.given_at,
+            location=loc.name,
+        )
+        for d, loc in rows.all()
+    ]
+    return SeriesRecord(
+        name=recipient.full_name,
+        date_of_birth=recipient.date_of_birth,
+        series=journey.id,
+        product=product.name if product else None,
+        doses_required=product.doses if product else None,
+        complete=journey.status == "complete",
+        doses=doses,
+    )

@@ -11,32 +11,34 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api import doses
 from api.deps import (
     Actor,
     Documenter,
     Reader,
     RecordId,
     SessionDep,
+    SessionsDep,
     SettingsDep,
     TemporalDep,
 )
-from api.eligibility.pages import answers_from, questions_for, refusal_of
-from api.errors import Conflict, Unprocessable, http_status
-from api.journeys import SessionsDep
-from api.pages.csrf import CheckedForm
-from api.pages.i18n import N_
-from api.pages.recipient_link_pages import pdf_response
-from api.pages.recipient_page import (
+from api.doses.deps import DoseDep
+from api.doses.recipient_page import (
     DOSE_FIELDS,
     local_instant,
     recipient_again,
 )
+from api.doses.schemas import DoseEdit, DoseIn, dose_editing, new_dose
+from api.eligibility.pages import answers_from, questions_for, refusal_of
+from api.errors import Conflict, Unprocessable, http_status
+from api.exports.vaccination_record import pdf_response, record_pdf, registration_form_pdf
+from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, refusal_errors, render
-from api.vaccination_record import load_record, record_pdf, registration_form_pdf
 from records.db import reading, utcnow
 from records.journeys import Dose
 from records.products import InventoryLot
+from services import doses
+from services.exports import load_record
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -81,7 +83,7 @@ async def document_submit(
         except ValueError:
             errors["given_at"] = N_("Enter a date and time.")
     try:  # without a lot, the other fields are still checked (the lot's own error is said above)
-        body = doses.DoseIn(
+        body = DoseIn(
             product_code=lot.product_code if lot else "-",
             lot_number=lot.lot_number if lot else "-",
             injection_site=posted["injection_site"],
@@ -107,13 +109,16 @@ async def document_submit(
         )
     try:
         outcome = await doses.document_dose(
-            recipient_id=recipient_id,
-            body=body,
-            actor=actor,
             db=db,
             sessions=sessions,
             settings=settings,
             temporal=temporal,
+            recipient_id=recipient_id,
+            location=actor.location,
+            actor=actor.actor,
+            actor_name=actor.user.full_name,
+            new=new_dose(body),
+            key=body.idempotency_key,
         )
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
@@ -127,7 +132,7 @@ async def document_submit(
             document_answers=answers,
             document_refusal=refusal_of(refused, questions),
         )
-    notice = "dose_documented_with_warning" if outcome.warning else "dose_documented"
+    notice = "dose_documented_with_warning" if outcome.dose.warning else "dose_documented"
     return redirect(f"/portal/recipients/{recipient_id}?notice={notice}")
 
 
@@ -179,7 +184,7 @@ async def _dose_edit_page(
 
 @router.get("/doses/{dose_id}/edit")
 async def edit_dose_page(
-    request: Request, dose_id: RecordId, actor: Documenter, dose: doses.DoseDep, db: SessionDep
+    request: Request, dose_id: RecordId, actor: Documenter, dose: DoseDep, db: SessionDep
 ) -> Response:
     return await _dose_edit_page(request, actor, dose, db)
 
@@ -200,7 +205,7 @@ async def edit_dose_submit(
     request: Request,
     dose_id: RecordId,
     actor: Documenter,
-    dose: doses.DoseDep,
+    dose: DoseDep,
     form: CheckedForm,
     db: SessionDep,
     sessions: SessionsDep,
@@ -233,7 +238,7 @@ async def edit_dose_submit(
     }
     updates = {k: v for k, v in changed.items() if v is not None and v != current[k]}
     try:
-        body = doses.DoseEdit(**updates, reason=posted["reason"])
+        body = DoseEdit(**updates, reason=posted["reason"])
     except ValidationError as exc:
         found = field_errors(exc, across=("form", N_("Change at least one field.")))
         if errors:  # a time that is not one: nothing else to say about what changed
@@ -243,14 +248,14 @@ async def edit_dose_submit(
         return await _dose_edit_page(request, actor, dose, db, form=posted, errors=errors, status_code=422)
     try:
         await doses.edit_dose(
-            dose_id=dose_id,
-            body=body,
-            actor=actor,
-            dose=dose,
             db=db,
             sessions=sessions,
             settings=settings,
             temporal=temporal,
+            dose=dose,
+            location=actor.location,
+            actor=actor.actor,
+            edit=dose_editing(body),
         )
     except (Conflict, Unprocessable) as refused:
         # Read afresh: the request's own transaction may have ended when the change went to the workflow.
@@ -272,7 +277,7 @@ async def edit_dose_submit(
 async def remove_dose_submit(
     dose_id: RecordId,
     actor: Documenter,
-    dose: doses.DoseDep,
+    dose: DoseDep,
     form: CheckedForm,
     db: SessionDep,
     sessions: SessionsDep,
@@ -284,14 +289,13 @@ async def remove_dose_submit(
     if not reason:
         raise Unprocessable(N_("Give the reason the dose is removed."))
     await doses.remove_dose(
-        dose_id=dose_id,
-        body=doses.RemoveIn(reason=reason[:500]),
-        actor=actor,
-        dose=dose,
         db=db,
         sessions=sessions,
         settings=settings,
         temporal=temporal,
+        dose=dose,
+        actor=actor.actor,
+        reason=reason[:500],
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=dose_removed")
 

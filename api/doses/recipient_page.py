@@ -1,7 +1,7 @@
 """Dose-series pages of the provider portal: a recipient's doses and appointments (check in,
-document, edit and remove a dose, book, cancel, reschedule), the day's appointments, the
-location's slots and lots, and the record PDFs. Every action calls the JSON API's own
-function with the same role-checked actor, so the rules and the workflow are the same."""
+document, edit and remove a dose, book, cancel, reschedule): the context the recipient page
+shows, and the page again after a refused change. What it reads comes from the services
+(services/doses.py), so the page and the JSON API answer alike."""
 
 from __future__ import annotations
 
@@ -11,30 +11,23 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api.deps import (
-    Actor,
-    SessionDep,
-    SettingsDep,
-)
+from api.deps import Actor
 from api.eligibility.pages import Asked, asked
 from api.errors import ApiError, Unprocessable, http_status
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, render
-from api.waitlist import routes as waitlist
+from api.waitlist.schemas import entry_out
 from domain.settings import Settings
 from records.db import reading, utcnow
 from records.eligibility import screening_questions
-from records.journeys import Dose
-from records.locations import Location
-from records.products import InventoryLot, Product
-from records.scheduling import Appointment, Slot
-from services import catalog, scheduling
+from services import catalog
+from services.doses import recipient_series
 from services.recipients import load_recipient
+from services.waitlist import entries as waitlist_entries
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
 
@@ -57,62 +50,29 @@ def form_int(form: FormData, name: str) -> int:
 
 
 async def recipient_context(
-    db: SessionDep, settings: SettingsDep, actor: Actor, recipient_id: int
+    db: AsyncSession, settings: Settings, actor: Actor, recipient_id: int
 ) -> dict[str, Any]:
     """What the recipient page shows about the series at the active location."""
     recipient = await load_recipient(db, recipient_id)
-    dose_rows = (
-        await db.execute(
-            select(Dose, Location, Product)
-            .join(Location, Location.id == Dose.location_id)
-            .join(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
-            .where(Dose.recipient_id == recipient_id)
-            .order_by(Dose.given_at, Dose.id)
-        )
-    ).all()
-    given = [d for d, _loc, _p in dose_rows if not d.removed]
-    appointment_rows = (
-        (
-            await db.execute(
-                select(Appointment)
-                .where(Appointment.recipient_id == recipient_id, Appointment.location_id == actor.location.id)
-                .order_by(Appointment.start_at.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
-    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
-    lots = (
-        (
-            await db.execute(
-                select(InventoryLot)
-                .where(
-                    InventoryLot.location_id == actor.location.id,
-                    InventoryLot.expires_on >= today,
-                    InventoryLot.on_hand > 0,
-                )
-                .order_by(InventoryLot.product_code, InventoryLot.expires_on)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    found = await recipient_series(db, settings, location=actor.location, recipient_id=recipient_id)
+    given = [d for d, _loc, _p in found.doses if not d.removed]
     product_names = await catalog.product_names(db)
-    open_slots = await bookable_slots(db, settings, actor, given)
     series_product = given[-1].product_code if given else None
     return {
         "recipient": recipient,
-        "doses": [{"dose": d, "location": loc, "product": p} for d, loc, p in dose_rows],
-        "appointments": appointment_rows,
+        "doses": [{"dose": d, "location": loc, "product": p} for d, loc, p in found.doses],
+        "appointments": found.appointments,
         "active_appointment": next(
-            (a for a in appointment_rows if a.status in ("booked", "checked_in")), None
+            (a for a in found.appointments if a.status in ("booked", "checked_in")), None
         ),
-        "lots": lots,
+        "lots": found.lots,
         "product_names": product_names,
-        "open_slots": open_slots,
-        **await _document_screening(db, sorted({lot.product_code for lot in lots}), product_names),
-        "waitlist_entries": await waitlist.list_waitlist(actor=actor, db=db, recipient_id=recipient_id)
+        "open_slots": found.open_slots,
+        **await _document_screening(db, sorted({lot.product_code for lot in found.lots}), product_names),
+        "waitlist_entries": [
+            await entry_out(db, entry)
+            for entry in await waitlist_entries(db, actor.location.id, recipient_id=recipient_id)
+        ]
         if actor.location.scheduling_enabled
         else [],
         "waitlist_form": _waitlist_defaults(actor, series_product),
@@ -186,11 +146,3 @@ async def recipient_again(
         return await recipient_response(
             request, fresh, settings, actor, recipient_id, status_code=http_status(error), **shown
         )
-
-
-async def bookable_slots(
-    db: SessionDep, settings: SettingsDep, actor: Actor, given: list[Dose]
-) -> list[Slot]:
-    """Open slots here for the next dose: any product for dose 1; for a later dose the same
-    product, from the earliest date of its window to the recommended latest (no grace)."""
-    return await scheduling.bookable_slots(db, settings, actor.location, given)
