@@ -17,10 +17,11 @@ from temporalio.client import Client
 from api import devmail
 from api.access import pages as portal_pages
 from api.access import routes as auth
-from api.access import user_pages, users
+from api.access import user_pages
+from api.access import user_routes as users
 from api.deps import Public, Reader
 from api.doses import pages as dose_pages
-from api.doses import recipient_page
+from api.doses import recipient_pages as recipient_page
 from api.doses import routes as doses
 from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
@@ -29,7 +30,8 @@ from api.finder import pages as finder_pages
 from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import routes as helpdesk_routes
-from api.inventory import lot_pages, marketplace
+from api.inventory import lot_pages
+from api.inventory import marketplace_routes as marketplace
 from api.inventory import pages as inventory_pages
 from api.inventory import routes as inventory
 from api.links import pages as recipient_link_pages
@@ -38,7 +40,7 @@ from api.products import routes as products
 from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
 from api.recipients import upload_pages
-from api.recipients import uploads as recipient_uploads
+from api.recipients import upload_routes as recipient_uploads
 from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
 from api.waitlist import pages as waitlist_pages

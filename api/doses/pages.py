@@ -22,7 +22,7 @@ from api.deps import (
     TemporalDep,
 )
 from api.doses.deps import DoseDep
-from api.doses.recipient_page import (
+from api.doses.recipient_pages import (
     DOSE_FIELDS,
     local_instant,
     recipient_again,

@@ -12,7 +12,7 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from api.deps import Reader, RecordId, Registrar, SessionDep, SettingsDep
-from api.doses.recipient_page import recipient_response
+from api.doses.recipient_pages import recipient_response
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
 from api.recipients.schemas import EDITABLE, RecipientCreate, RecipientUpdate

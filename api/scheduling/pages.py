@@ -23,7 +23,7 @@ from api.deps import (
     SettingsDep,
     TemporalDep,
 )
-from api.doses.recipient_page import (
+from api.doses.recipient_pages import (
     form_int,
     recipient_again,
 )

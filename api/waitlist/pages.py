@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, SessionsDep, SettingsDep, TemporalDep
-from api.doses.recipient_page import recipient_again
+from api.doses.recipient_pages import recipient_again
 from api.errors import Conflict, Unprocessable
 from api.pages.choices import DATES_IN_ORDER
 from api.pages.csrf import CheckedForm
