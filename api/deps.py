@@ -87,6 +87,33 @@ IdempotencyKey = Annotated[
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 
+@dataclass(frozen=True)
+class Wiring:
+    """What a service call takes from the request: its transaction, the session factory (for the
+    services that read afresh after a workflow wrote), the settings and the Temporal gateway.
+    ``**wiring.io`` passes db, settings and temporal; ``**wiring.io_sessions`` adds sessions."""
+
+    db: AsyncSession
+    sessions: async_sessionmaker[AsyncSession]
+    settings: Settings
+    temporal: TemporalGateway
+
+    @property
+    def io(self) -> dict[str, Any]:
+        return {"db": self.db, "settings": self.settings, "temporal": self.temporal}
+
+    @property
+    def io_sessions(self) -> dict[str, Any]:
+        return {**self.io, "sessions": self.sessions}
+
+
+def get_wiring(db: SessionDep, sessions: SessionsDep, settings: SettingsDep, temporal: TemporalDep) -> Wiring:
+    return Wiring(db=db, sessions=sessions, settings=settings, temporal=temporal)
+
+
+WiringDep = Annotated[Wiring, Depends(get_wiring)]
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")

@@ -11,22 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api.deps import (
-    Actor,
-    Documenter,
-    Reader,
-    RecordId,
-    SessionDep,
-    SessionsDep,
-    SettingsDep,
-    TemporalDep,
-)
+from api.deps import Actor, Documenter, Reader, RecordId, SessionDep, SettingsDep, WiringDep
 from api.doses.deps import DoseDep
-from api.doses.recipient_pages import (
-    DOSE_FIELDS,
-    local_instant,
-    recipient_again,
-)
+from api.doses.recipient_pages import DOSE_FIELDS, local_instant, recipient_again
 from api.doses.schemas import DoseEdit, DoseIn, dose_editing, new_dose
 from api.eligibility.pages import answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
@@ -59,21 +46,14 @@ async def _chosen_lot(db: AsyncSession, actor: Actor, value: str) -> InventoryLo
 
 @router.post("/recipients/{recipient_id}/doses")
 async def document_submit(
-    request: Request,
-    recipient_id: RecordId,
-    actor: Documenter,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    request: Request, recipient_id: RecordId, actor: Documenter, form: CheckedForm, wiring: WiringDep
 ) -> Response:
     """Documents a dose from the chosen lot. The form's key makes a repeated post document it
     once; a bad value or a refusal is said beside the form, which keeps what was posted."""
-    await load_recipient(db, recipient_id)
+    await load_recipient(wiring.db, recipient_id)
     posted = {name: str(form.get(name, "")).strip() for name in DOSE_FIELDS}
-    lot = await _chosen_lot(db, actor, posted["lot_id"])
-    questions = await questions_for(db, lot.product_code) if lot else []
+    lot = await _chosen_lot(wiring.db, actor, posted["lot_id"])
+    questions = await questions_for(wiring.db, lot.product_code) if lot else []
     answers = answers_from(form, questions)
     errors: dict[str, str] = {} if lot else {"lot_id": N_("Choose one of the lots offered.")}
     given_at = None
@@ -98,8 +78,7 @@ async def document_submit(
     if errors:
         return await recipient_again(
             request,
-            sessions,
-            settings,
+            wiring,
             actor,
             recipient_id,
             Unprocessable(N_("Please correct the fields marked below.")),
@@ -109,10 +88,7 @@ async def document_submit(
         )
     try:
         outcome = await doses.document_dose(
-            db=db,
-            sessions=sessions,
-            settings=settings,
-            temporal=temporal,
+            **wiring.io_sessions,
             recipient_id=recipient_id,
             location=actor.location,
             actor=actor.actor,
@@ -123,8 +99,7 @@ async def document_submit(
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
             request,
-            sessions,
-            settings,
+            wiring,
             actor,
             recipient_id,
             refused,
@@ -207,10 +182,7 @@ async def edit_dose_submit(
     actor: Documenter,
     dose: DoseDep,
     form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
 ) -> Response:
     """Corrects a dose; a bad value is said beside its field and the dose stays as it was."""
     recipient_id = dose.recipient_id
@@ -245,13 +217,12 @@ async def edit_dose_submit(
             found.pop("form", None)
         errors = {**found, **errors}
     if errors:
-        return await _dose_edit_page(request, actor, dose, db, form=posted, errors=errors, status_code=422)
+        return await _dose_edit_page(
+            request, actor, dose, wiring.db, form=posted, errors=errors, status_code=422
+        )
     try:
         await doses.edit_dose(
-            db=db,
-            sessions=sessions,
-            settings=settings,
-            temporal=temporal,
+            **wiring.io_sessions,
             dose=dose,
             location=actor.location,
             actor=actor.actor,
@@ -259,7 +230,7 @@ async def edit_dose_submit(
         )
     except (Conflict, Unprocessable) as refused:
         # Read afresh: the request's own transaction may have ended when the change went to the workflow.
-        async with reading(sessions) as fresh:
+        async with reading(wiring.sessions) as fresh:
             unchanged = await fresh.get(Dose, dose_id)  # the page loaded it at this location already
             return await _dose_edit_page(
                 request,
@@ -275,28 +246,13 @@ async def edit_dose_submit(
 
 @router.post("/doses/{dose_id}/remove")
 async def remove_dose_submit(
-    dose_id: RecordId,
-    actor: Documenter,
-    dose: DoseDep,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    dose_id: RecordId, actor: Documenter, dose: DoseDep, form: CheckedForm, wiring: WiringDep
 ) -> Response:
     recipient_id = dose.recipient_id
     reason = str(form.get("reason", "")).strip()
     if not reason:
         raise Unprocessable(N_("Give the reason the dose is removed."))
-    await doses.remove_dose(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-        dose=dose,
-        actor=actor.actor,
-        reason=reason[:500],
-    )
+    await doses.remove_dose(**wiring.io_sessions, dose=dose, actor=actor.actor, reason=reason[:500])
     return redirect(f"/portal/recipients/{recipient_id}?notice=dose_removed")
 
 

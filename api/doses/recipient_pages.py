@@ -11,11 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api.deps import Actor
+from api.deps import Actor, Wiring
 from api.eligibility.pages import Asked, asked
 from api.errors import ApiError, Unprocessable, http_status
 from api.pages.i18n import N_
@@ -132,17 +132,11 @@ async def recipient_response(
 
 
 async def recipient_again(
-    request: Request,
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    actor: Actor,
-    recipient_id: int,
-    error: ApiError,
-    **shown: Any,
+    request: Request, wiring: Wiring, actor: Actor, recipient_id: int, error: ApiError, **shown: Any
 ) -> Response:
     """The recipient page after a refusal, read afresh: the request's own transaction may have
     ended when the change went to the workflow."""
-    async with reading(sessions) as fresh:
+    async with reading(wiring.sessions) as fresh:
         return await recipient_response(
-            request, fresh, settings, actor, recipient_id, status_code=http_status(error), **shown
+            request, fresh, wiring.settings, actor, recipient_id, status_code=http_status(error), **shown
         )

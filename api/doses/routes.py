@@ -5,15 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import (
-    Documenter,
-    IdempotencyKey,
-    Reader,
-    SessionDep,
-    SessionsDep,
-    SettingsDep,
-    TemporalDep,
-)
+from api.deps import Documenter, IdempotencyKey, Reader, SessionDep, WiringDep
 from api.doses.deps import DoseDep
 from api.doses.schemas import DocumentedOut, DoseEdit, DoseIn, DoseOut, RemoveIn, dose_editing, new_dose
 from domain.journey_messages import JourneyView
@@ -33,18 +25,12 @@ async def document_dose(
     recipient_id: int,
     body: DoseIn,
     actor: Documenter,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
     idempotency_key: IdempotencyKey = None,
 ) -> DocumentedOut:
     """Documents the recipient's next dose given here (walk-in or at their appointment)."""
     documented = await service.document_dose(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
+        **wiring.io_sessions,
         recipient_id=recipient_id,
         location=actor.location,
         actor=actor.actor,
@@ -63,56 +49,27 @@ async def list_doses(recipient_id: int, actor: Reader, db: SessionDep) -> list[D
 
 @router.patch("/doses/{dose_id}", response_model=DoseOut)
 async def edit_dose(
-    dose_id: int,
-    body: DoseEdit,
-    actor: Documenter,
-    dose: DoseDep,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    dose_id: int, body: DoseEdit, actor: Documenter, dose: DoseDep, wiring: WiringDep
 ) -> DoseOut:
     """Corrects a documented dose; who and why go to the audit log."""
     edited = await service.edit_dose(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-        dose=dose,
-        location=actor.location,
-        actor=actor.actor,
-        edit=dose_editing(body),
+        **wiring.io_sessions, dose=dose, location=actor.location, actor=actor.actor, edit=dose_editing(body)
     )
     return DoseOut.model_validate(edited)
 
 
 @router.post("/doses/{dose_id}/remove", response_model=DoseOut)
 async def remove_dose(
-    dose_id: int,
-    body: RemoveIn,
-    actor: Documenter,
-    dose: DoseDep,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    dose_id: int, body: RemoveIn, actor: Documenter, dose: DoseDep, wiring: WiringDep
 ) -> DoseOut:
     """Removes a dose entered in error (reason required): the series steps back and its timers follow."""
     removed = await service.remove_dose(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-        dose=dose,
-        actor=actor.actor,
-        reason=body.reason,
+        **wiring.io_sessions, dose=dose, actor=actor.actor, reason=body.reason
     )
     return DoseOut.model_validate(removed)
 
 
 @series_router.get("/recipients/{recipient_id}/journey", response_model=JourneyView)
-async def read_journey(
-    recipient_id: int, actor: Reader, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> JourneyView:
+async def read_journey(recipient_id: int, actor: Reader, wiring: WiringDep) -> JourneyView:
     """The current (or last) series, from its workflow: doses, appointment, what it waits for next."""
-    return await service.series_view(db=db, settings=settings, temporal=temporal, recipient_id=recipient_id)
+    return await service.series_view(**wiring.io, recipient_id=recipient_id)

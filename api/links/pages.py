@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from api.deps import Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.deps import Public, RecordId, SessionDep, SettingsDep, Wiring, WiringDep
 from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.exports.vaccination_record import pdf_response, record_pdf, registration_form_pdf
@@ -95,59 +95,31 @@ async def _appointment_page(
 
 
 @router.post("/appointments/{token}/cancel", dependencies=[Public])
-async def cancel_submit(
-    request: Request,
-    token: str,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Response:
+async def cancel_submit(request: Request, token: str, form: CheckedForm, wiring: WiringDep) -> Response:
     try:
-        await recipient_links.cancel_by_link(
-            db=db, sessions=sessions, settings=settings, temporal=temporal, token=token
-        )
+        await recipient_links.cancel_by_link(**wiring.io_sessions, token=token)
     except Conflict as exc:
-        return await _refused_reuse(request, token, db, sessions, settings, exc)
+        return await _refused_reuse(request, token, wiring, exc)
     return redirect(f"/r/appointments/{token}?notice=appointment_cancelled")
 
 
 @router.post("/appointments/{token}/reschedule", dependencies=[Public])
-async def reschedule_submit(
-    request: Request,
-    token: str,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Response:
+async def reschedule_submit(request: Request, token: str, form: CheckedForm, wiring: WiringDep) -> Response:
     slot_id = _slot_id(form)
     try:
-        await recipient_links.reschedule_by_link(
-            db=db,
-            sessions=sessions,
-            settings=settings,
-            temporal=temporal,
-            token=token,
-            slot_id=slot_id,
-            key=None,
-        )
+        await recipient_links.reschedule_by_link(**wiring.io_sessions, token=token, slot_id=slot_id, key=None)
     except Conflict as exc:
-        return await _refused_reuse(request, token, db, sessions, settings, exc)
+        return await _refused_reuse(request, token, wiring, exc)
     return redirect(f"/r/appointments/{token}?notice=appointment_rescheduled")
 
 
-async def _refused_reuse(
-    request: Request, token: str, db: SessionDep, sessions: SessionsDep, settings: SettingsDep, exc: Conflict
-) -> Response:
+async def _refused_reuse(request: Request, token: str, wiring: Wiring, exc: Conflict) -> Response:
     """A spent link used again: the appointment page, as a 409, saying what the link was used for."""
     if exc.code != "link_used":
         raise exc
-    await db.rollback()  # the refused request writes nothing
-    async with transaction(sessions) as fresh:
-        return await _appointment_page(request, token, fresh, settings, status_code=409)
+    await wiring.db.rollback()  # the refused request writes nothing
+    async with transaction(wiring.sessions) as fresh:
+        return await _appointment_page(request, token, fresh, wiring.settings, status_code=409)
 
 
 def _slot_id(form: Any, name: str = "slot_id") -> int:
@@ -201,14 +173,7 @@ CHOOSE_A_PLACE = N_("Choose one of the places offered.")
 
 
 @router.post("/book/{token}/waitlist", dependencies=[Public])
-async def waitlist_submit(
-    request: Request,
-    token: str,
-    form: CheckedForm,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Response:
+async def waitlist_submit(request: Request, token: str, form: CheckedForm, wiring: WiringDep) -> Response:
     """No time suits: join a place's waitlist for the series' product between two dates. Joining
     again (a double click, a reload) says so and adds nothing; a bad value is said beside its field."""
     posted = {name: str(form.get(name, "")).strip() for name in WAITLIST_FIELDS}
@@ -220,53 +185,49 @@ async def waitlist_submit(
         if "location_id" in errors:
             errors["location_id"] = CHOOSE_A_PLACE
     else:
-        place = await db.get(Location, body.location_id)
+        place = await wiring.db.get(Location, body.location_id)
         if place is None or not place.scheduling_enabled:
             errors = {"location_id": CHOOSE_A_PLACE}
     if not errors:
         try:
             await link_waitlist.join_waitlist_by_link(
-                db=db,
-                settings=settings,
-                temporal=temporal,
-                token=token,
-                location_id=body.location_id,
-                dates=body,
+                **wiring.io, token=token, location_id=body.location_id, dates=body
             )
         except Conflict as refused:
             if refused.code != "already_waitlisted":
                 raise
-            await db.rollback()  # a join at the same moment may have left the transaction unusable
+            await wiring.db.rollback()  # a join at the same moment may have left the transaction unusable
             return redirect(f"/r/book/{token}?notice=waitlist_already")
         except Unprocessable as refused:
             errors = refusal_errors(refused)
     if errors:
         return await _booking_page(
-            request, token, db, settings, waitlist_form=posted, waitlist_errors=errors, status_code=422
+            request,
+            token,
+            wiring.db,
+            wiring.settings,
+            waitlist_form=posted,
+            waitlist_errors=errors,
+            status_code=422,
         )
     return redirect(f"/r/book/{token}?notice=waitlist_joined")
 
 
 @router.post("/book/{token}/holds", dependencies=[Public])
-async def hold_submit(
-    request: Request,
-    token: str,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Response:
+async def hold_submit(request: Request, token: str, form: CheckedForm, wiring: WiringDep) -> Response:
     """The chosen time's seat is held while the person answers the questions and confirms."""
     slot_id = _slot_id(form)
     try:
-        hold = await recipient_links.hold_by_link(
-            db=db, settings=settings, temporal=temporal, token=token, slot_id=slot_id
-        )
+        hold = await recipient_links.hold_by_link(**wiring.io, token=token, slot_id=slot_id)
     except Conflict as refused:
-        async with reading(sessions) as fresh:
+        async with reading(wiring.sessions) as fresh:
             return await _booking_page(
-                request, token, fresh, settings, failed=refused.message, status_code=http_status(refused)
+                request,
+                token,
+                fresh,
+                wiring.settings,
+                failed=refused.message,
+                status_code=http_status(refused),
             )
     return redirect(f"/r/book/{token}/holds/{hold.id}")
 
@@ -312,64 +273,39 @@ async def hold_page(
 
 
 @router.post("/book/{token}/holds/{hold_id}/release", dependencies=[Public])
-async def release_submit(
-    token: str,
-    hold_id: RecordId,
-    form: CheckedForm,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Response:
-    await recipient_links.release_by_link(
-        db=db, settings=settings, temporal=temporal, token=token, hold_id=hold_id
-    )
+async def release_submit(token: str, hold_id: RecordId, form: CheckedForm, wiring: WiringDep) -> Response:
+    await recipient_links.release_by_link(**wiring.io, token=token, hold_id=hold_id)
     return redirect(f"/r/book/{token}")
 
 
 @router.post("/book/{token}", dependencies=[Public])
-async def book_submit(
-    request: Request,
-    token: str,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> Response:
+async def book_submit(request: Request, token: str, form: CheckedForm, wiring: WiringDep) -> Response:
     """Books the held seat with the screening answers; a refusal is shown beside the form."""
     slot_id = _slot_id(form)
     hold_id = _slot_id(form, "hold_id") if form.get("hold_id") else None
-    slot = await db.get(Slot, slot_id)
-    questions = await questions_for(db, slot.product_code) if slot else []
+    slot = await wiring.db.get(Slot, slot_id)
+    questions = await questions_for(wiring.db, slot.product_code) if slot else []
     answers = answers_from(form, questions)
     try:
         booked = await recipient_links.book_by_link(
-            db=db,
-            sessions=sessions,
-            settings=settings,
-            temporal=temporal,
-            token=token,
-            slot_id=slot_id,
-            hold_id=hold_id,
-            screening=answers,
-            key=None,
+            **wiring.io_sessions, token=token, slot_id=slot_id, hold_id=hold_id, screening=answers, key=None
         )
     except (Conflict, Unprocessable) as refused:
         if hold_id is None:
             raise
-        async with reading(sessions) as fresh:
+        async with reading(wiring.sessions) as fresh:
             return await _hold_page(
                 request,
                 token,
                 hold_id,
                 fresh,
-                settings,
+                wiring.settings,
                 answers=answers,
                 refusal=refusal_of(refused, questions),
                 status_code=http_status(refused),
             )
     appointment_token = sign_link(
-        settings.secret_key, LINK_APPOINTMENT, {"a": booked.appointment_id, "j": booked.journey_id}
+        wiring.settings.secret_key, LINK_APPOINTMENT, {"a": booked.appointment_id, "j": booked.journey_id}
     )
     return redirect(f"/r/appointments/{appointment_token}?notice=appointment_booked")
 

@@ -26,7 +26,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import IdempotencyKey, Public, RecordId, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.deps import IdempotencyKey, Public, RecordId, SessionDep, SettingsDep, WiringDep
 from api.links.schemas import (
     AcceptOffer,
     BookingChoice,
@@ -78,45 +78,23 @@ async def see_appointment(token: str, db: SessionDep, settings: SettingsDep) -> 
 
 @router.post("/appointments/{token}/cancel", dependencies=[Public], response_model=AppointmentOut)
 async def cancel_by_link(
-    token: str,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    body: CancelByRecipient | None = None,
+    token: str, wiring: WiringDep, body: CancelByRecipient | None = None
 ) -> AppointmentOut:
     """Cancels the appointment; the link is spent by it (a second use is a 409)."""
     fact = await recipient_links.cancel_by_link(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-        token=token,
-        reason=(body or CancelByRecipient()).reason,
+        **wiring.io_sessions, token=token, reason=(body or CancelByRecipient()).reason
     )
     return from_fact(fact)
 
 
 @router.post("/appointments/{token}/reschedule", dependencies=[Public], response_model=AppointmentOut)
 async def reschedule_by_link(
-    token: str,
-    body: SlotChoice,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
+    token: str, body: SlotChoice, wiring: WiringDep, idempotency_key: IdempotencyKey = None
 ) -> AppointmentOut:
     """Moves the appointment to another slot; the link is spent by it (the email about the new
     time brings a new one)."""
     fact = await recipient_links.reschedule_by_link(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-        token=token,
-        slot_id=body.slot_id,
-        key=idempotency_key,
+        **wiring.io_sessions, token=token, slot_id=body.slot_id, key=idempotency_key
     )
     return from_fact(fact)
 
@@ -138,19 +116,10 @@ async def booking_choices(token: str, db: SessionDep, settings: SettingsDep) -> 
 
 @router.post("/book/{token}", dependencies=[Public], response_model=AppointmentOut, status_code=201)
 async def book_by_link(
-    token: str,
-    body: BookingChoice,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
+    token: str, body: BookingChoice, wiring: WiringDep, idempotency_key: IdempotencyKey = None
 ) -> AppointmentOut:
     fact = await recipient_links.book_by_link(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
+        **wiring.io_sessions,
         token=token,
         slot_id=body.slot_id,
         hold_id=body.hold_id,
@@ -161,14 +130,10 @@ async def book_by_link(
 
 
 @router.post("/book/{token}/holds", dependencies=[Public], response_model=HoldOut, status_code=201)
-async def hold_by_link(
-    token: str, body: SlotChoice, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> HoldOut:
+async def hold_by_link(token: str, body: SlotChoice, wiring: WiringDep) -> HoldOut:
     """Sets the chosen seat aside for CVMS_SEAT_HOLD_SECONDS while the person answers the screening
     questions and confirms; choosing again gives back the seat chosen before (409 when full)."""
-    hold = await recipient_links.hold_by_link(
-        db=db, settings=settings, temporal=temporal, token=token, slot_id=body.slot_id
-    )
+    hold = await recipient_links.hold_by_link(**wiring.io, token=token, slot_id=body.slot_id)
     return HoldOut.model_validate(hold)
 
 
@@ -186,25 +151,19 @@ async def see_hold(token: str, hold_id: RecordId, db: SessionDep, settings: Sett
 @router.post(
     "/book/{token}/holds/{hold_id}/release", dependencies=[Public], response_model=HoldOut, status_code=202
 )
-async def release_by_link(
-    token: str, hold_id: RecordId, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> HoldOut:
+async def release_by_link(token: str, hold_id: RecordId, wiring: WiringDep) -> HoldOut:
     """Gives the held seat back now (the person chooses another time or leaves)."""
-    hold = await recipient_links.release_by_link(
-        db=db, settings=settings, temporal=temporal, token=token, hold_id=hold_id
-    )
+    hold = await recipient_links.release_by_link(**wiring.io, token=token, hold_id=hold_id)
     return HoldOut.model_validate(hold)
 
 
 @router.post("/book/{token}/waitlist", dependencies=[Public], response_model=EntryOut, status_code=201)
-async def join_waitlist_by_link(
-    token: str, body: JoinByLink, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> EntryOut:
+async def join_waitlist_by_link(token: str, body: JoinByLink, wiring: WiringDep) -> EntryOut:
     """No suitable seat is free: wait for one at a location, for the series' product, between two dates."""
     entry = await link_waitlist.join_waitlist_by_link(
-        db=db, settings=settings, temporal=temporal, token=token, location_id=body.location_id, dates=body
+        **wiring.io, token=token, location_id=body.location_id, dates=body
     )
-    return await entry_out(db, entry)
+    return await entry_out(wiring.db, entry)
 
 
 @router.get("/waitlist-offers/{token}", dependencies=[Public], response_model=OfferView)
@@ -224,22 +183,10 @@ async def see_offer(token: str, db: SessionDep, settings: SettingsDep) -> OfferV
 @router.post(
     "/waitlist-offers/{token}/accept", dependencies=[Public], response_model=AppointmentOut, status_code=201
 )
-async def accept_offer(
-    token: str,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    body: AcceptOffer | None = None,
-) -> AppointmentOut:
+async def accept_offer(token: str, wiring: WiringDep, body: AcceptOffer | None = None) -> AppointmentOut:
     """Books the offered seat (the one held for this person) while the offer is pending."""
     fact = await link_waitlist.accept_offer(
-        db=db,
-        sessions=sessions,
-        settings=settings,
-        temporal=temporal,
-        token=token,
-        screening=(body or AcceptOffer()).screening,
+        **wiring.io_sessions, token=token, screening=(body or AcceptOffer()).screening
     )
     return from_fact(fact)
 

@@ -19,14 +19,10 @@ from api.deps import (
     Registrar,
     Scheduler,
     SessionDep,
-    SessionsDep,
-    SettingsDep,
     TemporalDep,
+    WiringDep,
 )
-from api.doses.recipient_pages import (
-    form_int,
-    recipient_again,
-)
+from api.doses.recipient_pages import form_int, recipient_again
 from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.inventory.schemas import demand_out
@@ -48,26 +44,19 @@ router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=Fa
 
 @router.post("/recipients/{recipient_id}/hold")
 async def hold_submit(
-    request: Request,
-    recipient_id: RecordId,
-    actor: Scheduler,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    request: Request, recipient_id: RecordId, actor: Scheduler, form: CheckedForm, wiring: WiringDep
 ) -> Response:
     """The chosen time's seat is held (CVMS_SEAT_HOLD_SECONDS) while the booking is confirmed."""
-    await load_recipient(db, recipient_id)
+    await load_recipient(wiring.db, recipient_id)
     slot_id = form_int(form, "slot_id")
-    slot = await scheduling.slot_at(db, actor.location.id, slot_id)
+    slot = await scheduling.slot_at(wiring.db, actor.location.id, slot_id)
     try:
         hold = await scheduling.hold_a_seat(
-            db, temporal, settings, location=actor.location, slot=slot, actor=actor.actor
+            **wiring.io, location=actor.location, slot=slot, actor=actor.actor
         )
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
-            request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
+            request, wiring, actor, recipient_id, refused, book_failed=refused.message
         )
     return redirect(f"/portal/recipients/{recipient_id}/holds/{hold.id}")
 
@@ -134,28 +123,19 @@ async def release_submit(
 
 @router.post("/recipients/{recipient_id}/book")
 async def book_submit(
-    request: Request,
-    recipient_id: RecordId,
-    actor: Scheduler,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    request: Request, recipient_id: RecordId, actor: Scheduler, form: CheckedForm, wiring: WiringDep
 ) -> Response:
     """Books the held seat (or any free seat of the slot) with the screening answers; a refusal
     is shown beside the form, the seat still held."""
-    await load_recipient(db, recipient_id)
+    await load_recipient(wiring.db, recipient_id)
     slot_id = form_int(form, "slot_id")
     hold_id = form_int(form, "hold_id") if form.get("hold_id") else None
-    slot = await scheduling.slot_at(db, actor.location.id, slot_id)
-    questions = await questions_for(db, slot.product_code)
+    slot = await scheduling.slot_at(wiring.db, actor.location.id, slot_id)
+    questions = await questions_for(wiring.db, slot.product_code)
     answers = answers_from(form, questions)
     try:
         await scheduling.book_appointment(
-            db,
-            temporal,
-            settings,
+            **wiring.io,
             location=actor.location,
             recipient_id=recipient_id,
             slot_id=slot_id,
@@ -168,9 +148,9 @@ async def book_submit(
     except (Conflict, Unprocessable) as refused:
         if hold_id is None:
             return await recipient_again(
-                request, sessions, settings, actor, recipient_id, refused, book_failed=refused.message
+                request, wiring, actor, recipient_id, refused, book_failed=refused.message
             )
-        async with reading(sessions) as fresh:
+        async with reading(wiring.sessions) as fresh:
             hold = await scheduling.hold_at(fresh, actor.location.id, hold_id)
             return await _hold_page(
                 request,
@@ -191,12 +171,10 @@ async def check_in_submit(
     actor: Registrar,
     appointment: AppointmentDep,
     form: CheckedForm,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
-    await scheduling.check_in(db, temporal, settings, appointment=appointment, actor=actor.actor)
+    await scheduling.check_in(**wiring.io, appointment=appointment, actor=actor.actor)
     return redirect(f"/portal/recipients/{recipient_id}?notice=checked_in")
 
 
@@ -206,14 +184,12 @@ async def cancel_submit(
     actor: Scheduler,
     appointment: AppointmentDep,
     form: CheckedForm,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
     reason = str(form.get("reason", "")).strip() or "cancelled at the location"
     await scheduling.cancel(
-        db, temporal, settings, appointment=appointment, reason=reason[:500], actor=actor.actor, key=None
+        **wiring.io, appointment=appointment, reason=reason[:500], actor=actor.actor, key=None
     )
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_cancelled")
 
@@ -224,15 +200,11 @@ async def reschedule_submit(
     actor: Scheduler,
     appointment: AppointmentDep,
     form: CheckedForm,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
     await scheduling.reschedule(
-        db,
-        temporal,
-        settings,
+        **wiring.io,
         location=actor.location,
         appointment=appointment,
         slot_id=form_int(form, "slot_id"),
@@ -366,12 +338,7 @@ def _slot_in(posted: dict[str, str], time_zone: str) -> tuple[SlotIn | None, dic
 
 @router.post("/slots")
 async def publish_slot_submit(
-    request: Request,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    request: Request, actor: Manager, form: CheckedForm, wiring: WiringDep
 ) -> Response:
     """Publishes a slot; a bad value is said beside its field and nothing is published."""
     posted = {name: str(form.get(name, "")).strip() for name in SLOT_FORM_DEFAULTS}
@@ -380,9 +347,7 @@ async def publish_slot_submit(
     if body is not None:
         try:
             published = await slots.publish_slot(
-                db,
-                temporal,
-                settings,
+                **wiring.io,
                 location=actor.location,
                 user_id=actor.user.id,
                 actor=actor.actor,
@@ -391,8 +356,10 @@ async def publish_slot_submit(
         except (Conflict, Unprocessable) as refused:
             errors, status_code = refusal_errors(refused, fields=SLOT_FORM_FIELDS), http_status(refused)
     if errors:
-        return await _slots_page(request, actor, db, form=posted, errors=errors, status_code=status_code)
-    if await slots.stock_shortfall(db, actor.location, published):
+        return await _slots_page(
+            request, actor, wiring.db, form=posted, errors=errors, status_code=status_code
+        )
+    if await slots.stock_shortfall(wiring.db, actor.location, published):
         return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}")
     return redirect("/portal/slots?notice=slot_published")
 

@@ -24,8 +24,8 @@ from api.deps import (
     Registrar,
     Scheduler,
     SessionDep,
-    SettingsDep,
     TemporalDep,
+    WiringDep,
 )
 from api.scheduling.deps import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import (
@@ -51,21 +51,15 @@ slots_router = APIRouter(prefix="/slots", tags=["slots"])
 
 
 @slots_router.post("", response_model=SlotOut, status_code=201)
-async def publish_slot(
-    body: SlotIn, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> SlotOut:
+async def publish_slot(body: SlotIn, actor: Manager, wiring: WiringDep) -> SlotOut:
     """Publishes capacity; when people wait for this product here, its seats go to them first."""
     slot = await slots.publish_slot(
-        db,
-        temporal,
-        settings,
-        location=actor.location,
-        user_id=actor.user.id,
-        actor=actor.actor,
-        **body.model_dump(),
+        **wiring.io, location=actor.location, user_id=actor.user.id, actor=actor.actor, **body.model_dump()
     )
     out = slot_out(slot)
-    out.warnings = warnings_of(await slots.stock_shortfall(db, actor.location, slot), slot.product_code)
+    out.warnings = warnings_of(
+        await slots.stock_shortfall(wiring.db, actor.location, slot), slot.product_code
+    )
     return out
 
 
@@ -85,19 +79,11 @@ async def list_slots(
 
 @slots_router.patch("/{slot_id}", response_model=SlotOut)
 async def change_capacity(
-    slot_id: int,
-    body: CapacityIn,
-    actor: Manager,
-    slot: SlotDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    slot_id: int, body: CapacityIn, actor: Manager, slot: SlotDep, wiring: WiringDep
 ) -> SlotOut:
     """Raises or lowers a slot's capacity (never below the seats booked and held); new seats go to
     the waitlist first."""
-    changed = await slots.change_capacity(
-        db, temporal, settings, slot=slot, capacity=body.capacity, actor=actor.actor
-    )
+    changed = await slots.change_capacity(**wiring.io, slot=slot, capacity=body.capacity, actor=actor.actor)
     return slot_out(changed)
 
 
@@ -113,18 +99,9 @@ holds_router = APIRouter(tags=["seat holds"])
 
 
 @holds_router.post("/slots/{slot_id}/holds", response_model=HoldOut, status_code=201)
-async def hold_a_seat(
-    slot_id: RecordId,
-    actor: Scheduler,
-    slot: SlotDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-) -> HoldOut:
+async def hold_a_seat(slot_id: RecordId, actor: Scheduler, slot: SlotDep, wiring: WiringDep) -> HoldOut:
     """Sets a seat aside for CVMS_SEAT_HOLD_SECONDS while the person registers (409 when full)."""
-    hold = await scheduling.hold_a_seat(
-        db, temporal, settings, location=actor.location, slot=slot, actor=actor.actor
-    )
+    hold = await scheduling.hold_a_seat(**wiring.io, location=actor.location, slot=slot, actor=actor.actor)
     return HoldOut.model_validate(hold)
 
 
@@ -149,18 +126,11 @@ appointments_router = APIRouter(prefix="/appointments", tags=["appointments"])
 
 @appointments_router.post("", response_model=AppointmentOut, status_code=201, dependencies=[ReadsOnly])
 async def book_appointment(
-    body: BookIn,
-    actor: Scheduler,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
-    idempotency_key: IdempotencyKey = None,
+    body: BookIn, actor: Scheduler, wiring: WiringDep, idempotency_key: IdempotencyKey = None
 ) -> AppointmentOut:
     """Books the recipient's next dose in a slot of this location (409 when full or outside the window)."""
     fact, name = await scheduling.book_appointment(
-        db,
-        temporal,
-        settings,
+        **wiring.io,
         location=actor.location,
         recipient_id=body.recipient_id,
         slot_id=body.slot_id,
@@ -201,16 +171,12 @@ async def reschedule_appointment(
     body: RescheduleIn,
     actor: Scheduler,
     appointment: AppointmentDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AppointmentOut:
     """Moves the appointment to another slot of this location: same invite, higher SEQUENCE."""
     fact = await scheduling.reschedule(
-        db,
-        temporal,
-        settings,
+        **wiring.io,
         location=actor.location,
         appointment=appointment,
         slot_id=body.slot_id,
@@ -226,44 +192,26 @@ async def cancel_appointment(
     body: CancelIn,
     actor: Scheduler,
     appointment: AppointmentDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    wiring: WiringDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AppointmentOut:
     fact = await scheduling.cancel(
-        db,
-        temporal,
-        settings,
-        appointment=appointment,
-        reason=body.reason,
-        actor=actor.actor,
-        key=idempotency_key,
+        **wiring.io, appointment=appointment, reason=body.reason, actor=actor.actor, key=idempotency_key
     )
     return from_fact(fact)
 
 
 @appointments_router.post("/{appointment_id}/check-in", response_model=AppointmentOut)
 async def check_in(
-    appointment_id: int,
-    actor: Registrar,
-    appointment: AppointmentDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    appointment_id: int, actor: Registrar, appointment: AppointmentDep, wiring: WiringDep
 ) -> AppointmentOut:
-    fact = await scheduling.check_in(db, temporal, settings, appointment=appointment, actor=actor.actor)
+    fact = await scheduling.check_in(**wiring.io, appointment=appointment, actor=actor.actor)
     return from_fact(fact)
 
 
 @appointments_router.post("/{appointment_id}/no-show", response_model=AppointmentOut)
 async def mark_no_show(
-    appointment_id: int,
-    actor: Scheduler,
-    appointment: AppointmentDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    appointment_id: int, actor: Scheduler, appointment: AppointmentDep, wiring: WiringDep
 ) -> AppointmentOut:
-    fact = await scheduling.no_show(db, temporal, settings, appointment=appointment, actor=actor.actor)
+    fact = await scheduling.no_show(**wiring.io, appointment=appointment, actor=actor.actor)
     return from_fact(fact)

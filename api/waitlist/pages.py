@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, SessionsDep, SettingsDep, TemporalDep
+from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, WiringDep
 from api.doses.recipient_pages import recipient_again
 from api.errors import Conflict, Unprocessable
 from api.pages.choices import DATES_IN_ORDER
@@ -37,17 +37,10 @@ WAITLIST_FIELDS = ("product_code", "earliest_date", "latest_date")
 
 @router.post("/recipients/{recipient_id}/waitlist")
 async def join_submit(
-    request: Request,
-    recipient_id: RecordId,
-    actor: Scheduler,
-    form: CheckedForm,
-    db: SessionDep,
-    sessions: SessionsDep,
-    settings: SettingsDep,
-    temporal: TemporalDep,
+    request: Request, recipient_id: RecordId, actor: Scheduler, form: CheckedForm, wiring: WiringDep
 ) -> Response:
     """Puts the recipient on this location's waitlist; a seat that frees up is offered by email."""
-    await load_recipient(db, recipient_id)
+    await load_recipient(wiring.db, recipient_id)
     posted = {name: str(form.get(name, "")).strip() for name in WAITLIST_FIELDS}
     try:
         body = JoinIn(recipient_id=recipient_id, **posted)
@@ -55,20 +48,11 @@ async def join_submit(
         refused = Unprocessable(N_("Please correct the fields marked below."))
         errors = field_errors(exc, across=DATES_IN_ORDER)
         return await recipient_again(
-            request,
-            sessions,
-            settings,
-            actor,
-            recipient_id,
-            refused,
-            waitlist_form=posted,
-            waitlist_errors=errors,
+            request, wiring, actor, recipient_id, refused, waitlist_form=posted, waitlist_errors=errors
         )
     try:
         await waitlist.join(
-            db,
-            temporal,
-            settings,
+            **wiring.io,
             location=actor.location,
             recipient_id=body.recipient_id,
             product_code=body.product_code,
@@ -78,8 +62,7 @@ async def join_submit(
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
             request,
-            sessions,
-            settings,
+            wiring,
             actor,
             recipient_id,
             refused,
@@ -134,12 +117,7 @@ async def waitlist_page(
 
 @router.post("/waitlist/{entry_id}/remove")
 async def remove_submit(
-    request: Request,
-    entry_id: RecordId,
-    actor: Scheduler,
-    entry: EntryDep,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, entry_id: RecordId, actor: Scheduler, entry: EntryDep, form: CheckedForm, db: SessionDep
 ) -> Response:
     target = safe_next(str(form.get("next", "")), "/portal/waitlist")
     try:

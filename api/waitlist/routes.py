@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Reader, RecordId, Scheduler, SessionDep, SettingsDep, TemporalDep
+from api.deps import Reader, RecordId, Scheduler, SessionDep, WiringDep
 from api.waitlist.deps import EntryDep
 from api.waitlist.schemas import EntryOut, JoinIn, Status, entry_out
 from services import waitlist
@@ -17,21 +17,17 @@ router = APIRouter(prefix="/waitlist", tags=["waitlist"])
 
 
 @router.post("", response_model=EntryOut, status_code=201)
-async def join_waitlist(
-    body: JoinIn, actor: Scheduler, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> EntryOut:
+async def join_waitlist(body: JoinIn, actor: Scheduler, wiring: WiringDep) -> EntryOut:
     """Adds a recipient to this location's waitlist for a product between two dates."""
     entry = await waitlist.join(
-        db,
-        temporal,
-        settings,
+        **wiring.io,
         location=actor.location,
         recipient_id=body.recipient_id,
         product_code=body.product_code,
         dates=body,
         added_by=actor.actor,
     )
-    return await entry_out(db, entry)
+    return await entry_out(wiring.db, entry)
 
 
 @router.get("", response_model=list[EntryOut])
