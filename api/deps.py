@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Header, Path, Request
 from sqlalchemy import select
@@ -132,24 +132,48 @@ async def _login_session(request: Request, db: AsyncSession) -> LoginSession:
     return login
 
 
-@dataclass(frozen=True)
-class CurrentUser:
-    user: User
-    login: LoginSession
+class _Acts:
+    """``actor``: who acts, as the audit log and the workflows name them ("user:7")."""
+
+    acts_as: ClassVar[str]
 
     @property
     def actor(self) -> str:
-        return f"user:{self.user.id}"
+        return f"{self.acts_as}:{getattr(self, self.acts_as).id}"
+
+
+@dataclass(frozen=True)
+class CurrentUser(_Acts):
+    acts_as = "user"
+    user: User
+    login: LoginSession
+
+
+INACTIVE = "your account is not active"
+NOT_A_PROVIDER_LOGIN = "this is a help-desk account; it has no access to the provider portal"
+NOT_A_REQUESTER_LOGIN = "this needs a help-desk requester account; log in at /helpdesk/login"
+REQUESTER_GONE = "your help-desk account no longer exists"
+NOT_AN_AGENT_LOGIN = "this is a help-desk requester account; agent pages need an agent login"
+
+
+async def _login_owner(
+    request: Request, db: AsyncSession, model: type[Any], column: str, wrong_kind: str, gone: str = INACTIVE
+) -> tuple[LoginSession, Any]:
+    """The login and the active row it belongs to by ``column`` (a user or a help-desk requester):
+    a login of the other kind is refused with 403 ``wrong_kind``, a missing or inactive owner 401 ``gone``."""
+    login = await _login_session(request, db)
+    owner_id = getattr(login, column)
+    if owner_id is None:
+        raise Forbidden(wrong_kind)
+    owner = await db.get(model, owner_id)
+    if owner is None or not getattr(owner, "is_active", True):
+        raise Unauthorized(gone)
+    return login, owner
 
 
 async def get_current_user(request: Request, db: SessionDep) -> CurrentUser:
-    login = await _login_session(request, db)
-    if login.user_id is None:
-        # A help-desk requester's login gives no access to the provider side.
-        raise Forbidden("this is a help-desk account; it has no access to the provider portal")
-    user = await db.get(User, login.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("your account is not active")
+    # A help-desk requester's login gives no access to the provider side.
+    login, user = await _login_owner(request, db, User, "user_id", NOT_A_PROVIDER_LOGIN)
     return CurrentUser(user=user, login=login)
 
 
@@ -157,17 +181,15 @@ CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
 
 @dataclass(frozen=True)
-class Actor:
+class Actor(_Acts):
     """A provider user acting at their active location with one role there."""
+
+    acts_as = "user"
 
     user: User
     login: LoginSession
     location: Location
     role: str
-
-    @property
-    def actor(self) -> str:
-        return f"user:{self.user.id}"
 
     def can(self, permission: Permission) -> bool:
         return allows(self.role, permission)
@@ -217,25 +239,20 @@ Manager = Annotated[Actor, Depends(Require(Permission.manage))]
 
 
 @dataclass(frozen=True)
-class CurrentRequester:
+class CurrentRequester(_Acts):
     """A help-desk requester's login (never a provider's)."""
+
+    acts_as = "requester"
 
     requester: Requester
     login: LoginSession
 
-    @property
-    def actor(self) -> str:
-        return f"requester:{self.requester.id}"
-
 
 async def get_current_requester(request: Request, db: SessionDep) -> CurrentRequester:
     """A requester login, even one that must still replace its temporary password."""
-    login = await _login_session(request, db)
-    if login.requester_id is None:
-        raise Forbidden("this needs a help-desk requester account; log in at /helpdesk/login")
-    requester = await db.get(Requester, login.requester_id)
-    if requester is None:
-        raise Unauthorized("your help-desk account no longer exists")
+    login, requester = await _login_owner(
+        request, db, Requester, "requester_id", NOT_A_REQUESTER_LOGIN, REQUESTER_GONE
+    )
     return CurrentRequester(requester=requester, login=login)
 
 
@@ -255,25 +272,18 @@ RequesterDep = Annotated[CurrentRequester, Depends(get_ready_requester)]
 
 
 @dataclass(frozen=True)
-class CurrentAgent:
+class CurrentAgent(_Acts):
     """A help-desk agent: a user login whose user has an active agent record."""
+
+    acts_as = "agent"
 
     agent: Agent
     user: User
     team_ids: frozenset[int]
 
-    @property
-    def actor(self) -> str:
-        return f"agent:{self.agent.id}"
-
 
 async def get_current_agent(request: Request, db: SessionDep) -> CurrentAgent:
-    login = await _login_session(request, db)
-    if login.user_id is None:
-        raise Forbidden("this is a help-desk requester account; agent pages need an agent login")
-    user = await db.get(User, login.user_id)
-    if user is None or not user.is_active:
-        raise Unauthorized("your account is not active")
+    _login, user = await _login_owner(request, db, User, "user_id", NOT_AN_AGENT_LOGIN)
     agent = (await db.execute(select(Agent).where(Agent.user_id == user.id))).scalar_one_or_none()
     if agent is None or not agent.is_active:
         raise Forbidden("you are not a help-desk agent")
