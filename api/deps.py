@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -60,6 +60,8 @@ Public = Depends(public_route)
 
 # Every record id in a path: a positive 32-bit integer (what both databases hold).
 RecordId = Annotated[int, Path(ge=1, le=2_147_483_647)]
+# The page of a long list a query asks for (?page=2).
+PageNumber = Annotated[int, Query(ge=1, le=10_000)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]

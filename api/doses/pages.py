@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from api.deps import Actor, Documenter, Reader, RecordId, SessionDep, SettingsDep, WiringDep
-from api.doses.deps import DoseDep
+from api.doses.deps import DoseDep, document, edit
 from api.doses.recipient_pages import DOSE_FIELDS, local_instant, recipient_again
-from api.doses.schemas import DoseEdit, DoseIn, dose_editing, new_dose
+from api.doses.schemas import DoseEdit, DoseIn
 from api.eligibility.pages import answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.exports.vaccination_record import pdf_response, record_pdf, registration_form_pdf
@@ -87,15 +87,7 @@ async def document_submit(
             document_errors=errors,
         )
     try:
-        outcome = await doses.document_dose(
-            **wiring.io_sessions,
-            recipient_id=recipient_id,
-            location=actor.location,
-            actor=actor.actor,
-            actor_name=actor.user.full_name,
-            new=new_dose(body),
-            key=body.idempotency_key,
-        )
+        outcome = await document(wiring, actor, recipient_id, body, body.idempotency_key)
     except (Conflict, Unprocessable) as refused:
         return await recipient_again(
             request,
@@ -221,13 +213,7 @@ async def edit_dose_submit(
             request, actor, dose, wiring.db, form=posted, errors=errors, status_code=422
         )
     try:
-        await doses.edit_dose(
-            **wiring.io_sessions,
-            dose=dose,
-            location=actor.location,
-            actor=actor.actor,
-            edit=dose_editing(body),
-        )
+        await edit(wiring, actor, dose, body)
     except (Conflict, Unprocessable) as refused:
         # Read afresh: the request's own transaction may have ended when the change went to the workflow.
         async with reading(wiring.sessions) as fresh:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import Documenter, IdempotencyKey, Reader, SessionDep, WiringDep
-from api.doses.deps import DoseDep
-from api.doses.schemas import DocumentedOut, DoseEdit, DoseIn, DoseOut, RemoveIn, dose_editing, new_dose
+from api.doses.deps import DoseDep, document, edit
+from api.doses.schemas import DocumentedOut, DoseEdit, DoseIn, DoseOut, RemoveIn
 from domain.journey_messages import JourneyView
 from services import doses as service
 
@@ -29,15 +29,7 @@ async def document_dose(
     idempotency_key: IdempotencyKey = None,
 ) -> DocumentedOut:
     """Documents the recipient's next dose given here (walk-in or at their appointment)."""
-    documented = await service.document_dose(
-        **wiring.io_sessions,
-        recipient_id=recipient_id,
-        location=actor.location,
-        actor=actor.actor,
-        actor_name=actor.user.full_name,
-        new=new_dose(body),
-        key=idempotency_key or body.idempotency_key,
-    )
+    documented = await document(wiring, actor, recipient_id, body, idempotency_key or body.idempotency_key)
     return documented_out(documented)
 
 
@@ -52,9 +44,7 @@ async def edit_dose(
     dose_id: int, body: DoseEdit, actor: Documenter, dose: DoseDep, wiring: WiringDep
 ) -> DoseOut:
     """Corrects a documented dose; who and why go to the audit log."""
-    edited = await service.edit_dose(
-        **wiring.io_sessions, dose=dose, location=actor.location, actor=actor.actor, edit=dose_editing(body)
-    )
+    edited = await edit(wiring, actor, dose, body)
     return DoseOut.model_validate(edited)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
@@ -14,6 +14,7 @@ from starlette.responses import Response
 from api.deps import (
     Actor,
     Manager,
+    PageNumber,
     Reader,
     RecordId,
     Registrar,
@@ -221,7 +222,7 @@ async def appointments_page(
     db: SessionDep,
     day: date | None = None,
     status: Status | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: PageNumber = 1,
 ) -> Response:
     day = day or utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
     found = await scheduling.search_appointments(db, actor.location, day=day, status=status, limit=500)
@@ -281,11 +282,7 @@ async def _slots_page(
 
 @router.get("/slots")
 async def slots_page(
-    request: Request,
-    actor: Reader,
-    db: SessionDep,
-    slot: int | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    request: Request, actor: Reader, db: SessionDep, slot: int | None = None, page: PageNumber = 1
 ) -> Response:
     """The upcoming slots, soonest first, a page at a time; after publishing (?slot=id), that
     slot's stock warnings."""

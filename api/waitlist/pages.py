@@ -4,13 +4,11 @@ entry off it. Each calls the same service (services/waitlist.py) as the JSON rou
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.deps import Actor, Reader, RecordId, Scheduler, SessionDep, WiringDep
+from api.deps import Actor, PageNumber, Reader, RecordId, Scheduler, SessionDep, WiringDep
 from api.doses.recipient_pages import recipient_again
 from api.errors import Conflict, Unprocessable
 from api.pages.choices import DATES_IN_ORDER
@@ -105,11 +103,7 @@ async def _waitlist_page(
 
 @router.get("/waitlist")
 async def waitlist_page(
-    request: Request,
-    actor: Reader,
-    db: SessionDep,
-    status: Status | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    request: Request, actor: Reader, db: SessionDep, status: Status | None = None, page: PageNumber = 1
 ) -> Response:
     """Who waits at this location, for which product and dates, and where each one stands."""
     return await _waitlist_page(request, actor, db, status=status, page=page)
