@@ -48,18 +48,7 @@ async def add_user_submit(
     except ValidationError as exc:
         return await _users_page(request, actor, db, form=values, errors=field_errors(exc), status_code=422)
     try:
-        await add_location_user(
-            db,
-            actor,
-            settings,
-            temporal,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            email=str(body.email),
-            login_name=body.login_name,
-            role=body.role,
-            preferred_language=body.preferred_language,
-        )
+        await add_location_user(db, actor, settings, temporal, **body.model_dump())
     except Conflict as exc:
         return await _users_page(request, actor, db, form=values, failed=exc.message, status_code=409)
     return redirect("/portal/users?notice=user_added")
