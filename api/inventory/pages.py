@@ -13,7 +13,7 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
+from api.deps import Actor, Documenter, Manager, Reader, SessionDep
 from api.errors import http_status
 from api.finder.schemas import ListingIn, listing_changes, listing_out
 from api.inventory import schemas
@@ -163,12 +163,7 @@ async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm
 
 @router.post("/inventory/lots/{lot_id}/receipts")
 async def receipt_submit(
-    request: Request,
-    lot_id: RecordId,
-    lot: LotDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, lot: LotDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
     values = _values(form, ("doses",))
     refused, _ = await _submit(
@@ -186,12 +181,7 @@ async def receipt_submit(
 
 @router.post("/inventory/lots/{lot_id}/waste")
 async def waste_submit(
-    request: Request,
-    lot_id: RecordId,
-    lot: LotDep,
-    actor: Documenter,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, lot: LotDep, actor: Documenter, form: CheckedForm, db: SessionDep
 ) -> Response:
     values = _values(form, ("doses", "reason", "note"))
     refused, _ = await _submit(
@@ -227,12 +217,7 @@ async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, d
 
 @router.post("/inventory/transfers/{transfer_id}/confirm")
 async def confirm_submit(
-    request: Request,
-    transfer_id: RecordId,
-    transfer: TransferDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, transfer: TransferDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
     return await _transfer_step(
         request, actor, db, lambda: inventory.confirm(db, actor, transfer), "transfer_confirmed"
@@ -241,12 +226,7 @@ async def confirm_submit(
 
 @router.post("/inventory/transfers/{transfer_id}/cancel")
 async def cancel_submit(
-    request: Request,
-    transfer_id: RecordId,
-    transfer: TransferDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, transfer: TransferDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
     return await _transfer_step(
         request, actor, db, lambda: inventory.cancel(db, actor, transfer), "transfer_cancelled"
