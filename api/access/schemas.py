@@ -7,6 +7,7 @@ import re
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from api.deps import RecordId
+from api.shaping import from_attributes
 from records.users import Role, User
 from services.access import LocationUserRow
 
@@ -52,12 +53,11 @@ class SetPasswordIn(BaseModel):
 
 
 def describe(user: User, active_location_id: int | None) -> MeOut:
-    return MeOut(
+    return from_attributes(
+        MeOut,
+        user,
         user_id=user.id,
-        login_name=user.login_name,
         name=user.full_name,
-        email=user.email,
-        preferred_language=user.preferred_language,
         active_location_id=active_location_id,
         locations=[
             LocationRole(
@@ -103,11 +103,4 @@ class LocationUser(BaseModel):
 
     @classmethod
     def of(cls, row: LocationUserRow) -> LocationUser:
-        return cls(
-            user_id=row.user_id,
-            login_name=row.login_name,
-            name=row.name,
-            email=row.email,
-            role=row.role,
-            account_ready=row.account_ready,
-        )
+        return from_attributes(cls, row)

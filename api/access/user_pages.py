@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,7 @@ from starlette.responses import Response
 
 from api.access.deps import LocationUserDep
 from api.access.schemas import UserAdd
-from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
+from api.deps import Actor, Manager, SessionDep, SettingsDep, TemporalDep
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PageRoute, field_errors, redirect, render
 from domain.refusals import Conflict
@@ -26,6 +27,17 @@ async def _users_page(request: Request, actor: Actor, db: SessionDep, **context:
     context.setdefault("form", dict.fromkeys(ADD_FIELDS, ""))
     context.setdefault("errors", {})
     return render(request, "portal/users.html", actor=actor, users=await location_users(db, actor), **context)
+
+
+async def _change(
+    request: Request, actor: Actor, db: SessionDep, change: Awaitable[Any], notice: str, **context: Any
+) -> Response:
+    """Makes a change to the location's users; a conflict shows the page again with why."""
+    try:
+        await change
+    except Conflict as exc:
+        return await _users_page(request, actor, db, failed=exc.message, status_code=409, **context)
+    return redirect(f"/portal/users?notice={notice}")
 
 
 @router.get("")
@@ -47,55 +59,25 @@ async def add_user_submit(
         body = UserAdd(**values)
     except ValidationError as exc:
         return await _users_page(request, actor, db, form=values, errors=field_errors(exc), status_code=422)
-    try:
-        await add_location_user(
-            db,
-            actor,
-            settings,
-            temporal,
-            first_name=body.first_name,
-            last_name=body.last_name,
-            email=str(body.email),
-            login_name=body.login_name,
-            role=body.role,
-            preferred_language=body.preferred_language,
-        )
-    except Conflict as exc:
-        return await _users_page(request, actor, db, form=values, failed=exc.message, status_code=409)
-    return redirect("/portal/users?notice=user_added")
+    adding = add_location_user(db, actor, settings, temporal, **body.model_dump())
+    return await _change(request, actor, db, adding, "user_added", form=values)
 
 
 @router.post("/{user_id}/role")
 async def change_role_submit(
-    request: Request,
-    user_id: RecordId,
-    membership: LocationUserDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, membership: LocationUserDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
     try:
         role = Role(str(form.get("role", "")))
     except ValueError:
         return await _users_page(request, actor, db, failed="Choose one of the options.", status_code=422)
-    try:
-        await change_location_role(db, actor, membership, role)
-    except Conflict as exc:
-        return await _users_page(request, actor, db, failed=exc.message, status_code=409)
-    return redirect("/portal/users?notice=role_changed")
+    return await _change(
+        request, actor, db, change_location_role(db, actor, membership, role), "role_changed"
+    )
 
 
 @router.post("/{user_id}/remove")
 async def remove_user_submit(
-    request: Request,
-    user_id: RecordId,
-    membership: LocationUserDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, membership: LocationUserDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
-    try:
-        await remove_location_user(db, actor, membership)
-    except Conflict as exc:
-        return await _users_page(request, actor, db, failed=exc.message, status_code=409)
-    return redirect("/portal/users?notice=user_removed")
+    return await _change(request, actor, db, remove_location_user(db, actor, membership), "user_removed")

@@ -21,18 +21,7 @@ async def list_users(actor: Manager, db: SessionDep) -> list[LocationUser]:
 async def add_user(
     body: UserAdd, actor: Manager, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> LocationUser:
-    row = await access.add_location_user(
-        db,
-        actor,
-        settings,
-        temporal,
-        first_name=body.first_name,
-        last_name=body.last_name,
-        email=str(body.email),
-        login_name=body.login_name,
-        role=body.role,
-        preferred_language=body.preferred_language,
-    )
+    row = await access.add_location_user(db, actor, settings, temporal, **body.model_dump())
     return LocationUser.of(row)
 
 

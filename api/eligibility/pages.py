@@ -13,6 +13,7 @@ from starlette.datastructures import FormData
 
 from api.errors import ApiError
 from api.pages.i18n import N_
+from api.shaping import from_attributes
 from records.eligibility import ScreeningQuestion, screening_questions
 
 ANSWERS = [("yes", N_("Yes")), ("no", N_("No"))]
@@ -38,14 +39,7 @@ def asked(question: ScreeningQuestion) -> Asked:
     options = list(ANSWERS)
     if question.trigger_answer.strip().casefold() not in ("yes", "no"):
         options.append((question.trigger_answer, question.trigger_answer))
-    return Asked(
-        code=question.code,
-        prompt=question.prompt,
-        prompt_es=question.prompt_es,
-        reason=question.reason,
-        reason_es=question.reason_es,
-        options=options,
-    )
+    return from_attributes(Asked, question, options=options)
 
 
 async def questions_for(db: AsyncSession, product_code: str) -> list[Asked]:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.finder import ListingOut, OpeningHours
+from api.shaping import from_attributes
 from records.locations import Location
 from services import catalog
 
@@ -68,12 +69,10 @@ def listing_changes(body: ListingIn) -> dict[str, Any]:
 
 
 def listing_out(location: Location) -> ListingOut:
-    return ListingOut(
-        code=location.code,
-        name=location.name,
-        published=location.published,
+    return from_attributes(
+        ListingOut,
+        location,
         appointments=location.scheduling_enabled,
-        walk_ins=location.walk_ins,
         opening_hours=[OpeningHours.model_validate(h) for h in location.opening_hours or []],
     )
 
@@ -110,14 +109,10 @@ def public_hours(location: Location, lang: Language) -> list[PublicHours]:
 
 
 async def public_location(db: AsyncSession, location: Location, lang: Language) -> PublicLocation:
-    return PublicLocation(
-        code=location.code,
-        name=location.name,
-        address=location.address,
-        phone=location.phone,
-        time_zone=location.time_zone,
+    return from_attributes(
+        PublicLocation,
+        location,
         appointments=location.scheduling_enabled,
-        walk_ins=location.walk_ins,
         hours=public_hours(location, lang),
         products=await products_in_stock(db, location),
         free_days=await free_days(db, location, lang) if location.scheduling_enabled else [],

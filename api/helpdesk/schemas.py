@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
+from api.shaping import from_attributes
 from domain.sla import PRIORITIES
 from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester
 from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
@@ -45,14 +46,7 @@ class RequesterOut(BaseModel):
 
     @classmethod
     def of(cls, requester: Requester) -> RequesterOut:
-        return cls(
-            requester_id=requester.id,
-            name=requester.full_name,
-            email=requester.email,
-            preferred_language=requester.preferred_language,
-            confirmed=requester.confirmed,
-            must_change_password=requester.must_change_password,
-        )
+        return from_attributes(cls, requester, requester_id=requester.id, name=requester.full_name)
 
 
 class RequesterLoginOut(RequesterOut):
@@ -128,18 +122,13 @@ class CaseSummary(BaseModel):
     @classmethod
     def of(cls, card: CaseCard) -> CaseSummary:
         case = card.case
-        return cls(
+        return from_attributes(
+            cls,
+            case,
             number=case.number or 0,
-            subject=case.subject,
-            state=case.state,
-            priority=case.priority,
             category=card.category,
             topic=card.topic,
             team=card.team,
-            created_at=case.created_at,
-            updated_at=case.updated_at,
-            resolved_at=case.resolved_at,
-            closed_at=case.closed_at,
             linked_case_number=card.linked_case_number,
         )
 
@@ -153,13 +142,7 @@ class NoteOut(BaseModel):
 
     @classmethod
     def of(cls, note: CaseNote) -> NoteOut:
-        return cls(
-            at=note.at,
-            author=note.author_name,
-            visibility=note.visibility,
-            purpose=note.purpose,
-            body=note.body,
-        )
+        return from_attributes(cls, note, author=note.author_name)
 
 
 class AttachmentOut(BaseModel):
@@ -170,12 +153,7 @@ class AttachmentOut(BaseModel):
 
     @classmethod
     def of(cls, attachment: CaseAttachment) -> AttachmentOut:
-        return cls(
-            id=attachment.id,
-            filename=attachment.filename,
-            content_type=attachment.content_type,
-            size=attachment.size,
-        )
+        return from_attributes(cls, attachment)
 
 
 class MyCaseOut(CaseSummary):
@@ -257,7 +235,7 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, e: CaseEventRecord) -> EventOut:
-        return cls(seq=e.seq, at=e.at, kind=e.kind, actor=e.actor, priority=e.priority, details=e.details)
+        return from_attributes(cls, e)
 
 
 # Built again here: its annotations are this module's names, not those of the module it claims.

@@ -4,6 +4,7 @@ Every form calls the same functions as the JSON API, so the rules are the same."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,7 +13,7 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api.deps import Actor, Documenter, Manager, Reader, RecordId, SessionDep
+from api.deps import Actor, Documenter, Manager, Reader, SessionDep
 from api.errors import http_status
 from api.finder.schemas import ListingIn, listing_changes, listing_out
 from api.inventory import schemas
@@ -66,6 +67,12 @@ def _parse(model: type[BaseModel], values: dict[str, Any]) -> tuple[Any, dict[st
         return None, field_errors(exc)
 
 
+def _form_state(context: dict[str, Any]) -> dict[str, Any]:
+    """A page's context with the sent-back form's values, errors and name (`posted`), empty when
+    no form was sent back."""
+    return {"errors": {}, "form": {}, "posted": None, **context}
+
+
 async def _location_names(db: SessionDep) -> dict[int, str]:
     return dict((await db.execute(select(Location.id, Location.name))).all())
 
@@ -74,9 +81,6 @@ async def _location_names(db: SessionDep) -> dict[int, str]:
 
 
 async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
-    context.setdefault("errors", {})
-    context.setdefault("form", {})
-    context.setdefault("posted", None)  # the form the errors and values belong to
     return render(
         request,
         "portal/inventory.html",
@@ -88,7 +92,7 @@ async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **cont
         product_list=await catalog.newest_products(db),
         waste_reasons=WASTE_REASONS,
         status_names=STATUS_NAMES,
-        **context,
+        **_form_state(context),
     )
 
 
@@ -98,39 +102,52 @@ async def inventory_page(request: Request, actor: Reader, db: SessionDep) -> Res
 
 
 async def _submit(
+    page: Callable[..., Awaitable[Response]],
     request: Request,
     actor: Actor,
     db: SessionDep,
     model: type[BaseModel],
     values: dict[str, Any],
-    action: Any,
+    action: Callable[[Any], Awaitable[Any]],
     *,
     posted: str,
-) -> Response | None:
-    """Validates the form and runs the action; a refusal re-renders the page with why. `posted`
-    names the form, so its errors show beside its own fields; a lot row's small forms (receipt,
-    waste) have no room for them and say it above the page instead."""
+) -> tuple[Response | None, Any]:
+    """Validates the form and runs the action: its result, or `page` rendered again with why.
+    `posted` names the form, so its errors and values show in it; a lot row's small forms
+    (receipt, waste) have no room for them and say it above the page instead."""
     body, errors = _parse(model, values)
     if errors and posted in ROW_FORMS:
         failed = ROW_FORM_ERROR if "doses" in errors else next(iter(errors.values()))
-        return await _inventory_page(request, actor, db, failed=failed, status_code=422)
+        return await page(request, actor, db, failed=failed, status_code=422), None
     if errors:
-        return await _inventory_page(
+        return await page(
             request, actor, db, form=values, errors=errors, posted=posted, status_code=422
-        )
+        ), None
     try:
-        await action(body)
+        return None, await action(body)
     except Refusal as exc:
-        return await _inventory_page(
+        refused = await page(
             request, actor, db, form=values, posted=posted, failed=exc.message, status_code=http_status(exc)
         )
-    return None
+        return refused, None
+
+
+async def _transfer_step(
+    request: Request, actor: Actor, db: SessionDep, step: Callable[[], Awaitable[Any]], notice: str
+) -> Response:
+    """Confirms or cancels a transfer; a refusal re-renders the inventory page with why."""
+    try:
+        await step()
+    except Refusal as exc:
+        return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
+    return redirect(f"/portal/inventory?notice={notice}")
 
 
 @router.post("/inventory/lots")
 async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
     values = _values(form, ("product_code", "lot_number", "expires_on", "doses_received"))
-    refused = await _submit(
+    refused, _ = await _submit(
+        _inventory_page,
         request,
         actor,
         db,
@@ -146,15 +163,11 @@ async def receive_lot_submit(request: Request, actor: Manager, form: CheckedForm
 
 @router.post("/inventory/lots/{lot_id}/receipts")
 async def receipt_submit(
-    request: Request,
-    lot_id: RecordId,
-    lot: LotDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, lot: LotDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
     values = _values(form, ("doses",))
-    refused = await _submit(
+    refused, _ = await _submit(
+        _inventory_page,
         request,
         actor,
         db,
@@ -168,15 +181,11 @@ async def receipt_submit(
 
 @router.post("/inventory/lots/{lot_id}/waste")
 async def waste_submit(
-    request: Request,
-    lot_id: RecordId,
-    lot: LotDep,
-    actor: Documenter,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, lot: LotDep, actor: Documenter, form: CheckedForm, db: SessionDep
 ) -> Response:
     values = _values(form, ("doses", "reason", "note"))
-    refused = await _submit(
+    refused, _ = await _submit(
+        _inventory_page,
         request,
         actor,
         db,
@@ -191,7 +200,8 @@ async def waste_submit(
 @router.post("/inventory/transfers")
 async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, db: SessionDep) -> Response:
     values = _values(form, ("to_location_code", "lot_id", "doses"))
-    refused = await _submit(
+    refused, _ = await _submit(
+        _inventory_page,
         request,
         actor,
         db,
@@ -207,43 +217,26 @@ async def transfer_submit(request: Request, actor: Manager, form: CheckedForm, d
 
 @router.post("/inventory/transfers/{transfer_id}/confirm")
 async def confirm_submit(
-    request: Request,
-    transfer_id: RecordId,
-    transfer: TransferDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, transfer: TransferDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
-    try:
-        await inventory.confirm(db, actor, transfer)
-    except Refusal as exc:
-        return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
-    return redirect("/portal/inventory?notice=transfer_confirmed")
+    return await _transfer_step(
+        request, actor, db, lambda: inventory.confirm(db, actor, transfer), "transfer_confirmed"
+    )
 
 
 @router.post("/inventory/transfers/{transfer_id}/cancel")
 async def cancel_submit(
-    request: Request,
-    transfer_id: RecordId,
-    transfer: TransferDep,
-    actor: Manager,
-    form: CheckedForm,
-    db: SessionDep,
+    request: Request, transfer: TransferDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
-    try:
-        await inventory.cancel(db, actor, transfer)
-    except Refusal as exc:
-        return await _inventory_page(request, actor, db, failed=exc.message, status_code=http_status(exc))
-    return redirect("/portal/inventory?notice=transfer_cancelled")
+    return await _transfer_step(
+        request, actor, db, lambda: inventory.cancel(db, actor, transfer), "transfer_cancelled"
+    )
 
 
 # --------------------------------------------------------------------------- marketplace
 
 
 async def _marketplace_page(request: Request, actor: Actor, db: SessionDep, **context: Any) -> Response:
-    context.setdefault("errors", {})
-    context.setdefault("form", {})
-    context.setdefault("posted", None)  # the form the errors and values belong to
     return render(
         request,
         "portal/marketplace.html",
@@ -252,7 +245,7 @@ async def _marketplace_page(request: Request, actor: Actor, db: SessionDep, **co
         stock=await inventory.read_inventory(db, actor.location),
         product_list=await catalog.newest_products(db),
         status_names=STATUS_NAMES,
-        **context,
+        **_form_state(context),
     )
 
 
@@ -267,23 +260,15 @@ async def _post_listing(
     db: SessionDep,
     model: type[BaseModel],
     values: dict[str, Any],
-    action: Any,
+    action: Callable[[Any], Awaitable[Any]],
     *,
     posted: str,
 ) -> Response:
     """`posted` ("offer" or "request") names the form, so its errors and values stay in it."""
-    body, errors = _parse(model, values)
-    if errors:
-        return await _marketplace_page(
-            request, actor, db, form=values, errors=errors, posted=posted, status_code=422
-        )
-    try:
-        listing = await action(body)
-    except Refusal as exc:
-        return await _marketplace_page(
-            request, actor, db, form=values, posted=posted, failed=exc.message, status_code=http_status(exc)
-        )
-    return redirect(
+    refused, listing = await _submit(
+        _marketplace_page, request, actor, db, model, values, action, posted=posted
+    )
+    return refused or redirect(
         "/portal/marketplace?notice=" + ("listing_matched" if listing.transfer else "listing_posted")
     )
 
