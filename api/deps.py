@@ -20,7 +20,6 @@ from records.db import after_commit as after_commit  # where api modules have fo
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
-from services.mail import start_committed_email
 from services.temporal import TemporalGateway
 
 SESSION_COOKIE = "cvms_session"
@@ -36,18 +35,24 @@ def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request, committed before the response is sent and only
-    when the route returned normally; email the route queued starts after commit."""
+    when the route returned normally; the workflows it promised are tried after commit."""
     async with request.app.state.sessions() as session:
         async with session.begin():
             yield session
-        await start_committed_email(session)
         for action in session.info.pop("after_commit", []):
             await action()
 
 
 async def get_temporal(request: Request) -> TemporalGateway:
     settings: Settings = request.app.state.settings
-    return TemporalGateway(await request.app.state.temporal(), settings.temporal_task_queue)
+    # Connected on first use within the gateway's deadline: a frozen Temporal cannot hold up a
+    # request that never needs it.
+    return TemporalGateway(
+        request.app.state.temporal,
+        settings.temporal_task_queue,
+        deadline=settings.temporal_deadline_seconds,
+        retry_after=settings.temporal_retry_after_seconds,
+    )
 
 
 def public_route() -> None:

@@ -76,6 +76,9 @@ def install_error_handlers(app: FastAPI) -> None:
         body.update(exc.extra)
         code = http_status(exc)
         headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        if code == 503:
+            # Temporal or the worker away: tell the client when asking again makes sense.
+            headers = {"Retry-After": str(exc.extra.get("retry_after", 5))}
         return JSONResponse(body, status_code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)

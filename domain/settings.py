@@ -32,6 +32,21 @@ class Settings(BaseSettings):
     temporal_tls_cert: Path | None = Field(default=None, description="Client certificate (PEM) for mTLS")
     temporal_tls_key: Path | None = Field(default=None, description="Client key (PEM) for mTLS")
     temporal_api_key: str | None = Field(default=None, description="API key (Temporal Cloud)")
+    temporal_deadline_seconds: float = Field(
+        default=4.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for Temporal (and a worker to take an update) before a 503",
+    )
+    temporal_retry_after_seconds: int = Field(
+        default=5, ge=1, le=600, description="Retry-After of a 503 when Temporal or the worker is unavailable"
+    )
+    reconcile_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How often the worker starts the workflows requests promised but could not start",
+    )
 
     smtp_host: str = Field(default="127.0.0.1", description="SMTP relay host")
     smtp_port: int = Field(default=8025, ge=1, le=65535, description="SMTP relay port")

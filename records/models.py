@@ -17,6 +17,7 @@ from records import (  # noqa: F401
     uploads,
     users,
     waitlist,
+    workflow_starts,
 )
 from records.db import Base
 

@@ -10,11 +10,11 @@ import binascii
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.helpdesk import CaseStart, case_workflow_id
-from domain.refusals import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from domain.refusals import Conflict, Forbidden, Invalid, NotFound
 from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
@@ -31,10 +31,15 @@ from records.helpdesk import (
     Topic,
 )
 from services.temporal import TemporalGateway
+from services.workflow_starts import promise_start
 from workflows.case import CaseWorkflow
 
 # Starts a new case's workflow; run once the transaction that added the case has committed.
 StartCase = Callable[[], Awaitable[None]]
+
+
+async def _promised() -> None:
+    """What is left to do after commit: nothing, the case's workflow start is a promised one."""
 
 
 @dataclass(frozen=True)
@@ -217,22 +222,12 @@ async def open_case(
         linked_number=linked_case.number if linked_case else None,
     )
 
-    case_id = case.id
-    bind = db.bind
-
-    async def start_workflow() -> None:
-        try:
-            await temporal.start(
-                CaseWorkflow.run, start, workflow_id=case_workflow_id(start.number), once=False
-            )
-        except Exception as exc:
-            # Temporal did not take the case: take the committed row back (its events and
-            # attachments go with it), so no case is left without the workflow that owns it.
-            async with AsyncSession(bind) as cleanup, cleanup.begin():
-                await cleanup.execute(delete(Case).where(Case.id == case_id))
-            raise Unavailable("the help desk cannot take new cases right now; try again shortly") from exc
-
-    return case, start_workflow
+    # Promised in this transaction: the case's workflow starts after commit, or from the worker's
+    # reconciler if Temporal is away then; no call to Temporal while the transaction holds a lock.
+    await promise_start(
+        db, temporal, None, run=CaseWorkflow.run, argument=start, workflow_id=case_workflow_id(start.number)
+    )
+    return case, _promised
 
 
 # --- administration: routing rules and topic priorities are data ---------------------------------

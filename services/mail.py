@@ -1,5 +1,6 @@
-"""Email the API itself originates: written to the outbox in the request's
-transaction, delivered by a durable one-message workflow once that commits."""
+"""Email the API itself originates: written to the outbox in the request's transaction with the
+start of its durable one-message workflow promised in the same transaction (services/workflow_starts),
+so an email owed by a committed change is sent even when Temporal was away at the time."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from domain.email import EmailRequest, email_workflow_id
 from domain.settings import Settings
 from records.outbox import record_outbox
 from services.temporal import TemporalGateway
+from services.workflow_starts import promise_start
 from workflows.notify import SendEmailWorkflow
 
 
@@ -27,11 +29,12 @@ async def queue_email(
 ) -> None:
     request = EmailRequest(key=key, to=to, language=language, template=template, context=context)
     await record_outbox(db, request, settings)
-    db.info.setdefault("queued_email", []).append((temporal, request))
-
-
-async def start_committed_email(db: AsyncSession) -> None:
-    """Starts delivery of what the committed transaction queued (a rolled-back one sends nothing)."""
-    for temporal, request in db.info.pop("queued_email", []):
-        # once: a retried request finds the first one's delivery already under way
-        await temporal.start(SendEmailWorkflow.run, request, workflow_id=email_workflow_id(request.key))
+    # A rolled-back request sends nothing; a retried one finds the first one's delivery under way.
+    await promise_start(
+        db,
+        temporal,
+        None,
+        run=SendEmailWorkflow.run,
+        argument=request,
+        workflow_id=email_workflow_id(request.key),
+    )

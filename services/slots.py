@@ -65,7 +65,7 @@ async def publish_slot(
         changes={k: [None, str(v)] for k, v in fields.items()},
     )
     if await someone_waits(db, slot.location_id, slot.product_code):
-        tell_waitlist_after_commit(
+        await tell_waitlist_after_commit(
             db, temporal, settings, slot.location_id, slot.product_code, Review("slot published", slot.id)
         )
     return slot
@@ -168,7 +168,7 @@ async def change_capacity(
         changes={"capacity": [before, slot.capacity]},
     )
     if slot.capacity > before and await someone_waits(db, slot.location_id, slot.product_code):
-        tell_waitlist_after_commit(
+        await tell_waitlist_after_commit(
             db, temporal, settings, slot.location_id, slot.product_code, Review("capacity raised", slot.id)
         )
     return slot

@@ -3,9 +3,11 @@ Cloud), the one data converter, and every call the services make to Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 from temporalio.client import (
@@ -71,6 +73,7 @@ async def connect(settings: Settings) -> Client:
 # --------------------------------------------------------------------------- the gateway
 
 QUERY_TIMEOUT = timedelta(seconds=5)
+T = TypeVar("T")
 
 
 def refusal_from(
@@ -85,16 +88,85 @@ def refusal_from(
     return Unavailable(unavailable, code="temporal_failed")
 
 
+# What a call that did not get through within its deadline looks like.
+_NOT_THROUGH = (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, RPCError, RuntimeError, OSError)
+
+
 class TemporalGateway:
     """Every use of the Temporal client by the services: start, update (with start), signal, query.
 
-    A refusal raised by a workflow or activity comes back as that ``Refusal``; Temporal not
-    answering, or failing otherwise, is ``Unavailable``. Services never touch the client.
+    A refusal raised by a workflow or activity comes back as that ``Refusal``. Every call has a
+    deadline: Temporal not answering within it is ``Unavailable`` with code ``temporal_unavailable``,
+    an update no worker takes up within it ``worker_unavailable`` (both with ``retry_after`` and
+    ``changed=False``: nothing was done). Services never touch the client.
     """
 
-    def __init__(self, client: Client, task_queue: str) -> None:
-        self.client = client
+    def __init__(
+        self,
+        client: Client | Callable[[], Awaitable[Client]],
+        task_queue: str,
+        *,
+        deadline: float = 4.0,
+        retry_after: int = 5,
+    ) -> None:
+        self._get_client = client if callable(client) and not isinstance(client, Client) else None
+        self._client = client if isinstance(client, Client) else None
         self.task_queue = task_queue
+        self.deadline = deadline
+        self.retry_after = retry_after
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise RuntimeError("the Temporal client is connected on first use")
+        return self._client
+
+    async def _connected(self) -> Client:
+        if self._client is None:
+            assert self._get_client is not None
+            self._client = await self._get_client()
+        return self._client
+
+    @property
+    def _rpc_timeout(self) -> timedelta:
+        return timedelta(seconds=self.deadline)
+
+    def _unavailable(self, code: str, what: str) -> Unavailable:
+        reason = (
+            "no worker took it up in time"
+            if code == "worker_unavailable"
+            else "the workflow service did not answer in time"
+        )
+        return Unavailable(
+            f"{what}: {reason}; nothing was changed, try again shortly",
+            code=code,
+            retry_after=self.retry_after,
+            changed=False,
+        )
+
+    async def _within_deadline(
+        self, call: Callable[[Client], Awaitable[T]], *, what: str, needs_worker: bool = False
+    ) -> T:
+        """Runs ``call`` within the deadline. When it does not get through, a quick health check
+        tells a frozen or unreachable Temporal (temporal_unavailable) from a missing worker."""
+        try:
+            async with asyncio.timeout(self.deadline + 0.25):
+                return await call(await self._connected())
+        except _NOT_THROUGH as failure:
+            if isinstance(failure, RPCError) and failure.status not in _UNREACHABLE:
+                raise
+            if needs_worker and await self._temporal_answers():
+                raise self._unavailable("worker_unavailable", what) from None
+            raise self._unavailable("temporal_unavailable", what) from None
+
+    async def _temporal_answers(self) -> bool:
+        if self._client is None:
+            return False
+        try:
+            async with asyncio.timeout(0.6):
+                return await self._client.service_client.check_health(timeout=timedelta(seconds=0.5))
+        except Exception:  # noqa: BLE001 - not answering is the answer
+            return False
 
     async def update_with_start(
         self,
@@ -117,21 +189,34 @@ class TemporalGateway:
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
         try:
-            return await self.client.execute_update_with_start_workflow(
-                update, argument, start_workflow_operation=start, id=update_id
+            return await self._within_deadline(
+                lambda client: client.execute_update_with_start_workflow(
+                    update,
+                    argument,
+                    start_workflow_operation=start,
+                    id=update_id,
+                    rpc_timeout=self._rpc_timeout,
+                ),
+                what=unavailable.split(";")[0],
+                needs_worker=True,
             )
         except WorkflowUpdateFailedError as failure:
             raise refusal_from(failure.cause, unavailable=unavailable) from None
-        except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as failure:
-            raise Unavailable(f"{unavailable} ({type(failure).__name__})", code=unavailable_code) from None
+        except RPCError as failure:
+            raise Unavailable(f"{unavailable} ({failure.status.name})", code=unavailable_code) from None
 
     async def update(
         self, workflow_id: str, update: Any, argument: Any, *, result_type: type | None = None, gone: Refusal
     ) -> Any:
         """One update to a running workflow; ``gone`` is raised when no such workflow runs."""
-        handle = self.client.get_workflow_handle(workflow_id)
         try:
-            return await handle.execute_update(update, argument, result_type=result_type)
+            return await self._within_deadline(
+                lambda client: client.get_workflow_handle(workflow_id).execute_update(
+                    update, argument, result_type=result_type, rpc_timeout=self._rpc_timeout
+                ),
+                what="the change could not be made",
+                needs_worker=True,
+            )
         except WorkflowUpdateFailedError as failure:
             raise refusal_from(failure.cause) from None
         except RPCError as failure:
@@ -142,12 +227,16 @@ class TemporalGateway:
     async def start(self, run: Any, argument: Any, *, workflow_id: str, once: bool = True) -> None:
         """Starts a workflow; with ``once``, a second start of the same id is a no-op (a retried request)."""
         try:
-            await self.client.start_workflow(
-                run,
-                argument,
-                id=workflow_id,
-                task_queue=self.task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            await self._within_deadline(
+                lambda client: client.start_workflow(
+                    run,
+                    argument,
+                    id=workflow_id,
+                    task_queue=self.task_queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    rpc_timeout=self._rpc_timeout,
+                ),
+                what="the work could not be started",
             )
         except WorkflowAlreadyStartedError:
             if not once:
@@ -156,23 +245,44 @@ class TemporalGateway:
     async def signal_with_start(
         self, run: Any, argument: Any, *, workflow_id: str, signal: Any, signal_argument: Any
     ) -> None:
-        await self.client.start_workflow(
-            run,
-            argument,
-            id=workflow_id,
-            task_queue=self.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            start_signal=signal,
-            start_signal_args=[signal_argument],
+        await self._within_deadline(
+            lambda client: client.start_workflow(
+                run,
+                argument,
+                id=workflow_id,
+                task_queue=self.task_queue,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                start_signal=signal,
+                start_signal_args=[signal_argument],
+                rpc_timeout=self._rpc_timeout,
+            ),
+            what="the work could not be started",
         )
 
     async def signal(self, workflow_id: str, signal: Any, argument: Any = None) -> None:
-        handle = self.client.get_workflow_handle(workflow_id)
-        await (handle.signal(signal) if argument is None else handle.signal(signal, argument))
+        async def send(client: Client) -> None:
+            handle = client.get_workflow_handle(workflow_id)
+            args = [] if argument is None else [argument]
+            await handle.signal(signal, *args, rpc_timeout=self._rpc_timeout)
+
+        await self._within_deadline(send, what="the change could not be passed on")
 
     async def query(self, workflow_id: str, query: Any, *, timeout: timedelta = QUERY_TIMEOUT) -> Any | None:
         """What a workflow answers, or None when it does not run or no worker answers in time."""
+        timeout = min(timeout, self._rpc_timeout)
         try:
-            return await self.client.get_workflow_handle(workflow_id).query(query, rpc_timeout=timeout)
-        except (RPCError, WorkflowQueryFailedError):
+            async with asyncio.timeout(timeout.total_seconds() + 0.25):
+                client = await self._connected()
+                return await client.get_workflow_handle(workflow_id).query(query, rpc_timeout=timeout)
+        except (RPCError, WorkflowQueryFailedError, TimeoutError, RuntimeError, OSError):
             return None
+
+
+# RPC failures that mean "did not get through" rather than "was refused".
+_UNREACHABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNKNOWN,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+}

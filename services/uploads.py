@@ -29,6 +29,7 @@ from records.uploads import (
 )
 from services.access import Acting
 from services.temporal import TemporalGateway
+from services.workflow_starts import promise_start
 from workflows.uploads import RecipientUploadWorkflow
 
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -168,11 +169,14 @@ async def start_upload(
         action="upload",
         changes={"filename": [None, upload.filename], "rows": [None, upload.total_rows]},
     )
-    # Started before this request commits, so a Temporal that cannot take it leaves no upload
-    # behind; its first step waits (retrying) until the upload it was started for is committed.
-    await temporal.start(
-        RecipientUploadWorkflow.run,
-        UploadInput(
+    # Promised in this transaction (no call to Temporal while it holds the write lock): started
+    # after commit, or by the worker's reconciler when Temporal is away.
+    await promise_start(
+        db,
+        temporal,
+        None,
+        run=RecipientUploadWorkflow.run,
+        argument=UploadInput(
             upload_id=upload.id,
             chunk_rows=settings.upload_chunk_rows,
             pause_seconds=settings.upload_chunk_pause_seconds,

@@ -25,13 +25,14 @@ from domain.scheduling import (
 )
 from domain.settings import Settings
 from records.audit import audit
-from records.db import after_commit, utcnow
+from records.db import utcnow
 from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
 from records.waitlist import WaitlistEntry, WaitlistOffer
 from services.scheduling import require_scheduling
 from services.temporal import TemporalGateway
+from services.workflow_starts import promise_start
 
 log = logging.getLogger("cvms.waitlist")
 
@@ -46,7 +47,7 @@ class Dates(Protocol):
     def latest_date(self) -> date: ...
 
 
-def tell_waitlist_after_commit(
+async def tell_waitlist_after_commit(
     db: AsyncSession,
     temporal: TemporalGateway,
     settings: Settings,
@@ -54,22 +55,18 @@ def tell_waitlist_after_commit(
     product_code: str,
     review: Review,
 ) -> None:
-    """Asks the waitlist to look again once this request has committed. Best effort: if it fails,
-    the next seat opening (told durably by the journey and hold workflows) looks again anyway."""
-
-    async def tell() -> None:
-        try:
-            await temporal.signal_with_start(
-                WAITLIST_WORKFLOW,
-                WaitlistInput(location_id, product_code, settings.waitlist_offer_hold_seconds),
-                workflow_id=waitlist_workflow_id(location_id, product_code),
-                signal=REVIEW_SIGNAL,
-                signal_argument=review,
-            )
-        except Exception:  # noqa: BLE001 - the request has committed; say so in the log only
-            log.warning("could not tell waitlist %s/%s: %s", location_id, product_code, review, exc_info=True)
-
-    after_commit(db, tell)
+    """Asks the waitlist to look again once this request has committed: promised in the request's
+    transaction (services/workflow_starts), so it happens even if Temporal is away just then."""
+    await promise_start(
+        db,
+        temporal,
+        None,
+        run=WAITLIST_WORKFLOW,
+        argument=WaitlistInput(location_id, product_code, settings.waitlist_offer_hold_seconds),
+        workflow_id=waitlist_workflow_id(location_id, product_code),
+        signal=REVIEW_SIGNAL,
+        signal_argument=review,
+    )
 
 
 async def someone_waits(db: AsyncSession, location_id: int, product_code: str) -> bool:
@@ -164,7 +161,7 @@ async def add_to_waitlist(
             "dates": [None, f"{dates.earliest_date}..{dates.latest_date}"],
         },
     )
-    tell_waitlist_after_commit(db, temporal, settings, location.id, product_code, Review("joined"))
+    await tell_waitlist_after_commit(db, temporal, settings, location.id, product_code, Review("joined"))
     return entry
 
 

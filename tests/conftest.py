@@ -39,6 +39,7 @@ pytest_plugins = ["tests.browser_fixtures"]
 MARKED = {
     "faults": (
         "test_faults.py::",
+        "test_outages.py::",
         "test_replicas.py::",
         "test_journey_durability.py::test_a_series_completes_after_its_worker_stops_mid_series",
         "test_waitlist.py::test_an_offer_running_out_while_the_worker_is_down",

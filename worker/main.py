@@ -5,23 +5,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
-from services.temporal import connect
+from services.temporal import TemporalGateway, connect
+from services.workflow_starts import reconcile_forever
 from worker import registry
 
 log = logging.getLogger("cvms.worker")
 
 
+class ReconcilingWorker(Worker):
+    """The cvms worker: polls its task queue and, beside it, starts the workflows committed
+    changes promised but could not start (pending workflow starts), until they run."""
+
+    def __init__(
+        self, client: Client, settings: Settings, sessions: Any, task_queue: str, **options: Any
+    ) -> None:
+        super().__init__(client, task_queue=task_queue, **options)
+        self.reconciler_gateway = TemporalGateway(
+            client, task_queue, deadline=settings.temporal_deadline_seconds
+        )
+        self.reconciler_sessions = sessions
+        self.reconcile_interval = settings.reconcile_interval_seconds
+
+    async def run(self) -> None:
+        reconciler = asyncio.create_task(
+            reconcile_forever(self.reconciler_gateway, self.reconciler_sessions, self.reconcile_interval)
+        )
+        try:
+            await super().run()
+        finally:
+            reconciler.cancel()
+
+
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:
     sessions = make_sessionmaker(make_engine(settings.database_url))
-    return Worker(
+    return ReconcilingWorker(
         client,
-        task_queue=task_queue or settings.temporal_task_queue,
+        settings,
+        sessions,
+        task_queue or settings.temporal_task_queue,
         workflows=registry.workflows(),
         activities=registry.activities(settings, sessions),
         max_concurrent_activities=100,
