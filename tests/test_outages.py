@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -308,3 +310,70 @@ async def test_with_temporal_frozen_every_request_answers_in_time(settings, sess
         os.kill(server.pid, signal.SIGCONT)
         server.terminate()
         server.wait(timeout=30)
+
+
+# --------------------------------------------------------------------------- the development stack
+
+
+async def test_the_dev_stack_restarts_a_killed_worker_and_books_again_within_15_s(tmp_path: Path):
+    ports = {name: free_port() for name in ("API", "TEMPORAL", "TEMPORAL_UI", "SMTP")}
+    env = {
+        **os.environ,
+        **{f"CVMS_{name}_PORT": str(port) for name, port in ports.items()},
+        "CVMS_STATE_DIR": str(tmp_path),
+        "CVMS_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/cvms.db",
+        "CVMS_TEMPORAL_TASK_QUEUE": "cvms",
+    }
+    output = open(tmp_path / "dev.out", "wb")  # noqa: SIM115 - closed in finally
+    stack = subprocess.Popen(
+        [sys.executable, "-m", "worker.cli", "dev"], env=env, stdout=output, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{ports['API']}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as api:
+
+            async def up() -> bool:
+                assert stack.poll() is None, (tmp_path / "dev.out").read_text()
+                return "stack is up" in (tmp_path / "dev.out").read_text()
+
+            await eventually(up, timeout=120, what="the dev stack")
+            manager, scheduler = await login(api, "manager"), await login(api, "scheduler")
+            slot = await publish_slot(api, manager, start_in=3600, length=600, capacity=5)
+
+            async def book() -> httpx.Response:
+                recipient = await api.post(
+                    "/recipients",
+                    json={
+                        "first_name": "Dev",
+                        "last_name": unique("Stack"),
+                        "date_of_birth": "1980-01-01",
+                        "sex": "female",
+                    },
+                    headers=scheduler,
+                )
+                assert recipient.status_code == 201, recipient.text
+                return await api.post(
+                    "/appointments",
+                    json={"recipient_id": recipient.json()["id"], "slot_id": slot["id"]},
+                    headers={**scheduler, "Idempotency-Key": unique("dev-")},
+                )
+
+            assert (await book()).status_code == 201
+            os.kill(int((tmp_path / "worker.pid").read_text()), signal.SIGKILL)
+            killed = time.monotonic()
+
+            async def booked_again() -> bool:
+                return (await book()).status_code == 201
+
+            await eventually(booked_again, timeout=15, what="a booking after the worker was killed")
+            assert time.monotonic() - killed < 15
+            assert stack.poll() is None
+            log = (tmp_path / "dev.out").read_text()
+            assert "worker exited (-9); restarting" in log and "worker restarted" in log, log
+    finally:
+        stack.send_signal(signal.SIGINT)
+        try:
+            stack.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stack.kill()
+        output.close()

@@ -1,8 +1,9 @@
 """`cvms dev` / `make dev`: the whole embedded stack in the foreground.
 
 Temporal dev server (SQLite file under .cvms/), SMTP capture server, worker and
-API as child processes; Ctrl-C stops them all. Data stays in .cvms/ between
-runs, and the demo data is seeded only once.
+API as child processes, supervised: a worker, API or capture server that dies is restarted
+with a back-off; only the Temporal dev server exiting stops the stack. Ctrl-C stops them all.
+Data stays in .cvms/ between runs, and the demo data is seeded only once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
@@ -78,6 +80,19 @@ def run_dev(settings: Settings) -> None:
     print("cvms: demo data " + ("seeded" if seeded else "already present, kept"), flush=True)
 
     children: list[tuple[str, subprocess.Popen]] = []
+    commands = {
+        "smtp": [
+            sys.executable,
+            "-m",
+            "notifications.capture",
+            "--folder",
+            str(state / "mail"),
+            "--port",
+            str(settings.smtp_port),
+        ],
+        "worker": [sys.executable, "-m", "worker.cli", "worker"],
+        "api": [sys.executable, "-m", "worker.cli", "api"],
+    }
 
     def stop_all() -> None:
         for _name, child in reversed(children):
@@ -93,7 +108,7 @@ def run_dev(settings: Settings) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(child.pid, signal.SIGKILL)
 
-    def spawn(name: str, args: list[str]) -> subprocess.Popen:
+    def spawn(name: str, args: list[str], record: bool = True) -> subprocess.Popen:
         log = open(state / f"{name}.log", "ab")  # noqa: SIM115
         child = subprocess.Popen(
             args,
@@ -103,7 +118,9 @@ def run_dev(settings: Settings) -> None:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        children.append((name, child))
+        if record:
+            children.append((name, child))
+        (state / f"{name}.pid").write_text(f"{child.pid}\n")
         return child
 
     try:
@@ -114,22 +131,11 @@ def run_dev(settings: Settings) -> None:
             log_file=state / "temporal.log",
         )
         children.append(("temporal", temporal))
-        smtp = spawn(
-            "smtp",
-            [
-                sys.executable,
-                "-m",
-                "notifications.capture",
-                "--folder",
-                str(state / "mail"),
-                "--port",
-                str(settings.smtp_port),
-            ],
-        )
+        smtp = spawn("smtp", commands["smtp"])
         wait_for_port("127.0.0.1", settings.temporal_port, 60, temporal)
         wait_for_port("127.0.0.1", settings.smtp_port, 30, smtp)
-        spawn("worker", [sys.executable, "-m", "worker.cli", "worker"])
-        api = spawn("api", [sys.executable, "-m", "worker.cli", "api"])
+        spawn("worker", commands["worker"])
+        api = spawn("api", commands["api"])
         wait_for_port("127.0.0.1", settings.api_port, 60, api)
     except BaseException:
         stop_all()
@@ -166,14 +172,55 @@ cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
 
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
+    supervisor = Supervisor(spawn, commands, state)
     try:
         while not stopping:
-            for name, child in children:
-                if child.poll() is not None:
-                    print(f"cvms: {name} exited ({child.returncode}); see {state}/{name}.log", flush=True)
+            for index, (name, child) in enumerate(children):
+                if child.poll() is None:
+                    continue
+                if name == "temporal":
+                    # Without Temporal nothing works: stop, and say why.
+                    print(f"cvms: temporal exited ({child.returncode}); see {state}/temporal.log", flush=True)
                     stopping = True
+                    break
+                replacement = supervisor.restart(name, child)
+                if replacement is not None:
+                    children[index] = (name, replacement)
             time.sleep(0.5)
     finally:
         print("cvms: stopping …", flush=True)
         stop_all()
         print("cvms: stopped", flush=True)
+
+
+class Supervisor:
+    """Restarts a dead worker, API or capture server with a back-off (1 s doubling to 30 s; back to
+    1 s after a minute up), one log line each time, so one crash never takes the stack down."""
+
+    def __init__(self, spawn: Any, commands: dict[str, list[str]], state: Path) -> None:
+        self.spawn = spawn
+        self.commands = commands
+        self.state = state
+        self.backoff: dict[str, float] = {}
+        self.due: dict[str, float] = {}
+        self.started: dict[str, float] = {}
+
+    def restart(self, name: str, dead: subprocess.Popen) -> subprocess.Popen | None:
+        now = time.monotonic()
+        if name not in self.due:
+            if now - self.started.get(name, 0.0) > 60:
+                self.backoff[name] = 1.0
+            wait = self.backoff.get(name, 1.0)
+            self.due[name] = now + wait
+            self.backoff[name] = min(wait * 2, 30.0)
+            print(
+                f"cvms: {name} exited ({dead.returncode}); restarting in {wait:.0f} s "
+                f"(see {self.state}/{name}.log)",
+                flush=True,
+            )
+        if now < self.due[name]:
+            return None
+        del self.due[name]
+        self.started[name] = now
+        print(f"cvms: {name} restarted", flush=True)
+        return self.spawn(name, self.commands[name], record=False)
