@@ -22,6 +22,8 @@ class PendingWorkflowStart(Base):
     # Fixed per change (e.g. "email-<outbox key>", "case-1001"): a second start is a no-op.
     workflow_id: Mapped[str] = mapped_column(String(250))
     workflow_type: Mapped[str] = mapped_column(String(100))
+    # The task queue of the API that promised it: the reconciler of that queue's worker starts it.
+    task_queue: Mapped[str] = mapped_column(String(200))
     argument: Mapped[Any] = mapped_column(JSON)
     # A signal sent with the start (signal-with-start: the workflow may already run).
     signal: Mapped[str | None] = mapped_column(String(100), nullable=True)
@@ -33,10 +35,12 @@ class PendingWorkflowStart(Base):
 
 
 async def pending_starts(
-    db: AsyncSession, ids: list[int] | None = None, limit: int = 100
+    db: AsyncSession, task_queue: str, ids: list[int] | None = None, limit: int = 100
 ) -> list[PendingWorkflowStart]:
-    """Starts not yet done, oldest first (only ``ids`` when given)."""
-    query = select(PendingWorkflowStart).where(PendingWorkflowStart.started_at.is_(None))
+    """Starts of the task queue not yet done, oldest first (only ``ids`` when given)."""
+    query = select(PendingWorkflowStart).where(
+        PendingWorkflowStart.started_at.is_(None), PendingWorkflowStart.task_queue == task_queue
+    )
     if ids is not None:
         query = query.where(PendingWorkflowStart.id.in_(ids))
     return list((await db.execute(query.order_by(PendingWorkflowStart.id).limit(limit))).scalars())

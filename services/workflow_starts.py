@@ -46,6 +46,7 @@ async def promise_start(
     row = PendingWorkflowStart(
         workflow_id=workflow_id,
         workflow_type=workflow_name(run),
+        task_queue=temporal.task_queue,
         argument=to_jsonable_python(argument),
         signal=signal,
         signal_argument=None if signal_argument is None else to_jsonable_python(signal_argument),
@@ -83,7 +84,7 @@ async def start_pending(
     """Starts the pending workflows (those of ``ids`` only when given); returns how many started.
     No transaction is open while Temporal is called."""
     async with transaction(sessions) as db:
-        rows = await pending_starts(db, ids)
+        rows = await pending_starts(db, temporal.task_queue, ids)
     started = 0
     for row in rows:
         try:

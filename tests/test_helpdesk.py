@@ -15,17 +15,20 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
 
 from api.app import create_app
+from domain.helpdesk import case_workflow_id
 from domain.security import hash_password
 from notifications.capture import CaptureServer
 from records.db import transaction, utcnow
 from records.helpdesk import Agent, Case, CaseEventRecord, Requester, Team, TeamMember
 from records.outbox import OutboxMessage
 from records.users import User
-from services.temporal import data_converter
+from records.workflow_starts import PendingWorkflowStart
+from services.temporal import TemporalGateway, data_converter
+from services.workflow_starts import start_pending
 from tests.conftest import eventually, login
 from worker.devserver import free_port
 from worker.main import build_worker
@@ -686,10 +689,17 @@ async def test_a_mail_relay_outage_does_not_delay_escalation_and_owed_email_goes
             relay.stop()
 
 
-async def test_an_intake_temporal_cannot_take_is_a_503_and_leaves_no_case(settings, sessions):
+async def test_an_intake_temporal_cannot_take_is_kept_and_its_case_workflow_starts_later(
+    settings, sessions, temporal, worker
+):
+    """The case is committed with the start of its workflow promised in the same transaction;
+    the reconciler starts it once Temporal takes it (here: a gateway that can reach it)."""
     # An API whose Temporal namespace does not exist: every workflow start fails.
+    queue = f"cvms-down-{uuid.uuid4().hex[:6]}"
     unreachable = create_app(
-        settings.model_copy(update={**FAST_HELPDESK, "temporal_namespace": "no-such-ns"})
+        settings.model_copy(
+            update={**FAST_HELPDESK, "temporal_namespace": "no-such-ns", "temporal_task_queue": queue}
+        )
     )
     email = unique_email("down")
     async with transaction(sessions) as db:
@@ -708,7 +718,25 @@ async def test_an_intake_temporal_cannot_take_is_a_503_and_leaves_no_case(settin
         token = (await api.post("/helpdesk/login", json={"email": email, "password": DEMO_PASSWORD})).json()
         headers = {"Authorization": f"Bearer {token['token']}"}
         body = {"category": "other", "topic": "other", "subject": "Anyone?", "description": "Hello"}
-        refused = await api.post("/helpdesk/cases", json=body, headers=headers)
-        assert refused.status_code == 503, refused.text
-        assert refused.json()["detail"]
-        assert (await api.get("/helpdesk/cases", headers=headers)).json() == []
+        kept = await api.post("/helpdesk/cases", json=body, headers=headers)
+        assert kept.status_code == 201, kept.text
+        number = kept.json()["number"]
+        assert [c["number"] for c in (await api.get("/helpdesk/cases", headers=headers)).json()] == [number]
+
+    async def tried_and_pending() -> PendingWorkflowStart | None:
+        async with transaction(sessions) as db:
+            row = await db.scalar(
+                select(PendingWorkflowStart).where(
+                    PendingWorkflowStart.workflow_id == case_workflow_id(number)
+                )
+            )
+            return row if row is not None and row.attempts > 0 else None
+
+    pending = await eventually(tried_and_pending, timeout=15, what="the first try")
+    assert pending.started_at is None and pending.last_error
+    # A worker of the same task queue, reaching Temporal, starts it once.
+    reachable = TemporalGateway(temporal, queue)
+    assert await start_pending(reachable, sessions, ids=[pending.id]) == 1
+    described = await temporal.get_workflow_handle(case_workflow_id(number)).describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING
+    assert await start_pending(reachable, sessions, ids=[pending.id]) == 0

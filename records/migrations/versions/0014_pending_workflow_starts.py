@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("workflow_id", sa.String(250), nullable=False),
         sa.Column("workflow_type", sa.String(100), nullable=False),
+        sa.Column("task_queue", sa.String(200), nullable=False),
         sa.Column("argument", sa.JSON(), nullable=False),
         sa.Column("signal", sa.String(100), nullable=True),
         sa.Column("signal_argument", sa.JSON(), nullable=True),
