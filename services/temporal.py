@@ -149,8 +149,10 @@ class TemporalGateway:
     ) -> T:
         """Runs ``call`` within the deadline. When it does not get through, a quick health check
         tells a frozen or unreachable Temporal (temporal_unavailable) from a missing worker."""
+        # An update keeps a fifth of the deadline for the health check, so the answer comes in time.
+        budget = self.deadline * (0.8 if needs_worker else 1.0)
         try:
-            async with asyncio.timeout(self.deadline + 0.25):
+            async with asyncio.timeout(budget):
                 return await call(await self._connected())
         except _NOT_THROUGH as failure:
             if isinstance(failure, RPCError) and failure.status not in _UNREACHABLE:
@@ -163,8 +165,9 @@ class TemporalGateway:
         if self._client is None:
             return False
         try:
-            async with asyncio.timeout(0.6):
-                return await self._client.service_client.check_health(timeout=timedelta(seconds=0.5))
+            probe = max(0.2, self.deadline * 0.15)
+            async with asyncio.timeout(probe):
+                return await self._client.service_client.check_health(timeout=timedelta(seconds=probe))
         except Exception:  # noqa: BLE001 - not answering is the answer
             return False
 
