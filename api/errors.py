@@ -58,8 +58,47 @@ STATUS_BY_KIND: dict[str, int] = {
 }
 
 
+# The code a refusal carries when it names none: stable, one per kind.
+DEFAULT_CODE_BY_KIND: dict[str, str] = {
+    "invalid": "invalid_input",
+    "unauthenticated": "unauthenticated",
+    "forbidden": "forbidden",
+    "not_found": "not_found",
+    "conflict": "conflict",
+    "gone": "gone",
+    "throttled": "too_many_requests",
+    "unavailable": "unavailable",
+}
+# The code of an error Starlette raises itself (an unknown route, a wrong method, ...).
+CODE_BY_STATUS: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
 def http_status(refusal: Refusal) -> int:
     return STATUS_BY_KIND.get(refusal.kind, status.HTTP_400_BAD_REQUEST)
+
+
+def refusal_code(refusal: Refusal) -> str:
+    return refusal.code or DEFAULT_CODE_BY_KIND.get(refusal.kind, "refused")
+
+
+def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
+    """The one shape of every error answer."""
+    return {"detail": detail, "code": code, **extra}
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -67,13 +106,17 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "request"
 
 
+def _field_message(err: Any) -> str:
+    # A required text field is cleaned (trimmed) first: too short at 1 means it was left blank.
+    if err.get("type") in ("string_too_short", "too_short") and (err.get("ctx") or {}).get("min_length") == 1:
+        return "required: must not be blank"
+    return str(err.get("msg", "invalid"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def _refused(request: Request, exc: Refusal) -> JSONResponse:
-        body: dict[str, Any] = {"detail": exc.message}
-        if exc.code:
-            body["code"] = exc.code
-        body.update(exc.extra)
+        body = error_body(exc.message, refusal_code(exc), **exc.extra)
         code = http_status(exc)
         headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
         if code == 503:
@@ -83,27 +126,38 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        broken = next((err for err in exc.errors() if err.get("type") == "json_invalid"), None)
+        if broken is not None:
+            # The loc of a JSON syntax error is ("body", byte position): not a field.
+            loc = tuple(broken.get("loc", ()))
+            position = loc[-1] if len(loc) > 1 else "?"
+            reason = (broken.get("ctx") or {}).get("error", "invalid JSON")
+            return JSONResponse(
+                error_body(f"the body is not valid JSON: {reason} at position {position}", "invalid_json"),
+                status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+            )
         errors = [
-            {"field": _field_name(tuple(err.get("loc", ()))), "message": err.get("msg", "invalid")}
+            {"field": _field_name(tuple(err.get("loc", ()))), "message": _field_message(err)}
             for err in exc.errors()
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return JSONResponse(
-            {"detail": f"invalid input: {summary}", "errors": errors},
+            error_body(f"invalid input: {summary}", "invalid_input", errors=errors),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
-        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+        code = CODE_BY_STATUS.get(exc.status_code, "request_failed")
+        return JSONResponse(error_body(detail, code), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(DataError)
     async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
         # A number (usually an id in the path) beyond what the database column holds.
         return JSONResponse(
-            {"detail": "a number in the request is out of range", "code": "out_of_range"},
+            error_body("a number in the request is out of range", "out_of_range"),
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
 
@@ -112,4 +166,4 @@ def install_error_handlers(app: FastAPI) -> None:
         import logging
 
         logging.getLogger("cvms.api").exception("unhandled error on %s", request.url.path)
-        return JSONResponse({"detail": "internal error"}, status_code=500)
+        return JSONResponse(error_body("internal error", "internal_error"), status_code=500)

@@ -13,10 +13,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.networks import validate_email
 
+from domain.text import Line, clean_line
+
 
 def fold(text: str) -> str:
-    """Case- and accent-insensitive search key: 'Peña ' -> 'pena'."""
-    decomposed = unicodedata.normalize("NFKD", text)
+    """Case- and accent-insensitive search key: 'Peña ' -> 'pena' (invisible characters dropped)."""
+    decomposed = unicodedata.normalize("NFKD", clean_line(text))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(stripped.casefold().split())
 
@@ -44,7 +46,7 @@ Ethnicity = Literal["hispanic_or_latino", "not_hispanic_or_latino", "unknown", "
 
 
 def _optional_email(value: str) -> str:
-    value = value.strip()
+    value = clean_line(value)
     if not value:
         return ""
     try:
@@ -61,25 +63,20 @@ EDITABLE = (
 
 
 class RecipientFields(BaseModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    middle_name: str = Field(default="", max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: Line = Field(min_length=1, max_length=100)
+    middle_name: Line = Field(default="", max_length=100)
+    last_name: Line = Field(min_length=1, max_length=100)
     date_of_birth: date
     sex: Sex
-    address_line: str = Field(default="", max_length=200)
-    city: str = Field(default="", max_length=100)
-    state: str = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
-    postal_code: str = Field(default="", max_length=10, pattern=r"^(\d{5}(-\d{4})?)?$")
-    phone: str = Field(default="", max_length=40)
+    address_line: Line = Field(default="", max_length=200)
+    city: Line = Field(default="", max_length=100)
+    state: Line = Field(default="", max_length=2, pattern=r"^([A-Z]{2})?$")
+    postal_code: Line = Field(default="", max_length=10, pattern=r"^(\d{5}(-\d{4})?)?$")
+    phone: Line = Field(default="", max_length=40)
     email: OptionalEmail = ""
     preferred_language: Language = "en"
     race: Race | None = None
     ethnicity: Ethnicity | None = None
-
-    @field_validator("first_name", "last_name", "middle_name")
-    @classmethod
-    def _trim(cls, value: str) -> str:
-        return " ".join(value.split())
 
     @field_validator("date_of_birth")
     @classmethod
@@ -93,7 +90,7 @@ class RecipientFields(BaseModel):
     def _phone(cls, value: str) -> str:
         if value and len(phone_digits(value)) != 10:
             raise ValueError("enter a 10-digit phone number")
-        return value.strip()
+        return value
 
 
 class RecipientCreate(RecipientFields):
@@ -104,21 +101,21 @@ class RecipientCreate(RecipientFields):
 class RecipientUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    first_name: str | None = Field(default=None, min_length=1, max_length=100)
-    middle_name: str | None = Field(default=None, max_length=100)
-    last_name: str | None = Field(default=None, min_length=1, max_length=100)
+    first_name: Line | None = Field(default=None, min_length=1, max_length=100)
+    middle_name: Line | None = Field(default=None, max_length=100)
+    last_name: Line | None = Field(default=None, min_length=1, max_length=100)
     date_of_birth: date | None = None
     sex: Sex | None = None
-    address_line: str | None = Field(default=None, max_length=200)
-    city: str | None = Field(default=None, max_length=100)
-    state: str | None = Field(default=None, max_length=2, pattern=r"^([A-Z]{2})?$")
-    postal_code: str | None = Field(default=None, max_length=10, pattern=r"^(\d{5}(-\d{4})?)?$")
-    phone: str | None = Field(default=None, max_length=40)
+    address_line: Line | None = Field(default=None, max_length=200)
+    city: Line | None = Field(default=None, max_length=100)
+    state: Line | None = Field(default=None, max_length=2, pattern=r"^([A-Z]{2})?$")
+    postal_code: Line | None = Field(default=None, max_length=10, pattern=r"^(\d{5}(-\d{4})?)?$")
+    phone: Line | None = Field(default=None, max_length=40)
     email: OptionalEmail | None = None
     preferred_language: Language | None = None
     race: Race | None = None
     ethnicity: Ethnicity | None = None
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Line | None = Field(default=None, max_length=500)
 
     @model_validator(mode="after")
     def _validate_like_create(self) -> RecipientUpdate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import secrets
 from typing import Any
@@ -46,15 +47,31 @@ def sign_link(secret_key: str, purpose: str, payload: dict[str, Any]) -> str:
     return URLSafeTimedSerializer(secret_key, salt=f"cvms:{purpose}").dumps(payload)
 
 
-def read_link(secret_key: str, purpose: str, token: str, max_age_seconds: float) -> dict[str, Any]:
-    """The payload of a signed link; a tampered, foreign or expired one raises LinkError."""
+def _load_link(
+    secret_key: str, purpose: str, token: str, max_age_seconds: float
+) -> tuple[dict[str, Any], int]:
     serializer = URLSafeTimedSerializer(secret_key, salt=f"cvms:{purpose}")
     try:
-        payload = serializer.loads(token, max_age=math.floor(max_age_seconds))  # ages are whole seconds
+        payload, signed_at = serializer.loads(
+            token, max_age=math.floor(max_age_seconds), return_timestamp=True
+        )  # ages are whole seconds
     except SignatureExpired as exc:
         raise LinkError("this link has expired", expired=True) from exc
     except BadSignature as exc:
         raise LinkError("this link is not valid") from exc
     if not isinstance(payload, dict):
         raise LinkError("this link is not valid")
-    return payload
+    return payload, int(signed_at.timestamp())
+
+
+def read_link(secret_key: str, purpose: str, token: str, max_age_seconds: float) -> dict[str, Any]:
+    """The payload of a signed link; a tampered, foreign or expired one raises LinkError."""
+    return _load_link(secret_key, purpose, token, max_age_seconds)[0]
+
+
+def link_identity(secret_key: str, purpose: str, token: str, max_age_seconds: float) -> str:
+    """A digest of what the link was signed for (purpose, payload, signing time), never of its text:
+    base64 has spare bits, so one signed link has several spellings that all verify."""
+    payload, signed_at = _load_link(secret_key, purpose, token, max_age_seconds)
+    signed = json.dumps([purpose, payload, signed_at], sort_keys=True, separators=(",", ":"))
+    return "link:" + hashlib.sha256(signed.encode()).hexdigest()

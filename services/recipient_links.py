@@ -8,19 +8,19 @@ changes. Changes go through the journey workflow exactly like a scheduler's, wit
 "recipient-link"; booking goes through the scheduling service.
 
 A link that books (booking, waitlist offer) or changes an appointment (cancel, reschedule)
-is single-use: its id (jti) is recorded in `used_links` (primary key) when it acts, so a
-second use is refused (`code: link_used`); a refused action frees it again. A used
-appointment link still shows the appointment. An offer link works only for the person it
-was issued to, and only while their offer is pending.
+is single-use: its id (jti: a digest of what it was signed for, not of its text) is recorded
+in `used_links` (primary key) when it acts, so a second use is refused (`code: link_used`);
+a refused action frees it again. A used appointment link still shows the appointment. An
+offer link works only for the person it was issued to, and only while their offer is pending.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -38,7 +38,7 @@ from domain.journey_messages import (
 )
 from domain.refusals import Conflict, Forbidden, Gone, NotFound, Refusal
 from domain.scheduling import HoldStatus
-from domain.security import LinkError, read_link, token_digest
+from domain.security import LinkError, link_identity, read_link
 from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.holds import SeatHold
@@ -59,23 +59,30 @@ RECIPIENT = "recipient-link"
 USED_TO_CANCEL = f"{LINK_APPOINTMENT}:cancel"
 USED_TO_RESCHEDULE = f"{LINK_APPOINTMENT}:reschedule"
 CANCELLED_BY_RECIPIENT = "cancelled by the recipient"
+T = TypeVar("T")
 
 
 # --- opening a link ---------------------------------------------------------------------------
 
 
-def open_link(settings: Settings, purpose: str, token: str) -> dict[str, Any]:
+def _checked(settings: Settings, purpose: str, token: str, read: Callable[..., T]) -> T:
     try:
-        return read_link(settings.secret_key, purpose, token, settings.recipient_link_max_age_seconds)
+        return read(settings.secret_key, purpose, token, settings.recipient_link_max_age_seconds)
     except LinkError as error:
         if error.expired:
             raise Gone("this link has expired; contact the vaccination site", code="link_expired") from None
         raise Forbidden("this link is not valid", code="link_invalid") from None
 
 
-def link_id(payload: dict[str, Any], token: str) -> str:
-    """The single-use id (jti) of a link: its own "t" when it carries one, else the token's digest."""
-    return str(payload.get("t") or token_digest(token))
+def open_link(settings: Settings, purpose: str, token: str) -> dict[str, Any]:
+    return _checked(settings, purpose, token, read_link)
+
+
+def link_id(settings: Settings, purpose: str, token: str) -> str:
+    """The single-use id (jti) of a link: its own "t" when it carries one, else what it was signed
+    for, so a link spelled differently (base64's spare bits) is still the same, spent link."""
+    payload = open_link(settings, purpose, token)
+    return str(payload.get("t") or _checked(settings, purpose, token, link_identity))
 
 
 async def linked_appointment(db: AsyncSession, settings: Settings, token: str) -> Appointment:
@@ -88,7 +95,7 @@ async def linked_appointment(db: AsyncSession, settings: Settings, token: str) -
 
 async def appointment_link_use(db: AsyncSession, settings: Settings, token: str) -> UsedLink | None:
     """How this appointment link was used (cancel or reschedule), or None while it is unused."""
-    return await db.get(UsedLink, link_id(open_link(settings, LINK_APPOINTMENT, token), token))
+    return await db.get(UsedLink, link_id(settings, LINK_APPOINTMENT, token))
 
 
 async def series(db: AsyncSession, journey_id: str) -> Journey:
@@ -104,7 +111,7 @@ async def booking_link(
     """The booking link's payload, its series, and its id (the used-links key)."""
     payload = open_link(settings, LINK_BOOK, token)
     journey = await series(db, str(payload.get("j")))
-    return payload, journey, link_id(payload, token)
+    return payload, journey, link_id(settings, LINK_BOOK, token)
 
 
 def link_holder(journey: Journey) -> str:
@@ -184,7 +191,7 @@ async def cancel_by_link(
     journey = await series(db, appointment.journey_id)
     snapshot = await journey_snapshot(db, settings, appointment.recipient_id, journey.series_no)
     request = AppointmentRequest(appointment_id=appointment.id, actor=RECIPIENT, reason=reason)
-    jti = link_id(open_link(settings, LINK_APPOINTMENT, token), token)
+    jti = link_id(settings, LINK_APPOINTMENT, token)
     await claim_link(db, jti, USED_TO_CANCEL, f"recipient:{appointment.recipient_id}")
     await end_transaction(db)
     async with single_use(db, sessions, jti):
@@ -232,7 +239,7 @@ async def reschedule_by_link(
     journey = await series(db, appointment.journey_id)
     snapshot = await journey_snapshot(db, settings, appointment.recipient_id, journey.series_no)
     request = RescheduleRequest(appointment_id=appointment.id, slot=slot_fact(slot), actor=RECIPIENT)
-    jti = link_id(open_link(settings, LINK_APPOINTMENT, token), token)
+    jti = link_id(settings, LINK_APPOINTMENT, token)
     await claim_link(db, jti, USED_TO_RESCHEDULE, f"recipient:{appointment.recipient_id}")
     await end_transaction(db)
     async with single_use(db, sessions, jti):

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from domain.recipients import RecipientCreate, RecipientOut, RecipientUpdate
 from domain.refusals import Conflict, Invalid, NotFound
+from domain.text import like_pattern
 from records.audit import audit, diff
 from records.db import utcnow
 from records.recipients import (
@@ -34,13 +35,34 @@ async def load_recipient(db: AsyncSession, recipient_id: int) -> Recipient:
     return recipient
 
 
-def _name_filters(name: str) -> list[ColumnElement[bool]]:
-    """Each word of the query must start a first or last name (folded)."""
+# The fewest letters a name search takes: one letter would list half the registry.
+MIN_NAME_LETTERS = 2
+
+
+def _name_filters(words: list[str]) -> list[ColumnElement[bool]]:
+    """Each word of the query must start a word of the first or last name (folded); the
+    words are literal (a % or _ in the query matches only itself)."""
     filters = []
-    for word in fold(name).split():
-        like = f"{word}%"
-        filters.append(or_(Recipient.first_key.like(like), Recipient.last_key.like(like)))
+    for word in words:
+        starts, inner = f"{like_pattern(word)}%", f"% {like_pattern(word)}%"
+        filters.append(
+            or_(
+                *(
+                    key.like(p, escape="\\")
+                    for key in (Recipient.first_key, Recipient.last_key)
+                    for p in (starts, inner)
+                )
+            )
+        )
     return filters
+
+
+def _closeness(words: list[str]) -> ColumnElement[int]:
+    """How many words of the query are a whole first or last name: the best matches first."""
+    score: ColumnElement[int] = literal(0)
+    for word in words:
+        score = score + case((or_(Recipient.first_key == word, Recipient.last_key == word), 1), else_=0)
+    return score
 
 
 async def search(
@@ -53,15 +75,17 @@ async def search(
     page: int = 1,
     page_size: int = 20,
 ) -> tuple[list[Recipient], int]:
-    """One page of recipients matching name + date of birth, phone, or email, and the total."""
+    """One page of recipients matching a name (the date of birth narrows it), a phone or an
+    email, and the total; best name matches first."""
     conditions: list[ColumnElement[bool]] = []
-    if name and name.strip():
-        if date_of_birth is None:
+    words = fold(name or "").split()
+    if name is not None and name.strip():
+        if sum(len(word) for word in words) < MIN_NAME_LETTERS:
             raise Invalid(
-                "searching by name needs the date of birth too",
-                errors=[{"field": "date_of_birth", "message": "required with name"}],
+                "enter at least two letters of the name",
+                errors=[{"field": "name", "message": "at least two letters"}],
             )
-        conditions += _name_filters(name)
+        conditions += _name_filters(words)
     if date_of_birth is not None:
         conditions.append(Recipient.date_of_birth == date_of_birth)
     if phone:
@@ -72,14 +96,14 @@ async def search(
     if email:
         conditions.append(Recipient.email_key == email.strip().casefold())
     if not conditions:
-        raise Invalid("search by name and date of birth, by phone, or by email")
+        raise Invalid("search by name (the date of birth narrows it), by phone, or by email")
     where = and_(*conditions)
     total = (await db.execute(select(func.count()).select_from(Recipient).where(where))).scalar_one()
     rows = (
         await db.execute(
             select(Recipient)
             .where(where)
-            .order_by(Recipient.last_key, Recipient.first_key, Recipient.id)
+            .order_by(_closeness(words).desc(), Recipient.last_key, Recipient.first_key, Recipient.id)
             .offset((page - 1) * page_size)
             .limit(page_size)
         )

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from domain.journey_messages import LINK_APPOINTMENT, LINK_BOOK
 from domain.scheduling import ACTIVE_ENTRY
-from domain.security import sign_link, token_digest
+from domain.security import sign_link
 from records.db import transaction
 from records.links import UsedLink
 from records.scheduling import Appointment, Slot
 from records.waitlist import WaitlistEntry
+from services.recipient_links import link_id
 from tests.conftest import login
 from tests.journeys import book, location_id, new_product, new_recipient, publish_slot, unique
 
@@ -102,7 +103,7 @@ async def test_a_cancel_link_works_once_and_its_page_then_says_it_was_used(api, 
     async with transaction(sessions) as db:
         assert (await db.get(Appointment, appointment["id"])).status == "cancelled"
         assert (await db.get(Slot, other["id"])).booked == 0
-        use = await db.get(UsedLink, token_digest(token))
+        use = await db.get(UsedLink, link_id(settings, LINK_APPOINTMENT, token))
         assert use.purpose == "appointment:cancel"
         assert use.subject == f"recipient:{appointment['recipient_id']}"
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from api.deps import RecordId
 from api.shaping import from_attributes
+from domain.text import Line
 from records.users import Role, User
 from services.access import LocationUserRow
 
@@ -74,12 +75,12 @@ def describe(user: User, active_location_id: int | None) -> MeOut:
 
 
 class UserAdd(BaseModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: Line = Field(min_length=1, max_length=100)
+    last_name: Line = Field(min_length=1, max_length=100)
     email: EmailStr
     login_name: str = Field(min_length=3, max_length=80)
     role: Role
-    preferred_language: str = Field(default="en", pattern="^(en|es)$")
+    preferred_language: Line = Field(default="en", pattern="^(en|es)$")
 
     @field_validator("login_name")
     @classmethod

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from api.eligibility.schemas import Screening
+from domain.text import Line
 from services.doses import DoseEditing, NewDose
 
 InjectionSite = Literal["left_deltoid", "right_deltoid", "left_thigh", "right_thigh", "other"]
@@ -15,12 +16,12 @@ Route = Literal["intramuscular", "subcutaneous", "intradermal", "intranasal", "o
 
 
 class DoseIn(BaseModel):
-    product_code: str = Field(min_length=1, max_length=40)
-    lot_number: str = Field(min_length=1, max_length=40)
+    product_code: Line = Field(min_length=1, max_length=40)
+    lot_number: Line = Field(min_length=1, max_length=40)
     dose_number: int | None = Field(default=None, ge=1, le=10, description="checked against the series")
     injection_site: InjectionSite
     route: Route = "intramuscular"
-    administered_by: str | None = Field(default=None, max_length=200, description="default: you")
+    administered_by: Line | None = Field(default=None, max_length=200, description="default: you")
     given_at: AwareDatetime | None = Field(default=None, description="default: now")
     idempotency_key: str | None = Field(default=None, max_length=120, description="or the header")
     screening: Screening | None = Field(default=None, description="screening answers by question code")
@@ -29,12 +30,12 @@ class DoseIn(BaseModel):
 class DoseEdit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    lot_number: str | None = Field(default=None, min_length=1, max_length=40)
+    lot_number: Line | None = Field(default=None, min_length=1, max_length=40)
     injection_site: InjectionSite | None = None
     route: Route | None = None
-    administered_by: str | None = Field(default=None, min_length=1, max_length=200)
+    administered_by: Line | None = Field(default=None, min_length=1, max_length=200)
     given_at: AwareDatetime | None = None
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Line = Field(min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _something(self) -> DoseEdit:
@@ -44,7 +45,7 @@ class DoseEdit(BaseModel):
 
 
 class RemoveIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Line = Field(min_length=1, max_length=500)
 
 
 class DoseOut(BaseModel):

@@ -7,20 +7,22 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.text import Line
+
 ProductCode = Annotated[str, Path(min_length=1, max_length=40)]
 Screening = dict[Annotated[str, Field(max_length=60)], Annotated[str, Field(max_length=20)]]
 
 
 class QuestionIn(BaseModel):
-    code: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_\-]+$")
-    prompt: str = Field(min_length=1, max_length=500)
-    prompt_es: str | None = Field(default=None, min_length=1, max_length=500, description="in Spanish")
-    product_code: str | None = Field(default=None, max_length=40, description="none: every product")
-    trigger_answer: str = Field(default="yes", min_length=1, max_length=20)
+    code: Line = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9_\-]+$")
+    prompt: Line = Field(min_length=1, max_length=500)
+    prompt_es: Line | None = Field(default=None, min_length=1, max_length=500, description="in Spanish")
+    product_code: Line | None = Field(default=None, max_length=40, description="none: every product")
+    trigger_answer: Line = Field(default="yes", min_length=1, max_length=20)
     effect: Literal["refuse", "defer"]
     defer_days: int | None = Field(default=None, ge=1, le=3650)
-    reason: str = Field(min_length=1, max_length=500, description="what the person is told")
-    reason_es: str | None = Field(default=None, min_length=1, max_length=500, description="in Spanish")
+    reason: Line = Field(min_length=1, max_length=500, description="what the person is told")
+    reason_es: Line | None = Field(default=None, min_length=1, max_length=500, description="in Spanish")
 
     @model_validator(mode="after")
     def _defer_needs_days(self) -> QuestionIn:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, EmailStr, Field
 
 from api.shaping import from_attributes
 from domain.sla import PRIORITIES
+from domain.text import Line, Paragraph
 from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester
 from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
 
@@ -17,13 +18,13 @@ from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry,
 
 
 class RegisterIn(BaseModel):
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: Line = Field(min_length=1, max_length=100)
+    last_name: Line = Field(min_length=1, max_length=100)
     email: EmailStr = Field(description="Business email: the login name of the account")
-    registration_code: str = Field(
+    registration_code: Line = Field(
         min_length=1, max_length=64, description="Your location's provider PIN or the help desk's code"
     )
-    preferred_language: str = Field(default="en", pattern="^(en|es)$")
+    preferred_language: Line = Field(default="en", pattern="^(en|es)$")
 
 
 class RegisteredOut(BaseModel):
@@ -87,22 +88,22 @@ class CategoryOut(BaseModel):
 
 
 class AttachmentIn(BaseModel):
-    filename: str = Field(min_length=1, max_length=200)
-    content_type: str = Field(min_length=3, max_length=100)
+    filename: Line = Field(min_length=1, max_length=200)
+    content_type: Line = Field(min_length=3, max_length=100)
     content_base64: str
 
 
 class IntakeIn(BaseModel):
-    category: str = Field(description="Category code, e.g. 'vaccine-provider'")
-    topic: str = Field(description="Topic code within the category, e.g. 'login-access'")
-    subject: str = Field(min_length=3, max_length=200)
-    description: str = Field(min_length=1, max_length=20000)
-    contact_phone: str = Field(default="", max_length=40)
+    category: Line = Field(description="Category code, e.g. 'vaccine-provider'")
+    topic: Line = Field(description="Topic code within the category, e.g. 'login-access'")
+    subject: Line = Field(min_length=3, max_length=200)
+    description: Paragraph = Field(min_length=1, max_length=20000)
+    contact_phone: Line = Field(default="", max_length=40)
     attachment: AttachmentIn | None = None
 
 
 class ReplyIn(BaseModel):
-    body: str = Field(min_length=1, max_length=20000)
+    body: Paragraph = Field(min_length=1, max_length=20000)
 
 
 class CaseSummary(BaseModel):
@@ -269,25 +270,25 @@ class AssignIn(BaseModel):
 
 
 class NoteIn(BaseModel):
-    body: str = Field(min_length=1, max_length=20000)
+    body: Paragraph = Field(min_length=1, max_length=20000)
     visibility: Literal["public", "internal"] = "internal"
 
 
 class PendingIn(BaseModel):
-    body: str = Field(default="", max_length=20000, description="Question to the requester (public)")
+    body: Paragraph = Field(default="", max_length=20000, description="Question to the requester (public)")
 
 
 class ResolveIn(BaseModel):
-    resolution: str = Field(min_length=1, max_length=20000)
+    resolution: Paragraph = Field(min_length=1, max_length=20000)
 
 
 class PriorityIn(BaseModel):
-    priority: str = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
+    priority: Line = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
 
 
 class RoutingRuleIn(BaseModel):
     category: str
-    topic: str | None = Field(default=None, description="Empty: the rule for the whole category")
+    topic: Line | None = Field(default=None, description="Empty: the rule for the whole category")
     team_id: int
 
 
@@ -299,4 +300,4 @@ class RoutingRuleOut(BaseModel):
 
 
 class TopicPriorityIn(BaseModel):
-    default_priority: str = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
+    default_priority: Line = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")

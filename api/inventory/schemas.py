@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from api.stock_warnings import StockWarning, stock_warning
+from domain.text import Line, Paragraph
 from records.inventory import WasteReason
 from services.inventory import (
     AuditOut,
@@ -44,17 +45,17 @@ __all__ = [
 
 class ReceiptIn(BaseModel):
     doses: int = Field(ge=1, le=1_000_000)
-    note: str | None = Field(default=None, max_length=500)
+    note: Paragraph | None = Field(default=None, max_length=500)
 
 
 class WasteIn(BaseModel):
     doses: int = Field(ge=1, le=1_000_000)
     reason: WasteReason
-    note: str | None = Field(default=None, max_length=500)
+    note: Paragraph | None = Field(default=None, max_length=500)
 
 
 class TransferIn(BaseModel):
-    to_location_code: str = Field(min_length=1, max_length=40)
+    to_location_code: Line = Field(min_length=1, max_length=40)
     lot_id: int = Field(ge=1, le=2_147_483_647)
     doses: int = Field(ge=1, le=1_000_000)
 
@@ -65,7 +66,7 @@ class OfferIn(BaseModel):
 
 
 class ShortageIn(BaseModel):
-    product_code: str = Field(min_length=1, max_length=40)
+    product_code: Line = Field(min_length=1, max_length=40)
     doses: int = Field(ge=1, le=1_000_000)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from api.eligibility.schemas import Screening
 from api.scheduling.schemas import AppointmentOut, HoldOut, SlotOut
 from api.waitlist.schemas import Dates
+from domain.text import Line
 from services.recipient_links import CANCELLED_BY_RECIPIENT
 
 
@@ -52,7 +53,7 @@ class OfferView(BaseModel):
 
 
 class CancelByRecipient(BaseModel):
-    reason: str = Field(default=CANCELLED_BY_RECIPIENT, min_length=1, max_length=500)
+    reason: Line = Field(default=CANCELLED_BY_RECIPIENT, min_length=1, max_length=500)
 
 
 class ScreeningPrompt(BaseModel):

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from domain.text import Line
+
 
 class ProductOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -20,8 +22,8 @@ class ProductOut(BaseModel):
 
 
 class LotIn(BaseModel):
-    product_code: str = Field(min_length=1, max_length=40)
-    lot_number: str = Field(min_length=1, max_length=40)
+    product_code: Line = Field(min_length=1, max_length=40)
+    lot_number: Line = Field(min_length=1, max_length=40)
     expires_on: date
     doses_received: int = Field(default=0, ge=0, le=1_000_000, description="the delivery (a received event)")
 

@@ -175,6 +175,7 @@ async def reschedule_appointment(
     idempotency_key: IdempotencyKey = None,
 ) -> AppointmentOut:
     """Moves the appointment to another slot of this location: same invite, higher SEQUENCE."""
+    name = await scheduling.recipient_name(wiring.db, appointment)
     fact = await scheduling.reschedule(
         **wiring.io,
         location=actor.location,
@@ -183,7 +184,7 @@ async def reschedule_appointment(
         actor=actor.actor,
         key=idempotency_key,
     )
-    return from_fact(fact)
+    return from_fact(fact, name)
 
 
 @appointments_router.post("/{appointment_id}/cancel", response_model=AppointmentOut)
@@ -195,23 +196,26 @@ async def cancel_appointment(
     wiring: WiringDep,
     idempotency_key: IdempotencyKey = None,
 ) -> AppointmentOut:
+    name = await scheduling.recipient_name(wiring.db, appointment)
     fact = await scheduling.cancel(
         **wiring.io, appointment=appointment, reason=body.reason, actor=actor.actor, key=idempotency_key
     )
-    return from_fact(fact)
+    return from_fact(fact, name)
 
 
 @appointments_router.post("/{appointment_id}/check-in", response_model=AppointmentOut)
 async def check_in(
     appointment_id: int, actor: Registrar, appointment: AppointmentDep, wiring: WiringDep
 ) -> AppointmentOut:
+    name = await scheduling.recipient_name(wiring.db, appointment)
     fact = await scheduling.check_in(**wiring.io, appointment=appointment, actor=actor.actor)
-    return from_fact(fact)
+    return from_fact(fact, name)
 
 
 @appointments_router.post("/{appointment_id}/no-show", response_model=AppointmentOut)
 async def mark_no_show(
     appointment_id: int, actor: Scheduler, appointment: AppointmentDep, wiring: WiringDep
 ) -> AppointmentOut:
+    name = await scheduling.recipient_name(wiring.db, appointment)
     fact = await scheduling.no_show(**wiring.io, appointment=appointment, actor=actor.actor)
-    return from_fact(fact)
+    return from_fact(fact, name)

@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 from api.eligibility.schemas import Screening
 from api.stock_warnings import StockWarning, WarningCode, stock_warning
 from domain.journey_messages import AppointmentFact
+from domain.text import Line
 from records.scheduling import Slot
 
 # --------------------------------------------------------------------------- slots
@@ -19,7 +20,7 @@ class SlotIn(BaseModel):
     start_at: AwareDatetime
     end_at: AwareDatetime
     capacity: int = Field(ge=1, le=10_000)
-    product_code: str = Field(min_length=1, max_length=40)
+    product_code: Line = Field(min_length=1, max_length=40)
 
     @model_validator(mode="after")
     def _ordered(self) -> SlotIn:
@@ -104,7 +105,7 @@ class RescheduleIn(BaseModel):
 
 
 class CancelIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Line = Field(min_length=1, max_length=500)
 
 
 class AppointmentOut(BaseModel):

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.text import Line
 from records.waitlist import WaitlistEntry
 from services import waitlist
 
@@ -27,7 +28,7 @@ class Dates(BaseModel):
 
 class JoinIn(Dates):
     recipient_id: int = Field(ge=1, le=2_147_483_647)
-    product_code: str = Field(min_length=1, max_length=40)
+    product_code: Line = Field(min_length=1, max_length=40)
 
 
 class OfferOut(BaseModel):
