@@ -1,0 +1,227 @@
+"""Input that used to get through or break the server: blank and invisible text, malformed JSON,
+errors without a code, respelled spent links, name search; each answered cleanly."""
+
+from __future__ import annotations
+
+import base64
+
+from domain.journey_messages import LINK_APPOINTMENT
+from domain.security import read_link, sign_link
+from records.db import transaction
+from records.recipients import Recipient
+from tests.conftest import login
+from tests.journeys import book, new_recipient, publish_slot, unique
+
+PERSON = {"date_of_birth": "1981-03-04", "sex": "female"}
+
+
+def respellings(token: str) -> list[str]:
+    """The same signed link spelled differently: the last base64 character of the signature
+    carries spare bits that decoding ignores."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(token[-1])
+    spellings = [token[:-1] + alphabet[(last & ~0b11) | spare] for spare in range(4)]
+    decoded = {base64.urlsafe_b64decode(s.rsplit(".", 1)[1] + "=") for s in spellings}
+    assert len(decoded) == 1  # all four are the same signature
+    return [s for s in spellings if s != token]
+
+
+async def test_a_spent_link_stays_spent_however_its_signature_is_spelled(api, sessions, settings):
+    recipient = await new_recipient(sessions)
+    slot = await publish_slot(api, await login(api, "manager"), start_in=3600, length=600)
+    booked = await book(api, await login(api, "scheduler"), recipient.id, slot["id"])
+    assert booked.status_code == 201, booked.text
+    appointment = booked.json()
+    token = sign_link(
+        settings.secret_key, LINK_APPOINTMENT, {"a": appointment["id"], "j": appointment["journey_id"]}
+    )
+    others = respellings(token)
+    for other in others:  # each still verifies: the signature is the same
+        assert read_link(settings.secret_key, LINK_APPOINTMENT, other, 60) == read_link(
+            settings.secret_key, LINK_APPOINTMENT, token, 60
+        )
+
+    spent = await api.post(f"/r/appointments/{token}/cancel", json={})
+    assert spent.status_code == 200, spent.text
+    for other in others:
+        again = await api.post(f"/r/appointments/{other}/cancel", json={})
+        assert again.status_code == 409 and again.json()["code"] == "link_used", again.text
+        assert (await api.get(f"/r/appointments/{other}")).json()["link_used"] is True
+
+
+async def test_blank_required_text_is_a_422_naming_the_field_on_create_and_on_edit(api):
+    headers = await login(api, "manager")
+    last = unique("Blank")
+    for field in ("first_name", "last_name"):
+        body = {"first_name": "Ana", "last_name": last, **PERSON, field: " \t\u200b "}
+        created = await api.post("/recipients", json=body, headers=headers)
+        assert created.status_code == 422, created.text
+        answer = created.json()
+        assert answer["code"] == "invalid_input"
+        assert [e["field"] for e in answer["errors"]] == [field]
+
+    created = await api.post(
+        "/recipients",
+        json={"first_name": "  Ana  ", "last_name": f" {last} ", "city": "  Cary ", **PERSON},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    assert (created.json()["first_name"], created.json()["last_name"], created.json()["city"]) == (
+        "Ana",
+        last,
+        "Cary",
+    )
+    rid = created.json()["id"]
+    edited = await api.patch(f"/recipients/{rid}", json={"first_name": "   "}, headers=headers)
+    assert edited.status_code == 422 and edited.json()["errors"][0]["field"] == "first_name", edited.text
+    assert (await api.get(f"/recipients/{rid}", headers=headers)).json()["first_name"] == "Ana"
+    # The connection is still good after the refusals (it was dropped after the 500).
+    assert (await api.get("/health")).status_code == 200
+
+
+async def test_invisible_and_control_characters_never_reach_the_database(api, sessions):
+    headers = await login(api, "manager")
+    last = unique("Zw")
+    first = await api.post(
+        "/recipients", json={"first_name": "Jose", "last_name": last, **PERSON}, headers=headers
+    )
+    assert first.status_code == 201
+    # A zero-width space and a NUL no longer make the same person look new.
+    twin = await api.post(
+        "/recipients",
+        json={"first_name": "Jo\u200bse\x00", "last_name": f"{last}\u200b", **PERSON},
+        headers=headers,
+    )
+    assert twin.status_code == 409 and twin.json()["code"] == "possible_duplicate", twin.text
+    # Decomposed accents are stored composed (NFC), so they compare equal to typed ones.
+    accented = await api.post(
+        "/recipients",
+        json={"first_name": "Rene\u0301\u200b", "last_name": last, "confirm_new_person": True, **PERSON},
+        headers=headers,
+    )
+    assert accented.status_code == 201, accented.text
+    async with transaction(sessions) as db:
+        row = await db.get(Recipient, accented.json()["id"])
+        assert row is not None and row.first_name == "Ren\u00e9"
+    found = await api.get("/recipients", params={"name": f"ren\u200b {last}"}, headers=headers)
+    assert [r["id"] for r in found.json()["items"]] == [accented.json()["id"]]
+
+
+async def test_wildcards_in_a_name_search_are_literal(api):
+    headers = await login(api, "manager")
+    last = unique("Wild")
+    made = await api.post(
+        "/recipients", json={"first_name": "Pat", "last_name": last, **PERSON}, headers=headers
+    )
+    assert made.status_code == 201
+    for pattern in ("%", "__", "%%", "_%"):
+        found = await api.get(
+            "/recipients",
+            params={"name": pattern, "date_of_birth": PERSON["date_of_birth"]},
+            headers=headers,
+        )
+        assert found.status_code in (200, 422), found.text
+        if found.status_code == 200:
+            assert found.json()["items"] == [], pattern
+
+
+async def test_name_alone_finds_people_best_matches_first_and_the_date_narrows_it(api):
+    headers = await login(api, "manager")
+    tag = unique("q").lower()
+    people = [
+        ("Maria", f"{tag}son", "1990-01-01"),
+        ("Maria", tag, "1991-02-02"),
+        ("Marianne", tag, "1990-01-01"),
+    ]
+    ids = []
+    for first, last, born in people:
+        made = await api.post(
+            "/recipients",
+            json={"first_name": first, "last_name": last, "date_of_birth": born, "sex": "female"},
+            headers=headers,
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+
+    found = await api.get("/recipients", params={"name": f"maria {tag}"}, headers=headers)
+    assert found.status_code == 200, found.text
+    assert found.json()["total"] == 3
+    # Both words whole first: Maria <tag>; then one whole word each, by name.
+    assert [r["id"] for r in found.json()["items"]] == [ids[1], ids[2], ids[0]]
+
+    narrowed = await api.get(
+        "/recipients", params={"name": f"maria {tag}", "date_of_birth": "1990-01-01"}, headers=headers
+    )
+    assert [r["id"] for r in narrowed.json()["items"]] == [ids[2], ids[0]]
+    paged = await api.get("/recipients", params={"name": tag, "page": 2, "page_size": 2}, headers=headers)
+    assert paged.json()["total"] == 3 and len(paged.json()["items"]) == 1
+
+    short = await api.get("/recipients", params={"name": "m"}, headers=headers)
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "name"
+
+    page = await api.get(
+        "/portal/recipients", params={"name": f"marianne {tag}"}, headers={**headers, "Accept": "text/html"}
+    )
+    assert page.status_code == 200 and f"/portal/recipients/{ids[2]}" in page.text
+
+
+async def test_every_error_carries_a_stable_code(api):
+    headers = await login(api, "readonly")
+    seen = {
+        401: await api.get("/recipients", params={"name": "ab"}),
+        403: await api.post("/recipients", json={}, headers=headers),
+        404: await api.get("/no/such/route"),
+        405: await api.delete("/health"),
+        422: await api.get("/recipients", params={"page": "x"}, headers=headers),
+    }
+    codes = {status: response.json().get("code") for status, response in seen.items()}
+    assert {status: response.status_code for status, response in seen.items()} == {s: s for s in seen}
+    assert codes == {
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+        405: "method_not_allowed",
+        422: "invalid_input",
+    }
+    missing = await api.get("/recipients/2147483000", headers=headers)
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+async def test_malformed_json_is_one_invalid_json_error_with_the_position(api):
+    headers = await login(api, "manager")
+    broken = await api.post(
+        "/recipients",
+        content=b'{"first_name": "Ana", "last_name": }',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422, broken.text
+    answer = broken.json()
+    assert answer["code"] == "invalid_json"
+    assert "position 35" in answer["detail"]
+    assert "errors" not in answer or not any(e["field"].isdigit() for e in answer["errors"])
+
+
+async def test_reschedule_cancel_and_check_in_answer_the_recipient_name(api, sessions):
+    manager = await login(api, "manager")
+    recipient = await new_recipient(sessions, first_name="Named")
+    slot = await publish_slot(api, manager, start_in=3600, length=600)
+    other = await publish_slot(api, manager, start_in=7200, length=600)
+    booked = await book(api, manager, recipient.id, slot["id"])
+    assert booked.status_code == 201 and booked.json()["recipient_name"] == recipient.full_name
+    aid = booked.json()["id"]
+
+    moved = await api.post(f"/appointments/{aid}/reschedule", json={"slot_id": other["id"]}, headers=manager)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["recipient_name"] == recipient.full_name
+    checked = await api.post(f"/appointments/{aid}/check-in", headers=manager)
+    assert checked.status_code == 200, checked.text
+    assert checked.json()["recipient_name"] == recipient.full_name
+
+    second = await new_recipient(sessions, first_name="Cancelled")
+    again = await book(api, manager, second.id, slot["id"])
+    assert again.status_code == 201, again.text
+    cancelled = await api.post(
+        f"/appointments/{again.json()['id']}/cancel", json={"reason": "moved away"}, headers=manager
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["recipient_name"] == second.full_name
