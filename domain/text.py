@@ -50,3 +50,14 @@ def like_pattern(text: str, escape: str = "\\") -> str:
     for special in (escape, "%", "_"):
         text = text.replace(special, escape + special)
     return text
+
+
+def clean_filename(name: str, fallback: str = "file") -> str:
+    """A file's name as it may be stored and sent back: one clean line, no folders, no leading dots,
+    at most 200 characters (its extension kept)."""
+    cleaned = clean_line(name).replace("/", "_").replace("\\", "_").lstrip(". ")
+    if len(cleaned) > 200:
+        stem, dot, extension = cleaned.rpartition(".")
+        keep = extension[:20] if dot and stem else ""
+        cleaned = cleaned[: 200 - len(keep) - 1].rstrip() + "." + keep if keep else cleaned[:200]
+    return cleaned or fallback

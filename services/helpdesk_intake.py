@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.helpdesk import CaseStart, case_workflow_id
 from domain.refusals import Conflict, Forbidden, Invalid, NotFound
 from domain.settings import Settings
+from domain.text import clean_filename
 from records.audit import audit
 from records.db import utcnow
 from records.helpdesk import (
@@ -142,7 +143,7 @@ def _checked_attachment(given: Upload, settings: Settings) -> dict[str, object]:
         raise Invalid("the attachment is not valid base64", code="attachment_encoding") from exc
     if len(data) > settings.helpdesk_attachment_max_bytes:
         raise Invalid(too_large, code="attachment_size")
-    filename = given.filename.replace("/", "_").replace("\\", "_").strip()
+    filename = clean_filename(given.filename)
     return {"filename": filename, "content_type": content_type, "size": len(data), "data": data}
 
 

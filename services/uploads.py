@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.refusals import Invalid
 from domain.settings import Settings
+from domain.text import clean_filename
 from domain.uploads import UploadInput, UploadStatus, upload_workflow_id
 from records.audit import audit
 from records.uploads import (
@@ -89,7 +90,7 @@ async def upload_now(db: AsyncSession, actor: Acting, raw: bytes, filename: str)
         actor=actor.actor,
         user_id=actor.user.id,
         location_id=actor.location.id,
-        filename=filename,
+        filename=clean_filename(filename, fallback="recipients.csv"),
     )
     return report(outcomes)
 
@@ -152,7 +153,7 @@ async def start_upload(
     upload = RecipientUpload(
         location_id=actor.location.id,
         created_by=actor.user.id,
-        filename=(filename or "recipients.csv")[:200],
+        filename=clean_filename(filename or "", fallback="recipients.csv"),
         content=text,
         total_rows=len(rows),
         done_rows=0,

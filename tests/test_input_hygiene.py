@@ -4,6 +4,7 @@ errors without a code, respelled spent links, name search; each answered cleanly
 from __future__ import annotations
 
 import base64
+from urllib.parse import quote
 
 from domain.journey_messages import LINK_APPOINTMENT
 from domain.security import read_link, sign_link
@@ -11,6 +12,9 @@ from records.db import transaction
 from records.recipients import Recipient
 from tests.conftest import login
 from tests.journeys import book, new_recipient, publish_slot, unique
+from tests.test_helpdesk import desk, fast_app, open_case, register_requester
+
+__all__ = ["desk", "fast_app"]  # the help desk's fixtures, used here too
 
 PERSON = {"date_of_birth": "1981-03-04", "sex": "female"}
 
@@ -225,3 +229,41 @@ async def test_reschedule_cancel_and_check_in_answer_the_recipient_name(api, ses
     )
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["recipient_name"] == second.full_name
+
+
+async def test_attachment_names_are_cleaned_and_downloads_carry_an_rfc_6266_name(desk, smtp):
+    _email, requester = await register_requester(desk, smtp)
+    names = {
+        "bad\r\nSet-Cookie: x=1\x00.png": "bad Set-Cookie: x=1.png",
+        "résumé – 東京.png": "résumé – 東京.png",
+        '../"quoted";.png': '_"quoted";.png',
+    }
+    for given, kept in names.items():
+        case = await open_case(
+            desk,
+            requester,
+            attachment={"filename": given, "content_type": "image/png", "content_base64": "iVBORw0KGgo="},
+        )
+        mine = (await desk.get(f"/helpdesk/cases/{case['number']}", headers=requester)).json()
+        [attachment] = mine["attachments"]
+        assert attachment["filename"] == kept
+        got = await desk.get(
+            f"/helpdesk/cases/{case['number']}/attachments/{attachment['id']}", headers=requester
+        )
+        assert got.status_code == 200, got.text
+        disposition = got.headers["content-disposition"]
+        assert disposition.isascii() and "\r" not in disposition and "\n" not in disposition
+        assert disposition.startswith('attachment; filename="')
+        assert f"filename*=UTF-8''{quote(attachment['filename'], safe='')}" in disposition
+        fallback = disposition.split('filename="', 1)[1].split('"', 1)[0]
+        assert '"' not in fallback and fallback.endswith(".png")
+
+
+async def test_a_pdf_download_names_itself_both_ways(api, sessions):
+    headers = await login(api, "manager")
+    recipient = await new_recipient(sessions)
+    pdf = await api.get(f"/portal/recipients/{recipient.id}/record.pdf", headers=headers)
+    assert pdf.status_code == 200, pdf.text
+    disposition = pdf.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="vaccination-record-')
+    assert "filename*=UTF-8''vaccination-record-" in disposition

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime
 
 from api.deps import Manager, Public, Reader, RecordId, SessionDep, SettingsDep
+from api.downloads import download
 from notifications.health_card import HealthCard, jwks
 from records.db import utcnow
 from services.exports import (
@@ -45,9 +46,7 @@ async def health_card_keys(settings: SettingsDep) -> JSONResponse:
 
 
 def _download(content: str | bytes, media_type: str, filename: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
-    )
+    return download(content, media_type, filename)
 
 
 FormatQuery = Annotated[

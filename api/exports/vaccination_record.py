@@ -18,6 +18,7 @@ from reportlab.lib.units import inch
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from starlette.responses import Response
 
+from api.downloads import download
 from api.pages import i18n
 from api.pages.choices import ETHNICITIES, RACES, ROUTES, SEXES, SITES
 from api.pages.i18n import _
@@ -25,11 +26,7 @@ from services.exports import RecordDose, VaccinationRecord
 
 
 def pdf_response(content: bytes, filename: str) -> Response:
-    return Response(
-        content,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
-    )
+    return download(content, "application/pdf", filename, {"Cache-Control": "no-store"})
 
 
 def _styles() -> dict[str, ParagraphStyle]:

@@ -25,6 +25,7 @@ from api.deps import (
     TemporalDep,
     after_commit,
 )
+from api.downloads import download
 from api.helpdesk.deps import TeamCase
 from api.helpdesk.schemas import (
     AgentCaseOut,
@@ -63,12 +64,7 @@ agent_router = APIRouter(prefix="/helpdesk/agent", tags=["help desk agents"])
 
 
 def _download(attachment: CaseAttachment) -> Response:
-    safe_name = attachment.filename.replace('"', "")
-    return Response(
-        content=attachment.data,
-        media_type=attachment.content_type,
-        headers={"Content-Disposition": f'attachment; filename="{safe_name}"'},
-    )
+    return download(attachment.data, attachment.content_type, attachment.filename)
 
 
 # --- requester ------------------------------------------------------------------------------------
