@@ -34,6 +34,7 @@ from api.inventory import lot_pages
 from api.inventory import marketplace_routes as marketplace
 from api.inventory import pages as inventory_pages
 from api.inventory import routes as inventory
+from api.limits import BodySizeLimit
 from api.links import pages as recipient_link_pages
 from api.links import routes as recipient_links
 from api.products import routes as products
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app.state.temporal = temporal_client
     install_error_handlers(app)
+    app.add_middleware(
+        BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
+    )
 
     @app.get("/health", tags=["health"], dependencies=[Public])
     async def health() -> dict[str, str]:

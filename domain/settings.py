@@ -102,6 +102,16 @@ class Settings(BaseSettings):
     helpdesk_attachment_max_bytes: int = Field(
         default=5 * 1024 * 1024, ge=0, description="Largest attachment accepted on a case"
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body (JSON, forms) the API reads; a larger one is a 413",
+    )
+    max_upload_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest file upload or help-desk intake (with its attachment) the API reads",
+    )
     helpdesk_attachment_types: str = Field(
         default="application/pdf,image/png,image/jpeg,text/plain",
         description="Attachment content types accepted on a case, separated by commas",

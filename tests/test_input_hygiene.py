@@ -267,3 +267,48 @@ async def test_a_pdf_download_names_itself_both_ways(api, sessions):
     disposition = pdf.headers["content-disposition"]
     assert disposition.startswith('attachment; filename="vaccination-record-')
     assert "filename*=UTF-8''vaccination-record-" in disposition
+
+
+class Stream:
+    """A request body sent in 64 KiB chunks, counting how many the server pulled."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.pulled = total, 0
+
+    async def __aiter__(self):
+        chunk = b" " * 65536
+        while self.pulled * len(chunk) < self.total:
+            self.pulled += 1
+            yield chunk
+
+
+async def test_bodies_over_the_limit_are_refused_with_413_before_they_are_read(api, settings):
+    big = Stream(40 * 1024 * 1024)
+    declared = await api.post(
+        "/auth/login",
+        content=big,
+        headers={"Content-Type": "application/json", "Content-Length": str(big.total)},
+    )
+    assert declared.status_code == 413, declared.text
+    assert declared.json()["code"] == "request_too_large"
+    assert big.pulled <= 1  # refused on its Content-Length, unread
+
+    unsized = Stream(40 * 1024 * 1024)
+    streamed = await api.post("/auth/login", content=unsized, headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413 and streamed.json()["code"] == "request_too_large"
+    assert unsized.pulled * 65536 <= settings.max_body_bytes + 2 * 65536  # read only up to the limit
+
+    # A form page is held to the same limit; an upload gets the larger one.
+    form = await api.post(
+        "/portal/login",
+        content=b"a=" + b"x" * settings.max_body_bytes,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert form.status_code == 413
+    manager = await login(api, "manager")
+    csv = "first_name,last_name,date_of_birth,sex\n" + "Ann,Lee,1970-01-01,female\n" * 60_000
+    assert settings.max_body_bytes < len(csv) < settings.max_upload_bytes
+    upload = await api.post(
+        "/recipients/upload", files={"file": ("people.csv", csv.encode(), "text/csv")}, headers=manager
+    )
+    assert upload.status_code != 413, upload.text
