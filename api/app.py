@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import devmail
+from api import access_log, devmail
 from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
 
     app.state.temporal = temporal_client
     install_error_handlers(app)
+    access_log.install()
     app.add_middleware(
         BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )

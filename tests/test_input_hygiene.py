@@ -3,14 +3,20 @@ errors without a code, respelled spent links, name search; each answered cleanly
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import logging
 from urllib.parse import quote
 
-from domain.journey_messages import LINK_APPOINTMENT
+import httpx
+import uvicorn
+
+from domain.journey_messages import LINK_APPOINTMENT, LINK_RECORD
 from domain.security import read_link, sign_link
 from records.db import transaction
 from records.recipients import Recipient
-from tests.conftest import login
+from tests.browser_fixtures import _InProcessServer, free_port
+from tests.conftest import eventually, login
 from tests.journeys import book, new_recipient, publish_slot, unique
 from tests.test_helpdesk import desk, fast_app, open_case, register_requester
 
@@ -312,3 +318,46 @@ async def test_bodies_over_the_limit_are_refused_with_413_before_they_are_read(a
         "/recipients/upload", files={"file": ("people.csv", csv.encode(), "text/csv")}, headers=manager
     )
     assert upload.status_code != 413, upload.text
+
+
+class Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+async def test_the_access_log_holds_no_link_or_set_password_token(app, settings, sessions):
+    recipient = await new_recipient(sessions)
+    token = sign_link(settings.secret_key, LINK_RECORD, {"r": recipient.id})
+    secret = "set-password-secret-0123456789abcdefghij"
+    port = free_port()
+    server = _InProcessServer(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="info", access_log=True, lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    kept = Kept()  # uvicorn's access logger does not propagate: listen on it directly
+    try:
+        await eventually(lambda: asyncio.sleep(0, server.started), timeout=30, what="the server")
+        logging.getLogger("uvicorn.access").addHandler(kept)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            await client.get(f"/r/record/{token}")  # found or not, its address is logged
+            await client.get(f"/r/record/{token}/record.pdf")
+            await client.get("/portal/set-password", params={"token": secret})
+            # Over real HTTP too, an oversized body is refused before it is read.
+            huge = await client.post(
+                "/auth/login",
+                content=b"{" + b" " * (settings.max_body_bytes + 1) + b"}",
+                headers={"Content-Type": "application/json"},
+            )
+            assert huge.status_code == 413 and huge.json()["code"] == "request_too_large"
+    finally:
+        server.should_exit = True
+        await serving
+        logging.getLogger("uvicorn.access").removeHandler(kept)
+    logged = kept.lines
+    assert any("/r/record/<token> " in line for line in logged), logged
+    assert any("/portal/set-password?token=<token>" in line for line in logged), logged
+    assert not [line for line in logged if token in line or secret in line]
