@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
@@ -15,11 +16,12 @@ from api.errors import Forbidden, NotFound, Unauthorized
 from api.permissions import Permission, allows
 from domain.security import token_digest
 from domain.settings import Settings
-from records.db import READS_ONLY, utcnow
+from records.db import READS_ONLY, transaction, utcnow
 from records.db import after_commit as after_commit  # where api modules have found it
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
+from services import idempotency
 from services.temporal import TemporalGateway
 
 SESSION_COOKIE = "cvms_session"
@@ -83,14 +85,52 @@ ReadsOnly = Depends(reads_only)
 # For the few routes that manage their own short transactions (logins).
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        max_length=120,
-        description="Send the same key when retrying a request: it takes effect once.",
-    ),
-]
+
+async def idempotency_key(
+    request: Request,
+    db: SessionDep,
+    sessions: SessionsDep,
+    header: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=120,
+            description="Send the same key when retrying a request: it takes effect once. The same "
+            "key with another body is refused (422 idempotency_key_reused).",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's idempotency key (the header, else the body's idempotency_key), checked
+    against the body it first came with."""
+    raw = await request.body()  # FastAPI has read it already: this is its cached copy
+    key = header
+    if key is None:
+        try:
+            given = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            given = None
+        if isinstance(given, dict) and isinstance(given.get("idempotency_key"), str):
+            key = given["idempotency_key"]
+    if not key:
+        return header
+    check = {
+        "request": idempotency.request_digest(request.method, request.url.path),
+        "key": key,
+        "body": idempotency.body_digest(raw),
+    }
+    connection = await db.connection()
+    if connection.sync_connection is not None and connection.sync_connection.get_execution_options().get(
+        READS_ONLY
+    ):
+        # A reading transaction on SQLite must not take the writer's lock: record it on its own.
+        async with transaction(sessions) as own:
+            await idempotency.check_key(own, **check)
+    else:
+        await idempotency.check_key(db, **check)
+    return header
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 

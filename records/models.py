@@ -5,6 +5,7 @@ from records import (  # noqa: F401
     eligibility,
     helpdesk,
     holds,
+    idempotency,
     inventory,
     journeys,
     links,

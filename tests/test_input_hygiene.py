@@ -17,7 +17,7 @@ from records.db import transaction
 from records.recipients import Recipient
 from tests.browser_fixtures import _InProcessServer, free_port
 from tests.conftest import eventually, login
-from tests.journeys import book, new_recipient, publish_slot, unique
+from tests.journeys import add_lot, book, document, new_recipient, publish_slot, unique
 from tests.test_helpdesk import desk, fast_app, open_case, register_requester
 
 __all__ = ["desk", "fast_app"]  # the help desk's fixtures, used here too
@@ -361,3 +361,54 @@ async def test_the_access_log_holds_no_link_or_set_password_token(app, settings,
     assert any("/r/record/<token> " in line for line in logged), logged
     assert any("/portal/set-password?token=<token>" in line for line in logged), logged
     assert not [line for line in logged if token in line or secret in line]
+
+
+async def test_the_same_idempotency_key_with_another_body_is_refused(api, sessions):
+    manager = await login(api, "manager")
+    first, second = await new_recipient(sessions), await new_recipient(sessions)
+    slot = await publish_slot(api, manager, start_in=3600, length=600)
+    key = {**manager, "Idempotency-Key": unique("same-")}
+
+    booked = await api.post(
+        "/appointments", json={"recipient_id": first.id, "slot_id": slot["id"]}, headers=key
+    )
+    assert booked.status_code == 201, booked.text
+    # A retry (the same body, spelled differently) is answered with the same booking.
+    retried = await api.post(
+        "/appointments",
+        content=f'{{ "slot_id": {slot["id"]}, "recipient_id": {first.id} }}',
+        headers={**key, "Content-Type": "application/json"},
+    )
+    assert retried.status_code == 201 and retried.json()["id"] == booked.json()["id"]
+    # The same key for another person is refused and books nothing.
+    other = await api.post(
+        "/appointments", json={"recipient_id": second.id, "slot_id": slot["id"]}, headers=key
+    )
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused", other.text
+    listed = await api.get("/appointments", params={"recipient_id": second.id}, headers=manager)
+    assert listed.json() == []
+    # The key in the body is held to the same rule.
+    body_key = unique("body-")
+    once = await api.post(
+        "/appointments",
+        json={"recipient_id": second.id, "slot_id": slot["id"], "idempotency_key": body_key},
+        headers=manager,
+    )
+    assert once.status_code == 201, once.text
+    third = await new_recipient(sessions)
+    reused = await api.post(
+        "/appointments",
+        json={"recipient_id": third.id, "slot_id": slot["id"], "idempotency_key": body_key},
+        headers=manager,
+    )
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
+
+    # Doses too.
+    lot = await add_lot(sessions, "pfizer")
+    dose_key = {**manager, "Idempotency-Key": unique("dose-")}
+    given = await document(api, dose_key, first.id, product="pfizer", lot=lot)
+    assert given.status_code == 201, given.text
+    changed = await document(
+        api, dose_key, first.id, product="pfizer", lot=lot, injection_site="right_deltoid"
+    )
+    assert changed.status_code == 422 and changed.json()["code"] == "idempotency_key_reused", changed.text
