@@ -40,19 +40,13 @@ MIN_NAME_LETTERS = 2
 
 
 def _name_filters(words: list[str]) -> list[ColumnElement[bool]]:
-    """Each word of the query must start a word of the first or last name (folded); the
-    words are literal (a % or _ in the query matches only itself)."""
+    """Each word of the query must start a first or last name (folded); the words are literal
+    (a % or _ in the query matches only itself)."""
     filters = []
     for word in words:
-        starts, inner = f"{like_pattern(word)}%", f"% {like_pattern(word)}%"
+        starts = f"{like_pattern(word)}%"
         filters.append(
-            or_(
-                *(
-                    key.like(p, escape="\\")
-                    for key in (Recipient.first_key, Recipient.last_key)
-                    for p in (starts, inner)
-                )
-            )
+            or_(Recipient.first_key.like(starts, escape="\\"), Recipient.last_key.like(starts, escape="\\"))
         )
     return filters
 
