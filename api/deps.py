@@ -74,63 +74,81 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def reads_only(db: SessionDep) -> None:
-    """For a route whose transaction only reads (a booking reads, then its workflow writes): on
-    SQLite it no longer holds the one writer's lock, so a crowd of such requests runs side by side.
-    Route dependencies are solved first, so this marks the transaction before it begins."""
-    await db.connection(execution_options={READS_ONLY: True})
-
-
-ReadsOnly = Depends(reads_only)
 # For the few routes that manage their own short transactions (logins).
 SessionsDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_KEY_MAX = 120
+
+
+def _sent_key(header: str | None, raw: bytes) -> str | None:
+    """The request's idempotency key: the header, else the JSON body's idempotency_key."""
+    if header is not None:
+        return header
+    try:
+        given = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return None
+    key = given.get("idempotency_key") if isinstance(given, dict) else None
+    return key if isinstance(key, str) else None
+
+
+async def _check_key(request: Request, db: AsyncSession, header: str | None) -> None:
+    raw = await request.body()  # FastAPI has read it already: this is its cached copy
+    key = _sent_key(header, raw)
+    if not key or len(key) > IDEMPOTENCY_KEY_MAX:  # too long: the header's own check refuses it
+        return
+    await idempotency.check_key(
+        db,
+        request=idempotency.request_digest(request.method, request.url.path),
+        key=key,
+        body=idempotency.body_digest(raw),
+    )
+    request.state.idempotency_checked = True
 
 
 async def idempotency_key(
     request: Request,
     db: SessionDep,
-    sessions: SessionsDep,
     header: Annotated[
         str | None,
         Header(
-            alias="Idempotency-Key",
-            max_length=120,
+            alias=IDEMPOTENCY_HEADER,
+            max_length=IDEMPOTENCY_KEY_MAX,
             description="Send the same key when retrying a request: it takes effect once. The same "
             "key with another body is refused (422 idempotency_key_reused).",
         ),
     ] = None,
 ) -> str | None:
-    """The request's idempotency key (the header, else the body's idempotency_key), checked
-    against the body it first came with."""
-    raw = await request.body()  # FastAPI has read it already: this is its cached copy
-    key = header
-    if key is None:
-        try:
-            given = json.loads(raw) if raw.strip() else None
-        except ValueError:
-            given = None
-        if isinstance(given, dict) and isinstance(given.get("idempotency_key"), str):
-            key = given["idempotency_key"]
-    if not key:
-        return header
-    check = {
-        "request": idempotency.request_digest(request.method, request.url.path),
-        "key": key,
-        "body": idempotency.body_digest(raw),
-    }
-    connection = await db.connection()
-    if connection.sync_connection is not None and connection.sync_connection.get_execution_options().get(
-        READS_ONLY
-    ):
-        # A reading transaction on SQLite must not take the writer's lock: record it on its own.
-        async with transaction(sessions) as own:
-            await idempotency.check_key(own, **check)
-    else:
-        await idempotency.check_key(db, **check)
+    """The Idempotency-Key header, checked against the body the key first came with (in the
+    request's transaction, unless a reading route checked it before its transaction began)."""
+    if not getattr(request.state, "idempotency_checked", False):
+        await _check_key(request, db, header)
     return header
 
 
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+async def _key_checked_first(request: Request, sessions: SessionsDep) -> None:
+    # Before a reading transaction begins: its own short write, one connection at a time.
+    header = request.headers.get(IDEMPOTENCY_HEADER)
+    if _sent_key(header, await request.body()) is None:
+        return
+    async with transaction(sessions) as own:
+        await _check_key(request, own, header)
+
+
+async def reads_only(db: SessionDep, _key: Annotated[None, Depends(_key_checked_first)]) -> None:
+    """For a route whose transaction only reads (a booking reads, then its workflow writes): on
+    SQLite it no longer holds the one writer's lock, so a crowd of such requests runs side by side.
+    Route dependencies are solved first, so this marks the transaction before it begins; an
+    idempotency key is checked (a short write of its own) just before."""
+    await db.connection(execution_options={READS_ONLY: True})
+
+
+ReadsOnly = Depends(reads_only)
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
 
 
