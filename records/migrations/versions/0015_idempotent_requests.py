@@ -1,7 +1,7 @@
 """idempotent_requests: the body digest each Idempotency-Key was first sent with
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014_pending_starts
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from records.db import UTCDateTime
 
-revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0013"
+revision: str = "0015"
+down_revision: str | Sequence[str] | None = "0014_pending_starts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
