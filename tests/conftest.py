@@ -151,9 +151,22 @@ async def _reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
+async def connect_when_ready(address: str, timeout: float = 60.0) -> Client:
+    """A client of a dev server that has just opened its port: its frontend answers "not healthy
+    yet" for a moment (longer on a busy machine), so connect again until it answers."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await Client.connect(address, data_converter=data_converter)
+        except RuntimeError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 async def temporal(temporal_address: str) -> Client:
-    return await Client.connect(temporal_address, data_converter=data_converter)
+    return await connect_when_ready(temporal_address)
 
 
 @pytest.fixture(scope="session")

@@ -448,18 +448,23 @@ async def test_a_thousand_concurrent_bookings_over_http_fill_ten_seats_and_refus
 
             async def book(rid: int) -> httpx.Response:
                 # As a real client would: a dropped connection (a crowd of 1,000 on 2 cores
-                # can overflow a socket queue) is retried with the same Idempotency-Key,
-                # which must never book twice.
-                for attempt in range(3):
+                # can overflow a socket queue) or a 503 (the booking missed its deadline while
+                # the worker was swamped) is retried with the same Idempotency-Key, after the
+                # Retry-After the 503 gives; a retry must never book twice.
+                for attempt in range(6):
                     try:
-                        return await http.post(
+                        response = await http.post(
                             "/appointments",
                             json={"recipient_id": rid, "slot_id": slot["id"]},
                             headers={**scheduler, "Idempotency-Key": f"crowd-{rid}"},
                         )
                     except httpx.TransportError:
-                        if attempt == 2:
+                        if attempt == 5:
                             raise
+                        continue
+                    if response.status_code != 503 or attempt == 5:
+                        return response
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
                 raise AssertionError("unreachable")
 
             responses = await asyncio.gather(*(book(rid) for rid in recipients))

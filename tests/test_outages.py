@@ -29,8 +29,7 @@ from records.db import transaction
 from records.recipients import Recipient
 from records.scheduling import Appointment
 from records.users import User
-from services.temporal import data_converter
-from tests.conftest import eventually, login
+from tests.conftest import connect_when_ready, eventually, login
 from tests.journeys import add_lot, new_product, new_recipient, publish_slot, unique
 from tests.test_helpdesk import open_case, register_requester
 from worker.devserver import free_port, start_dev_server, wait_for_port
@@ -159,7 +158,7 @@ def requests(world: World, tag: str) -> dict[str, Callable[[], Awaitable[httpx.R
             "/recipients/uploads",
             files={
                 "file": (
-                    "r.csv",
+                    "outage.csv",
                     (CSV_HEADER + f"Ana,{upload_name},1980-02-03,female,,,en,\n").encode(),
                     "text/csv",
                 )
@@ -295,7 +294,7 @@ async def test_with_temporal_frozen_every_request_answers_in_time(settings, sess
     )
     try:
         wait_for_port("127.0.0.1", port, 60, server)
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+        client = await connect_when_ready(f"127.0.0.1:{port}")
         own = outage_settings(settings, temporal_address=f"127.0.0.1:{port}")
         async with serving(own, client) as api, build_worker(client, own):
             world = await make_world(api, sessions, smtp)
