@@ -6,6 +6,7 @@ which has a log-out button."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.browser_fixtures import assert_accessible
 from worker.dev import banner
@@ -83,3 +84,23 @@ async def test_the_404_page_passes_axe(page):
     assert response.status == 404
     assert await page.title() == "Not found · cvms"
     await assert_accessible(page)
+
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_the_readme_shows_what_the_launcher_prints(settings):
+    from domain.settings import Settings
+
+    assert banner(Settings(), ".cvms").strip() in README
+
+
+async def test_every_page_address_in_the_readme_has_a_page(api):
+    table = README.split("## The pages, and their addresses", 1)[1].split("\n## ", 1)[0]
+    addresses = sorted(set(re.findall(r"`(/[^`\s]*)`", table)))
+    assert "/portal/recipients/{id}/record.pdf" in addresses and len(addresses) > 25
+    for address in addresses:
+        path = re.sub(r"\{[a-z]+\}", "1", address)
+        answer = await api.get(path, headers=BROWSER)
+        assert "There is no page at this address." not in answer.text, address
+        assert answer.status_code in (200, 303, 403, 404, 410), (address, answer.status_code)
