@@ -97,7 +97,8 @@ class EmailActivities:
                 attachments=(
                     Attachment(
                         filename="invite.ics",
-                        content_type=f"text/calendar; method={invite.method}",
+                        # Without its charset a mail client reads the text as ASCII (Spanish garbled).
+                        content_type=f"text/calendar; method={invite.method}; charset=utf-8",
                         data=build_ics(invite),
                     ),
                 ),

@@ -387,6 +387,7 @@ class JourneyActivities:
                     description=description.format(url=appointment_url),
                     organizer_email=parseaddr(self.settings.mail_from)[1],
                     attendee_email=recipient.email,
+                    made_at=utcnow().isoformat(),
                 )
         return EmailRequest(
             key=step.key,

@@ -37,6 +37,7 @@ from api.inventory import routes as inventory
 from api.limits import BodySizeLimit
 from api.links import pages as recipient_link_pages
 from api.links import routes as recipient_links
+from api.pages.rendering import install_page_not_found
 from api.products import routes as products
 from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.add_middleware(
         BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
+    install_page_not_found(app)
 
     @app.get("/health", tags=["health"], dependencies=[Public])
     async def health() -> dict[str, str]:

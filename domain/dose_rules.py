@@ -36,6 +36,8 @@ code                       kind        when
                                        (or not after the previous dose)
 ``series_complete``        conflict    dose number beyond ``rule.doses``
 ``wrong_product``          conflict    dose n > 1 of another product
+``product_not_booked``     conflict    a dose of another product than the
+                                       series' booked appointment
 ``dose_number_mismatch``   conflict    dose 1 with a previous dose, or dose
                                        n > 1 without one
 ``invalid_dose_number``    invalid     dose number < 1
@@ -63,6 +65,7 @@ __all__ = [
     "RuleViolation",
     "check_booking",
     "check_documentation",
+    "check_next_product",
     "check_same_product",
     "day_length",
     "is_series_complete",
@@ -379,6 +382,23 @@ def check_same_product(series_product_code: str, product_code: str) -> None:
             f"This series is {series_product_code}; a later dose must be the same "
             f"product, not {product_code}.",
             details={"series_product": series_product_code, "product": product_code},
+        )
+
+
+def check_next_product(
+    series_product_code: str | None, booked_product_code: str | None, product_code: str
+) -> None:
+    """The next dose is the series' product (after its first dose) and the product its booked
+    appointment is for: a dose of another product is refused, never silently documented and
+    counted as the appointment's. ``None``: no series product yet, no active appointment."""
+    if series_product_code is not None:
+        check_same_product(series_product_code, product_code)
+    if booked_product_code is not None and booked_product_code != product_code:
+        raise RuleViolation(
+            "product_not_booked",
+            f"The recipient is booked for {booked_product_code}, not {product_code}; document the "
+            f"booked product, or cancel the appointment first.",
+            details={"booked_product": booked_product_code, "product": product_code},
         )
 
 

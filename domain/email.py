@@ -20,6 +20,7 @@ class CalendarInvite:
     description: str
     organizer_email: str
     attendee_email: str
+    made_at: str | None = None  # when the invite was made (its DTSTAMP), an ISO instant, UTC
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from domain.dose_rules import (
     RuleViolation,
     check_booking,
     check_documentation,
+    check_next_product,
     check_same_product,
     next_dose_window,
 )
@@ -33,6 +34,16 @@ from domain.journey_messages import (
 from domain.journey_timers import TimedAppointment, TimedDose, TimerInputs, next_timer
 from domain.refusals import as_application_error, refused
 from domain.scheduling import cannot_move_message, may_move
+
+
+def next_product(series: JourneyInput) -> str | None:
+    """The product the series' next dose must be: its active appointment's, else (after its first
+    dose) the series' own; None when a walk-in may start it with any product."""
+    if series.appointment is not None and series.appointment.active:
+        return series.appointment.product_code
+    if series.doses:
+        return series.rule.code if series.rule is not None else series.doses[-1].product_code
+    return None
 
 
 class SeriesState:
@@ -102,8 +113,8 @@ class SeriesState:
         rule = self._series_rule(request.rule)
         self._check_number(request.dose_number, number)
         try:
-            if self.doses:
-                check_same_product(rule.code, request.rule.code)
+            booked = self.appointment.product_code if self.appointment and self.appointment.active else None
+            check_next_product(rule.code if self.doses else None, booked, request.rule.code)
             warning = check_documentation(
                 rule,
                 number,

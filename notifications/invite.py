@@ -9,7 +9,9 @@ from icalendar import Calendar, Event, vCalAddress, vText
 from domain.email import CalendarInvite
 
 
-def build_ics(invite: CalendarInvite, stamp: datetime | None = None) -> bytes:
+def build_ics(invite: CalendarInvite) -> bytes:
+    """The invite as iCalendar text (UTF-8). DTSTAMP is when the invite was made (RFC 5545: when
+    the scheduling message was created), never the appointment's start."""
     calendar = Calendar()
     calendar.add("prodid", "-//cvms//vaccination appointments//EN")
     calendar.add("version", "2.0")
@@ -17,7 +19,8 @@ def build_ics(invite: CalendarInvite, stamp: datetime | None = None) -> bytes:
     event = Event()
     event.add("uid", invite.uid)
     event.add("sequence", invite.sequence)
-    event.add("dtstamp", stamp or datetime.fromisoformat(invite.start).astimezone(UTC))
+    made_at = datetime.fromisoformat(invite.made_at) if invite.made_at else datetime.now(UTC)
+    event.add("dtstamp", made_at.astimezone(UTC))
     event.add("dtstart", datetime.fromisoformat(invite.start).astimezone(UTC))
     event.add("dtend", datetime.fromisoformat(invite.end).astimezone(UTC))
     event.add("summary", invite.summary)

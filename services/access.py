@@ -24,6 +24,7 @@ from domain.security import (
 from domain.settings import Settings
 from records.audit import audit
 from records.db import transaction, utcnow
+from records.helpdesk import Agent
 from records.locations import Location
 from records.users import LoginFailure, LoginSession, Membership, Role, User
 from services.mail import queue_email
@@ -129,6 +130,19 @@ async def open_session(
             )
         )
     return OpenedSession(user=user, active_location_id=active, token=token, expires_at=expires)
+
+
+PORTAL_HOME = "/portal"
+AGENT_QUEUE = "/helpdesk/agent/queue"
+
+
+async def start_page(db: AsyncSession, opened: OpenedSession) -> str:
+    """Where a login lands when it was not sent to a page: location staff on the portal, a
+    help-desk agent with no location on their queue (the portal has nothing for them)."""
+    if opened.active_location_id is not None:
+        return PORTAL_HOME
+    agent = (await db.execute(select(Agent).where(Agent.user_id == opened.user.id))).scalar_one_or_none()
+    return AGENT_QUEUE if agent is not None and agent.is_active else PORTAL_HOME
 
 
 async def close_session(db: AsyncSession, login: LoginSession) -> None:

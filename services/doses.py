@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.dose_rules import to_local
+from domain.dose_rules import check_next_product, to_local
 from domain.journey_messages import (
     DocumentRequest,
     DoseChanges,
@@ -26,6 +26,7 @@ from domain.journey_messages import (
     journey_id,
 )
 from domain.refusals import Conflict, Invalid, NotFound
+from domain.series import next_product
 from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.journeys import Dose, Journey
@@ -107,6 +108,17 @@ async def usable_lot(
     return lot
 
 
+def check_product_fits(series: JourneyInput, product_code: str) -> None:
+    """Refuses a dose of another product than the series' or its booked appointment's before
+    anything else is checked (the journey workflow checks the same rule when it records it)."""
+    appointment = series.appointment
+    check_next_product(
+        series.rule.code if series.doses and series.rule is not None else None,
+        appointment.product_code if appointment is not None and appointment.active else None,
+        product_code,
+    )
+
+
 async def fresh_dose(sessions: async_sessionmaker[AsyncSession], dose_id: int) -> Dose:
     """The dose as the workflow's activity wrote it (the request's own transaction has ended)."""
     async with transaction(sessions) as db:
@@ -164,6 +176,9 @@ async def document_dose(
             f"unknown product {new.product_code!r}",
             errors=[{"field": "product_code", "message": "unknown product"}],
         )
+    _jid, series_no = await current_series(db, recipient_id)
+    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
+    check_product_fits(snapshot, product.code)
     lot = await usable_lot(db, location, product.code, new.lot_number, given_at)
     await check_eligible(
         db,
@@ -173,8 +188,6 @@ async def document_dose(
         at=given_at,
         screening=new.screening,
     )
-    _jid, series_no = await current_series(db, recipient_id)
-    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
     request = DocumentRequest(
         rule=product.rule(),
         location_id=location.id,
@@ -319,12 +332,15 @@ async def series_view(
 @dataclass(frozen=True)
 class RecipientSeries:
     """The recipient's doses (wherever given, with place and product), their appointments at
-    the location, the location's usable lots, and its open slots for the next dose."""
+    the location, the location's usable lots, and its open slots for the next dose. When the
+    next dose must be one product (the booked appointment's, or the series'), `next_product`
+    names it and `lots` hold only that product's lots, the one that expires first first."""
 
     doses: list[tuple[Dose, Location, Product]]
     appointments: list[Appointment]
     lots: list[InventoryLot]
     open_slots: list[Slot]
+    next_product: str | None = None
 
 
 async def recipient_series(
@@ -356,25 +372,25 @@ async def recipient_series(
         .scalars()
         .all()
     )
+    _jid, series_no = await current_series(db, recipient_id)
+    must_be = next_product(await journey_snapshot(db, settings, recipient_id, series_no))
     today = to_local(utcnow(), location.time_zone).date()
-    lots = (
-        (
-            await db.execute(
-                select(InventoryLot)
-                .where(
-                    InventoryLot.location_id == location.id,
-                    InventoryLot.expires_on >= today,
-                    InventoryLot.on_hand > 0,
-                )
-                .order_by(InventoryLot.product_code, InventoryLot.expires_on)
-            )
-        )
-        .scalars()
-        .all()
+    usable = select(InventoryLot).where(
+        InventoryLot.location_id == location.id,
+        InventoryLot.expires_on >= today,
+        InventoryLot.on_hand > 0,
     )
+    if must_be is not None:
+        usable = usable.where(InventoryLot.product_code == must_be)
+    lots = (
+        await db.execute(
+            usable.order_by(InventoryLot.product_code, InventoryLot.expires_on, InventoryLot.lot_number)
+        )
+    ).scalars()
     return RecipientSeries(
         doses=dose_rows,
         appointments=list(appointments),
         lots=list(lots),
         open_slots=await bookable_slots(db, settings, location, given),
+        next_product=must_be,
     )

@@ -112,3 +112,12 @@ async def screenshot(page: Any, name: str) -> None:
     """Saves the whole page as test-artifacts/<name>.png for a reviewer to look at."""
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+async def assert_accessible(page: Any) -> None:
+    """axe-core's checks (WCAG 2 A and AA) on the page as it is shown: no violation."""
+    from axe_playwright_python.async_playwright import Axe
+
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+    results = await Axe().run(page, options={**options, "resultTypes": ["violations"]})
+    assert results.violations_count == 0, results.generate_report()

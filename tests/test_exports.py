@@ -214,3 +214,31 @@ async def test_recipient_downloads_their_card_through_the_signed_record_link(api
     assert (await api.get(f"/r/record/{token[:-2]}xx/health-card")).status_code == 403
     other = sign_link(settings.secret_key, LINK_RECORD, {"r": recipient.id + 1, "j": dose["journey_id"]})
     assert (await api.get(f"/r/record/{other}/health-card.png")).status_code == 404
+
+
+async def test_the_registration_form_wraps_between_words_never_inside_one(api, sessions, settings):
+    """Read back with pypdf, each cell's words are whole: "Pfizer-BioNTech" and "Intramuscular"
+    were cut in two ("Pfizer-BioNTe/ch") by columns narrower than the word."""
+    from tests.test_portal_journey import pdf_text
+
+    provider = await login(api, "provider")
+    recipient, dose = await _documented(api, sessions, provider)
+    expected = {
+        "en": ["Pfizer-BioNTech", "Intramuscular", "Left deltoid", "Administered by", dose["lot_number"]],
+        "es": [
+            "Pfizer-BioNTech",
+            "Intramuscular",
+            "Deltoides izquierdo",
+            "Administrada por",
+            dose["lot_number"],
+        ],
+    }
+    for lang, phrases in expected.items():
+        form = await api.get(
+            f"/portal/recipients/{recipient.id}/registration-form.pdf?lang={lang}", headers=provider
+        )
+        assert form.status_code == 200, form.text
+        words = set(pdf_text(form.content).split())
+        for phrase in phrases:
+            for word in phrase.split():
+                assert word in words, (lang, word, sorted(w for w in words if w[:4] == word[:4]))

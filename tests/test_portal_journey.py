@@ -189,7 +189,8 @@ async def test_provider_documents_a_walk_in_dose_edits_it_and_removes_it_with_a_
     await page.get_by_text("The dose is corrected.").wait_for()
     await page.get_by_text("Right thigh, Intramuscular").wait_for()
 
-    await page.get_by_label("Reason for removing dose 1").fill("entered for the wrong person")
+    await page.get_by_role("button", name="Remove dose 1 in error").click()
+    await page.get_by_label("Reason for removing the dose").fill("entered for the wrong person")
     await page.get_by_role("button", name="Remove in error").click()
     await page.get_by_text("The dose is removed as entered in error").wait_for()
     await page.get_by_text("entered for the wrong person").wait_for()

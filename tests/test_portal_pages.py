@@ -173,6 +173,8 @@ async def test_manager_adds_a_user_changes_the_role_and_removes_them(page, smtp)
     assert await row.get_by_label("Role of Nia Nurse").input_value() == "scheduler"
 
     await row.get_by_role("button", name="Remove Nia Nurse").click()
+    await page.get_by_role("heading", name="Remove this user from the location?").wait_for()  # asks once
+    await page.get_by_role("button", name="Remove the user").click()
     await page.get_by_text("The user no longer has a role at this location.").wait_for()
     assert await page.get_by_role("row").filter(has_text=login_name).count() == 0
 

@@ -28,6 +28,36 @@ class PortTaken(SystemExit):
     pass
 
 
+# The pages the launcher prints, as paths on the API (tests/test_page_addresses.py opens each).
+PAGES = (
+    ("Provider portal", "/portal", ""),
+    ("Vaccine finder", "/find", "   (public; JSON: {base}/public/locations)"),
+    ("Help desk", "/helpdesk", "   (agents: {base}/helpdesk/agent/queue)"),
+    ("Captured mail", "/dev/mail/view", "   (JSON: {base}/dev/mail)"),
+)
+
+
+def banner(settings: Settings, state: Path | str) -> str:
+    """What the launcher prints once the stack is up: every address a user opens."""
+    base = f"http://127.0.0.1:{settings.api_port}"
+    pages = "\n".join(f"  {name:<17} {base}{path}{more.format(base=base)}" for name, path, more in PAGES)
+    logins = "\n".join(f"    {d.login_name:<10} {d.roles}" for d in demo_logins())
+    return f"""
+cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
+
+  API               {base}
+  API docs          {base}/docs
+{pages}
+  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}
+  Temporal frontend 127.0.0.1:{settings.temporal_port}
+  SMTP capture      127.0.0.1:{settings.smtp_port}
+  Logs              {state}/*.log
+
+  Demo logins (password: {DEMO_PASSWORD}):
+{logins}
+"""
+
+
 def _check_ports(settings: Settings) -> None:
     wanted = [
         (settings.api_port, "CVMS_API_PORT", "the API"),
@@ -141,28 +171,7 @@ def run_dev(settings: Settings) -> None:
         stop_all()
         raise
 
-    base = f"http://127.0.0.1:{settings.api_port}"
-    logins = "\n".join(f"    {d.login_name:<10} {d.roles}" for d in demo_logins())
-    print(
-        f"""
-cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
-
-  API               {base}
-  API docs          {base}/docs
-  Provider portal   {base}/portal
-  Vaccine finder    {base}/find   (public; JSON: {base}/public/locations)
-  Help desk         {base}/helpdesk   (agents: {base}/helpdesk/agent/queue)
-  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}
-  Temporal frontend 127.0.0.1:{settings.temporal_port}
-  Captured mail     {base}/dev/mail/view   (JSON: {base}/dev/mail)
-  SMTP capture      127.0.0.1:{settings.smtp_port}
-  Logs              {state}/*.log
-
-  Demo logins (password: {DEMO_PASSWORD}):
-{logins}
-""",
-        flush=True,
-    )
+    print(banner(settings, state), flush=True)
 
     stopping = False
 

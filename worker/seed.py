@@ -203,6 +203,6 @@ def demo_logins() -> list[DemoLogin]:
         DemoLogin(login, ", ".join(f"{role} at {code}" for code, role in roles.items()))
         for login, _first, _last, roles in DEMO_USERS
     ] + [
-        DemoLogin(DEMO_AGENT[0], "help-desk agent and administrator, all teams (log in at /auth/login)"),
+        DemoLogin(DEMO_AGENT[0], "help-desk agent and administrator, all teams (log in at /portal/login)"),
         DemoLogin(DEMO_REQUESTER[0], "help-desk requester (log in at /helpdesk/login)"),
     ]

@@ -127,8 +127,12 @@ class JourneyWorkflow(SeriesState):
         self.done.add(timer.mark)
         appointment = self.appointment
         if timer.event == REMINDER and appointment is not None:
+            # The reminder carries the invite too (same UID and SEQUENCE: the same calendar event).
             self._announce(
-                "reminder", f"a{appointment.appointment_id}.{appointment.invite_sequence}", appointment
+                "reminder",
+                f"a{appointment.appointment_id}.{appointment.invite_sequence}",
+                appointment,
+                invite="REQUEST",
             )
         elif timer.event == MISSED and appointment is not None:
             async with self.lock:

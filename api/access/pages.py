@@ -21,6 +21,7 @@ from api.pages.csrf import CheckedForm
 from api.pages.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.pages.rendering import PageRoute, field_errors, redirect, render, safe_next
 from domain.refusals import Invalid, Throttled, Unauthenticated
+from records.db import reading
 from services import access
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -62,6 +63,9 @@ async def login_submit(
             next=target,
             login_name=login_name,
         )
+    if target == access.PORTAL_HOME:  # no page asked for: the login's own start page
+        async with reading(sessions) as db:
+            target = await access.start_page(db, opened)
     response = redirect(target)
     set_session_cookie(response, opened.token, settings)
     if opened.user.preferred_language in LANGUAGES and LANGUAGE_COOKIE not in request.cookies:

@@ -12,10 +12,12 @@ from starlette.responses import Response
 from api.access.deps import LocationUserDep
 from api.access.schemas import UserAdd
 from api.deps import Actor, Manager, SessionDep, SettingsDep, TemporalDep
+from api.pages.confirm import Confirm, ask_once
 from api.pages.csrf import CheckedForm
+from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, render
 from domain.refusals import Conflict
-from records.users import Role
+from records.users import Role, User
 from services.access import add_location_user, change_location_role, location_users, remove_location_user
 
 router = APIRouter(prefix="/portal/users", route_class=PageRoute, include_in_schema=False)
@@ -80,4 +82,20 @@ async def change_role_submit(
 async def remove_user_submit(
     request: Request, membership: LocationUserDep, actor: Manager, form: CheckedForm, db: SessionDep
 ) -> Response:
+    user = await db.get(User, membership.user_id)
+    asked = ask_once(
+        request,
+        actor,
+        form,
+        Confirm(
+            action=f"/portal/users/{membership.user_id}/remove",
+            heading=N_("Remove this user from the location?"),
+            button=N_("Remove the user"),
+            back="/portal/users",
+            subject=f"{user.full_name} ({user.login_name})" if user else str(membership.user_id),
+            lead=N_("They can no longer work at this location; what they recorded stays."),
+        ),
+    )
+    if isinstance(asked, Response):
+        return asked
     return await _change(request, actor, db, remove_location_user(db, actor, membership), "user_removed")

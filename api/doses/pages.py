@@ -18,6 +18,7 @@ from api.doses.schemas import DoseEdit, DoseIn
 from api.eligibility.pages import answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.exports.vaccination_record import pdf_response, record_pdf, registration_form_pdf
+from api.pages.confirm import Confirm, ask_once
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, field_errors, redirect, refusal_errors, render
@@ -232,13 +233,33 @@ async def edit_dose_submit(
 
 @router.post("/doses/{dose_id}/remove")
 async def remove_dose_submit(
-    dose_id: RecordId, actor: Documenter, dose: DoseDep, form: CheckedForm, wiring: WiringDep
+    request: Request,
+    dose_id: RecordId,
+    actor: Documenter,
+    dose: DoseDep,
+    form: CheckedForm,
+    wiring: WiringDep,
 ) -> Response:
     recipient_id = dose.recipient_id
-    reason = str(form.get("reason", "")).strip()
-    if not reason:
-        raise Unprocessable(N_("Give the reason the dose is removed."))
-    await doses.remove_dose(**wiring.io_sessions, dose=dose, actor=actor.actor, reason=reason[:500])
+    recipient = await load_recipient(wiring.db, recipient_id)
+    reason = ask_once(
+        request,
+        actor,
+        form,
+        Confirm(
+            action=f"/portal/doses/{dose_id}/remove",
+            heading=N_("Remove this dose as entered in error?"),
+            button=N_("Remove in error"),
+            back=f"/portal/recipients/{recipient_id}",
+            subject=f"{recipient.full_name} · {dose.lot_number}",
+            when=dose.given_at,
+            lead=N_("The dose stays in the record, marked as removed in error with your reason."),
+            reason=N_("Reason for removing the dose"),
+        ),
+    )
+    if isinstance(reason, Response):
+        return reason
+    await doses.remove_dose(**wiring.io_sessions, dose=dose, actor=actor.actor, reason=reason)
     return redirect(f"/portal/recipients/{recipient_id}?notice=dose_removed")
 
 

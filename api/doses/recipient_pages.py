@@ -66,6 +66,10 @@ async def recipient_context(
             (a for a in found.appointments if a.status in ("booked", "checked_in")), None
         ),
         "lots": found.lots,
+        # A booked or later dose is of one product: its lot that expires first is the default. A
+        # walk-in starting a series chooses the lot (and with it the product) itself.
+        "next_product": found.next_product,
+        "default_lot_id": found.lots[0].id if found.next_product and found.lots else None,
         "product_names": product_names,
         "open_slots": found.open_slots,
         **await _document_screening(db, sorted({lot.product_code for lot in found.lots}), product_names),

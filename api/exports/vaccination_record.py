@@ -15,6 +15,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import inch
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from starlette.responses import Response
 
@@ -39,9 +40,33 @@ def _styles() -> dict[str, ParagraphStyle]:
     }
 
 
+CELL_PADDING = 6.0  # reportlab's default left and right padding of a table cell
+
+
+def fitted_widths(rows: list[list[str]], widths: list[float], font: str, size: float) -> list[float]:
+    """Column widths in which the longest word of each column fits on one line: a column that is
+    too narrow for a word ("Pfizer-BioNTech", "Intramuscular") widens, and the columns with room
+    to spare give it up in proportion, so cells wrap between words, never inside one."""
+    need = [
+        max((stringWidth(word, font, size) for row in rows for word in str(row[i]).split()), default=0.0)
+        + 2 * CELL_PADDING
+        for i in range(len(widths))
+    ]
+    fitted = [max(width, needed) for width, needed in zip(widths, need, strict=True)]
+    excess = sum(fitted) - sum(widths)
+    spare = [width - needed if width > needed else 0.0 for width, needed in zip(widths, need, strict=True)]
+    if excess <= 0 or sum(spare) <= 0:
+        return fitted
+    give = min(1.0, excess / sum(spare))
+    return [width - room * give for width, room in zip(fitted, spare, strict=True)]
+
+
 def _table(rows: list[list[str]], widths: list[float], header: bool = True) -> Table:
     styles = _styles()
-    cells = [[Paragraph(_escape(str(cell)), styles["small"]) for cell in row] for row in rows]
+    # A word longer than its cell overflows rather than being cut in two (the widths avoid both).
+    cell = ParagraphStyle("cell", parent=styles["small"], splitLongWords=0)
+    cells = [[Paragraph(_escape(str(c)), cell) for c in row] for row in rows]
+    widths = fitted_widths(rows, widths, cell.fontName, cell.fontSize)
     table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
     commands = [
         ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),

@@ -9,16 +9,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Match
 from starlette.types import Scope
 
 from api.deps import Actor
-from api.errors import ApiError, Unauthorized, Unprocessable, http_status
+from api.errors import ApiError, NotFound, Unauthorized, Unprocessable, http_status
 from api.pages import i18n
 from api.pages.choices import PAGE_GLOBALS
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, token_for
@@ -103,11 +105,39 @@ def render(
     return response
 
 
+def side_home(path: str) -> str:
+    """The start page of the part of the site a path belongs to (an error page links to it)."""
+    for prefix, home in (
+        ("/helpdesk/agent", "/helpdesk/agent/queue"),
+        ("/helpdesk", "/helpdesk"),
+        ("/find", "/find"),
+    ):
+        if path == prefix or path.startswith(prefix + "/"):
+            return home
+    return "/portal"
+
+
 def error_page(request: Request, exc: ApiError, login_path: str) -> Response:
     if isinstance(exc, Unauthorized):
         return redirect(f"{login_path}?next={quote(request.url.path)}")
     status = http_status(exc)
-    return render(request, "error.html", status_code=status, status=status, error=exc)
+    return render(
+        request, "error.html", status_code=status, status=status, error=exc, home=side_home(request.url.path)
+    )
+
+
+def install_page_not_found(app: FastAPI) -> None:
+    """A browser opening an address with no page gets an HTML 404 page in its language (the
+    one error no page route sees); every other client keeps the JSON answer of api/errors.py."""
+    json_answer = app.exception_handlers[StarletteHTTPException]
+
+    async def answer(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404 and request.method in ("GET", "HEAD") and _from_browser(request.scope):
+            return error_page(request, NotFound(N_("There is no page at this address.")), "/portal/login")
+        return await json_answer(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, answer)
 
 
 class PageRoute(APIRoute):
@@ -144,7 +174,7 @@ class BrowserRoute(PageRoute):
 
 def _from_browser(scope: Scope) -> bool:
     headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-    if scope.get("method") == "GET":
+    if scope.get("method") in ("GET", "HEAD"):
         return "text/html" in headers.get("accept", "")
     content_type = headers.get("content-type", "")
     return content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data"))

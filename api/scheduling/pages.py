@@ -27,6 +27,7 @@ from api.doses.recipient_pages import form_int, recipient_again
 from api.eligibility.pages import Refusal, answers_from, questions_for, refusal_of
 from api.errors import Conflict, Unprocessable, http_status
 from api.inventory.schemas import demand_out
+from api.pages.confirm import Confirm, ask_once
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
@@ -181,6 +182,7 @@ async def check_in_submit(
 
 @router.post("/appointments/{appointment_id}/cancel")
 async def cancel_submit(
+    request: Request,
     appointment_id: RecordId,
     actor: Scheduler,
     appointment: AppointmentDep,
@@ -188,10 +190,25 @@ async def cancel_submit(
     wiring: WiringDep,
 ) -> Response:
     recipient_id = appointment.recipient_id
-    reason = str(form.get("reason", "")).strip() or "cancelled at the location"
-    await scheduling.cancel(
-        **wiring.io, appointment=appointment, reason=reason[:500], actor=actor.actor, key=None
+    recipient = await load_recipient(wiring.db, recipient_id)
+    reason = ask_once(
+        request,
+        actor,
+        form,
+        Confirm(
+            action=f"/portal/appointments/{appointment_id}/cancel",
+            heading=N_("Cancel this appointment?"),
+            button=N_("Cancel the appointment"),
+            back=f"/portal/recipients/{recipient_id}",
+            subject=recipient.full_name,
+            when=appointment.start_at,
+            lead=N_("The recipient is emailed that it is cancelled, and the seat opens for others."),
+            reason=N_("Reason for cancelling"),
+        ),
     )
+    if isinstance(reason, Response):
+        return reason
+    await scheduling.cancel(**wiring.io, appointment=appointment, reason=reason, actor=actor.actor, key=None)
     return redirect(f"/portal/recipients/{recipient_id}?notice=appointment_cancelled")
 
 
@@ -363,7 +380,24 @@ async def publish_slot_submit(
 
 @router.post("/slots/{slot_id}/close")
 async def close_slot_submit(
-    slot_id: RecordId, actor: Manager, slot: SlotDep, form: CheckedForm, db: SessionDep
+    request: Request, slot_id: RecordId, actor: Manager, slot: SlotDep, form: CheckedForm, db: SessionDep
 ) -> Response:
+    product = await current_product(db, slot.product_code)
+    asked = ask_once(
+        request,
+        actor,
+        form,
+        Confirm(
+            action=f"/portal/slots/{slot_id}/close",
+            heading=N_("Close this time slot?"),
+            button=N_("Close the slot"),
+            back="/portal/slots",
+            subject=product.name if product else slot.product_code,
+            when=slot.start_at,
+            lead=N_("No one can book it any more; appointments already booked stay."),
+        ),
+    )
+    if isinstance(asked, Response):
+        return asked
     slots.close_slot(db, slot=slot, actor=actor.actor)
     return redirect("/portal/slots?notice=slot_closed")
