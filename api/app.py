@@ -19,6 +19,7 @@ from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages
 from api.access import user_routes as users
+from api.codec import routes as codec
 from api.deps import Public, Reader
 from api.doses import pages as dose_pages
 from api.doses import recipient_pages as recipient_page
@@ -46,7 +47,7 @@ from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
 from api.waitlist import pages as waitlist_pages
 from api.waitlist import routes as waitlist
-from domain.settings import Settings, get_settings
+from domain.settings import Settings, check_keys, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.temporal import connect
 
@@ -65,7 +66,8 @@ class LocationOut(BaseModel):
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    # Outside the development stack a default or short secret key is a start-up error.
+    settings = check_keys(settings or get_settings())
     engine = make_engine(settings.database_url)
 
     @asynccontextmanager
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         )
 
     app.include_router(auth.router)
+    app.include_router(codec.router)
+    codec.install_codec_cors(app, settings.temporal_ui_origin_list)
     app.include_router(users.router)
     app.include_router(recipient_uploads.router)
     app.include_router(recipients.router)

@@ -27,7 +27,7 @@ from records.helpdesk import Agent, Case, CaseEventRecord, Requester, Team, Team
 from records.outbox import OutboxMessage
 from records.users import User
 from records.workflow_starts import PendingWorkflowStart
-from services.temporal import TemporalGateway, data_converter
+from services.temporal import TemporalGateway
 from services.workflow_starts import start_pending
 from tests.conftest import eventually, login
 from worker.devserver import free_port
@@ -636,7 +636,7 @@ async def test_recorded_case_histories_replay_deterministically(desk, smtp, temp
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=data_converter)
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=temporal.data_converter)
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     assert results.replay_failures == {}, results.replay_failures
 

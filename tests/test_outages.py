@@ -295,7 +295,7 @@ async def test_with_temporal_frozen_every_request_answers_in_time(settings, sess
     )
     try:
         wait_for_port("127.0.0.1", port, 60, server)
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter(settings))
         own = outage_settings(settings, temporal_address=f"127.0.0.1:{port}")
         async with serving(own, client) as api, build_worker(client, own):
             world = await make_world(api, sessions, smtp)
