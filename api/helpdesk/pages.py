@@ -42,6 +42,7 @@ from api.helpdesk.schemas import (
     QueueItem,
     RegisterIn,
     RequesterLoginIn,
+    RequesterSetPasswordIn,
     ResolveIn,
 )
 from api.pages.csrf import CheckedForm
@@ -64,7 +65,8 @@ router = APIRouter(prefix="/helpdesk", route_class=RequesterPageRoute, include_i
 agent_router = APIRouter(prefix="/helpdesk/agent", route_class=AgentPageRoute, include_in_schema=False)
 
 HELP_NOTICES = {
-    "registered": N_("Check your email: we sent you a temporary password."),
+    "registered": N_("Check your email: we sent you a link to choose your password."),
+    "password_ready": N_("Your password is set. Log in with it now."),
     "password_set": N_("Your password is set."),
     "case_opened": N_("Your case is open. We emailed you its number."),
     "replied": N_("Your reply is added to the case."),
@@ -206,6 +208,40 @@ async def login_submit(
     response = redirect("/helpdesk/password" if requester.must_change_password else target)
     set_session_cookie(response, token, settings)
     return response
+
+
+@router.get("/set-password", dependencies=[Public])
+async def set_password_page(request: Request, settings: SettingsDep, token: str = "") -> Response:
+    """Where the link in the account email leads: the requester chooses a password."""
+    zone = settings.helpdesk_time_zone
+    return _page(request, "help/set_password.html", time_zone=zone, token=token, errors={})
+
+
+@router.post("/set-password", dependencies=[Public])
+async def set_password_submit(
+    request: Request, form: CheckedForm, db: SessionDep, settings: SettingsDep
+) -> Response:
+    zone = settings.helpdesk_time_zone
+    token = str(form.get("token", ""))
+    try:
+        body = RequesterSetPasswordIn(token=token, password=str(form.get("password", "")))
+        await helpdesk_accounts.set_password_from_link(
+            db=db, settings=settings, token=body.token, password=body.password
+        )
+    except ValidationError as exc:
+        page = "help/set_password.html"
+        return _page(request, page, time_zone=zone, status_code=422, token=token, errors=field_errors(exc))
+    except Refusal as exc:
+        return _page(
+            request,
+            "help/set_password.html",
+            time_zone=zone,
+            status_code=http_status(exc),
+            token=token,
+            errors={},
+            failed=exc.message,
+        )
+    return redirect("/helpdesk/login?notice=password_ready")
 
 
 @router.get("/password")
