@@ -122,6 +122,7 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         public_base_url="http://cvms.test",
         secret_key="test-secret-key-0123456789abcdef",
         payload_keys=TEST_PAYLOAD_KEYS,
+        temporal_ui_origins="http://temporal-ui.test",
         day_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")),
         reminder_lead_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")) / 2,
         # Seat holds and waitlist offers run out in seconds, so tests watch them expire.
