@@ -9,6 +9,7 @@ carry references, and activities read and mint what they need.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -21,6 +22,9 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client, WorkflowHistory
 
 from api.app import create_app
+from records.db import transaction
+from records.outbox import OutboxMessage
+from records.recipients import Recipient
 from services.payload_codec import ENCODING
 from tests.conftest import eventually, login
 from tests.journeys import mail, text_of
@@ -114,9 +118,6 @@ async def test_a_whole_dose_series_leaves_no_personal_data_in_its_history(
 ):
     journey_id = await run_series(api, smtp, sessions, temporal, "en")
     recipient_id = journey_id.split("-")[1]
-    from records.db import transaction
-    from records.recipients import Recipient
-
     async with transaction(sessions) as db:
         recipient = await db.get(Recipient, int(recipient_id))
         assert recipient is not None
@@ -129,7 +130,7 @@ async def test_a_whole_dose_series_leaves_no_personal_data_in_its_history(
 
 
 async def test_a_help_desk_case_from_sign_up_to_resolution_leaves_no_personal_data(
-    desk, smtp, temporal, settings, worker
+    desk, smtp, temporal, settings, sessions, worker
 ):
     email = f"pat.{uuid.uuid4().hex[:8]}@clinic.example"
     first, last = "Perpetua", f"Quillfeather{uuid.uuid4().hex[:4]}"
@@ -184,10 +185,13 @@ async def test_a_help_desk_case_from_sign_up_to_resolution_leaves_no_personal_da
     await assert_private(temporal, settings, f"case-{number}", needles)
     requester_id = logged_in.json()["requester_id"]
     await assert_private(temporal, settings, f"email-requester-{requester_id}:confirm", needles)
+    async with transaction(sessions) as db:
+        row = await db.get(OutboxMessage, f"requester-{requester_id}:confirm")
+        assert row is not None and token[1] not in json.dumps(row.context)
 
 
 async def test_a_staff_account_set_up_leaves_no_token_or_name_in_its_history(
-    api, smtp, temporal, settings, worker
+    api, smtp, temporal, settings, sessions, worker
 ):
     manager = await login(api, "manager")
     email = f"nurse.{uuid.uuid4().hex[:8]}@clinic.example"
@@ -218,3 +222,8 @@ async def test_a_staff_account_set_up_leaves_no_token_or_name_in_its_history(
 
     await eventually(closed, timeout=30, what="the set-up email's workflow to finish")
     await assert_private(temporal, settings, workflow_id, [first, last, email, token, password])
+    # The outbox keeps the message, not the link: the activity minted it as it sent.
+    async with transaction(sessions) as db:
+        row = await db.get(OutboxMessage, workflow_id.removeprefix("email-"))
+        assert row is not None and row.sent_at is not None
+        assert token not in json.dumps(row.context) and "set_password_url" not in json.dumps(row.context)
