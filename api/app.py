@@ -30,6 +30,7 @@ from api.exports import routes as exports
 from api.finder import pages as finder_pages
 from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
+from api.helpdesk import password_pages as helpdesk_password_pages
 from api.helpdesk import routes as helpdesk_routes
 from api.inventory import lot_pages
 from api.inventory import marketplace_routes as marketplace
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(devmail.router)
     # Browsers at the help desk's addresses get its pages; every other client the JSON below.
     app.include_router(helpdesk_pages.router)
+    app.include_router(helpdesk_password_pages.router)
     app.include_router(helpdesk_pages.agent_router)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
