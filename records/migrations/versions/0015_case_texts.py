@@ -1,6 +1,6 @@
 """helpdesk: note texts kept by the API, so the case workflow carries only their ids
 
-Revision ID: 0015
+Revision ID: 0015_case_texts
 Revises: 0014
 Create Date: 2026-12-07 02:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 from records.db import UTCDateTime
 
-revision: str = "0015"
+revision: str = "0015_case_texts"
 down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
