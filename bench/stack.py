@@ -103,7 +103,7 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
                 temporal_address=f"127.0.0.1:{port}",
                 temporal_task_queue=f"cvms-bench-{uuid.uuid4().hex[:6]}",
                 smtp_port=smtp_port,
-                secret_key="bench-secret-0123456789abcdef",
+                secret_key="bench-secret-0123456789abcdef-0123456789",
                 payload_keys=new_key_spec("bench"),
                 public_base_url="http://cvms.bench",
                 **overrides,
