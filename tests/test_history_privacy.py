@@ -189,6 +189,11 @@ async def test_a_help_desk_case_from_sign_up_to_resolution_leaves_no_personal_da
         row = await db.get(OutboxMessage, f"requester-{requester_id}:confirm")
         assert row is not None and token[1] not in json.dumps(row.context)
 
+    # No workflow id in the namespace names a person or an address (ids and numbers only).
+    raw = await Client.connect(settings.temporal_address)
+    ids = [execution.id async for execution in raw.list_workflows()]
+    assert ids and [i for i in ids if "@" in i or any(n in i for n in (first, last, subject))] == []
+
 
 async def test_a_staff_account_set_up_leaves_no_token_or_name_in_its_history(
     api, smtp, temporal, settings, sessions, worker
