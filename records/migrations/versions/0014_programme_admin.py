@@ -1,7 +1,7 @@
 """users: the programme administrator flag (a role tied to no location)
 
 Revision ID: 0014
-Revises: 0014_pending_starts
+Revises: 0015 (idempotent requests; the file keeps the name other branches refer to)
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
-down_revision: str | Sequence[str] | None = "0014_pending_starts"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
