@@ -16,14 +16,31 @@ from email.message import EmailMessage
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from domain.email import CalendarInvite, EmailRequest, EmailResult
+from activities.helpdesk_mail import compose_case_email
+from domain.email import SET_PASSWORD_LINK, CalendarInvite, EmailRequest, EmailResult
+from domain.helpdesk import CASE_MAIL
+from domain.security import (
+    REQUESTER_SET_PASSWORD_PURPOSE,
+    SET_PASSWORD_PURPOSE,
+    password_fingerprint,
+    sign_link,
+)
 from domain.settings import Settings
 from notifications.invite import build_ics
 from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
 from records.db import transaction, utcnow
+from records.helpdesk import Requester
 from records.outbox import OutboxMessage, record_outbox
+from records.users import User
+
+# Where each kind of account sets its password, and what its link is signed for.
+SET_PASSWORD_PAGES = {
+    "user": ("/portal/set-password", SET_PASSWORD_PURPOSE, User, "user_id"),
+    "requester": ("/helpdesk/set-password", REQUESTER_SET_PASSWORD_PURPOSE, Requester, "requester_id"),
+}
 
 
 class EmailActivities:
@@ -34,7 +51,16 @@ class EmailActivities:
 
     @activity.defn
     async def deliver_email(self, request: EmailRequest) -> EmailResult:
-        async def given(_db: AsyncSession) -> EmailRequest:
+        """Sends a message: one given whole, or (no address: ``recorded_email``) the outbox row
+        of its key, which the API recorded in the transaction that asked for it."""
+
+        async def given(db: AsyncSession) -> EmailRequest:
+            if await db.get(OutboxMessage, request.key) is not None:
+                return request  # recorded already: the row is what is sent
+            if CASE_MAIL in request.context:
+                return await compose_case_email(db, request)
+            if not request.to:
+                raise ApplicationError(f"no outbox message {request.key}", non_retryable=True)
             return request
 
         result = await self.record_and_send(given)
@@ -83,13 +109,30 @@ class EmailActivities:
             sent.subject = subject
             sent.last_error = None
 
+    async def set_password_link(self, kind: str, account_id: int) -> dict[str, str]:
+        """A fresh single-use set-password link for the account, minted as the message is sent (each
+        attempt mints its own; every one stops working once a password is set)."""
+        path, purpose, model, id_field = SET_PASSWORD_PAGES[kind]
+        async with transaction(self.sessions) as db:
+            account = await db.get(model, account_id)
+            if account is None:
+                raise ApplicationError(f"no {kind} {account_id} to set a password for", non_retryable=True)
+            was = password_fingerprint(account.password_hash)
+        token = sign_link(self.settings.secret_key, purpose, {id_field: account_id, "was": was})
+        base = self.settings.public_base_url.rstrip("/")
+        return {"set_password_url": f"{base}{path}?token={token}"}
+
     async def send_claimed(self, row: OutboxMessage) -> EmailResult:
         """Sends a claimed outbox row (unless it was already sent) and records that it was."""
         key = row.key
         if row.sent_at is not None:
             return EmailResult(key=key, message_id=row.message_id, sent_now=False)
         stored = row.context or {}
-        rendered = render(row.template, row.language, stored.get("values", {}))
+        values = dict(stored.get("values", {}))
+        link_for = values.pop(SET_PASSWORD_LINK, None)
+        if link_for:
+            values.update(await self.set_password_link(link_for["kind"], int(link_for["id"])))
+        rendered = render(row.template, row.language, values)
         if stored.get("invite"):
             invite = CalendarInvite(**stored["invite"])
             rendered = dataclasses.replace(

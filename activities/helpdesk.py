@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 from domain.helpdesk import CaseChange
 from domain.settings import Settings
 from records.db import transaction
-from records.helpdesk import Case, CaseEventRecord, CaseNote
+from records.helpdesk import Agent, Case, CaseEventRecord, CaseNote, CaseText, actor_name
 
 
 class HelpdeskActivities:
@@ -42,6 +42,11 @@ class HelpdeskActivities:
             for event in change.events:
                 if event.seq in written:
                     continue
+                details = dict(event.details)
+                if event.kind == "assigned" and details.get("assignee_id"):
+                    # The workflow names the agent by id; the event log shows the name too.
+                    assignee = await db.get(Agent, int(details["assignee_id"]))
+                    details.setdefault("assignee_name", assignee.display_name if assignee else "")
                 db.add(
                     CaseEventRecord(
                         case_id=case.id,
@@ -50,20 +55,21 @@ class HelpdeskActivities:
                         kind=event.kind,
                         actor=event.actor,
                         priority=event.priority,
-                        details=event.details,
+                        details=details,
                     )
                 )
                 if event.note is not None:
+                    text = await db.get(CaseText, event.note.text_id) if event.note.text_id else None
                     db.add(
                         CaseNote(
                             case_id=case.id,
                             seq=event.seq,
                             at=event.at,
                             author=event.note.author,
-                            author_name=event.note.author_name,
+                            author_name=await actor_name(db, event.note.author),
                             visibility=event.note.visibility,
                             purpose=event.note.purpose,
-                            body=event.note.body,
+                            body=text.body if text is not None else "",
                         )
                     )
             case.state = change.state

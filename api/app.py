@@ -19,6 +19,7 @@ from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages
 from api.access import user_routes as users
+from api.codec import routes as codec
 from api.deps import Public, Reader
 from api.doses import pages as dose_pages
 from api.doses import recipient_pages as recipient_page
@@ -29,6 +30,7 @@ from api.exports import routes as exports
 from api.finder import pages as finder_pages
 from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
+from api.helpdesk import password_pages as helpdesk_password_pages
 from api.helpdesk import routes as helpdesk_routes
 from api.inventory import lot_pages
 from api.inventory import marketplace_routes as marketplace
@@ -47,7 +49,7 @@ from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
 from api.waitlist import pages as waitlist_pages
 from api.waitlist import routes as waitlist
-from domain.settings import Settings, get_settings
+from domain.settings import Settings, check_keys, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.temporal import connect
 
@@ -66,7 +68,8 @@ class LocationOut(BaseModel):
 
 
 def create_app(settings: Settings | None = None, temporal: Client | None = None) -> FastAPI:
-    settings = settings or get_settings()
+    # Outside the development stack a default or short secret key is a start-up error.
+    settings = check_keys(settings or get_settings())
     engine = make_engine(settings.database_url)
 
     @asynccontextmanager
@@ -121,12 +124,15 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         )
 
     app.include_router(auth.router)
+    app.include_router(codec.router)
+    codec.install_codec_cors(app, settings.temporal_ui_origin_list)
     app.include_router(users.router)
     app.include_router(recipient_uploads.router)
     app.include_router(recipients.router)
     app.include_router(devmail.router)
     # Browsers at the help desk's addresses get its pages; every other client the JSON below.
     app.include_router(helpdesk_pages.router)
+    app.include_router(helpdesk_password_pages.router)
     app.include_router(helpdesk_pages.agent_router)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)

@@ -244,6 +244,19 @@ async def get_current_user(request: Request, db: SessionDep) -> CurrentUser:
 
 CurrentUserDep = Annotated[CurrentUser, Depends(get_current_user)]
 
+ADMIN_ONLY = "only a programme administrator may do this"
+
+
+async def require_admin(current: CurrentUserDep) -> CurrentUser:
+    """A programme administrator's login (tied to no location): 401 without a login, 403
+    ``admin_only`` for anyone else."""
+    if not current.user.is_admin:
+        raise Forbidden(ADMIN_ONLY, code="admin_only")
+    return current
+
+
+Admin = Annotated[CurrentUser, Depends(require_admin)]
+
 
 @dataclass(frozen=True)
 class Actor(_Acts):

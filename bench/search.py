@@ -21,6 +21,7 @@ from sqlalchemy import insert
 
 from api.app import create_app
 from bench.common import print_table, serve_in_thread, summary
+from domain.payload_keys import new_key_spec
 from domain.settings import Settings
 from records.db import make_engine
 from records.migrate import upgrade
@@ -117,7 +118,9 @@ def main() -> None:
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
-            database_url=f"sqlite+aiosqlite:///{Path(tmp)}/bench.db", secret_key="bench-secret-0123456789"
+            database_url=f"sqlite+aiosqlite:///{Path(tmp)}/bench.db",
+            secret_key="bench-secret-0123456789abcdef-0123456789",
+            payload_keys=new_key_spec("bench"),
         )
         upgrade(settings.database_url)
         started = time.perf_counter()

@@ -16,6 +16,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from domain.payload_keys import new_key_spec
 from domain.settings import Settings
 from notifications.capture import ARRIVALS
 from records.db import make_engine, make_sessionmaker
@@ -102,7 +103,8 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
                 temporal_address=f"127.0.0.1:{port}",
                 temporal_task_queue=f"cvms-bench-{uuid.uuid4().hex[:6]}",
                 smtp_port=smtp_port,
-                secret_key="bench-secret-0123456789abcdef",
+                secret_key="bench-secret-0123456789abcdef-0123456789",
+                payload_keys=new_key_spec("bench"),
                 public_base_url="http://cvms.bench",
                 **overrides,
             )
@@ -110,7 +112,7 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
             engine = make_engine(settings.database_url)
             sessions = make_sessionmaker(engine)
             await seed(sessions)
-            client = await Client.connect(settings.temporal_address, data_converter=data_converter)
+            client = await Client.connect(settings.temporal_address, data_converter=data_converter(settings))
             yield Stack(settings, client, smtp, sessions, server.pid, folder)
             await engine.dispose()
         finally:

@@ -33,6 +33,18 @@ class EmailRequest:
     invite: CalendarInvite | None = None
 
 
+# In an outbox row's values: {"kind": "user" | "requester", "id": N}. The activity that sends the
+# message mints the single-use set-password link for that account then, so no workflow payload and
+# no outbox row ever holds the link.
+SET_PASSWORD_LINK = "_set_password_link"
+
+
+def recorded_email(key: str) -> EmailRequest:
+    """A reference to a message already in the outbox (recorded in the API's transaction): what a
+    delivery workflow carries, so its history holds neither address, names nor any secret."""
+    return EmailRequest(key=key, to="", language="", template="")
+
+
 @dataclass(frozen=True)
 class EmailResult:
     key: str

@@ -9,11 +9,13 @@ from typing import Any
 
 @dataclass(frozen=True)
 class NoteIn:
+    """A note to record. Its text is the ``CaseText`` row ``text_id`` (the API kept it), and the
+    author's name is looked up by the activity: a case history holds neither."""
+
     author: str  # "agent:2" / "requester:3"
-    author_name: str
     visibility: str  # "public" | "internal"
     purpose: str  # "note" | "reply" | "resolution"
-    body: str
+    text_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,20 @@ REQUESTER_ACTIONS = frozenset({"reply", "reopen"})
 SLA_TARGET_NAMES = ("first_response", "resolution")
 
 
+# In a case email's context: the case whose requester, subject and note texts the sending activity
+# reads from the database (a case history carries ids only, never personal data).
+CASE_MAIL = "_case_id"
+
+
 @dataclass(frozen=True)
 class CaseStart:
-    """Everything the workflow needs, fixed at intake (so a settings change affects new cases only)."""
+    """Everything the workflow needs, fixed at intake (so a settings change affects new cases only).
+    No personal data: the requester, subject and description stay in the database."""
 
     case_id: int
     number: int
     created_at: datetime
     priority: str
-    subject: str
-    requester_email: str
-    requester_name: str
     language: str
     team_name: str
     team_email: str
@@ -78,16 +83,16 @@ class CaseStart:
 
 @dataclass(frozen=True)
 class CaseAction:
-    """One change asked of a case. `actor` is "agent:<id>" or "requester:<id>"."""
+    """One change asked of a case. `actor` is "agent:<id>" or "requester:<id>". A note's text is
+    the ``CaseText`` row ``text_id``, kept by the API before it asks: never the text itself."""
 
     kind: str  # assign | note | pending | open | resolve | reopen | priority | reply
     actor: str
-    actor_name: str
-    body: str = ""
+    text_id: int | None = None
     visibility: str = "public"  # for notes: public | internal
     assignee_id: int | None = None
-    assignee_name: str = ""
     priority: str | None = None
+    body: str = ""  # only in histories recorded before text_id: the workflow reads it for its checks
 
 
 @dataclass(frozen=True)

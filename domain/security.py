@@ -37,6 +37,18 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Signed-link purposes of the set-password links (a staff account's, a help-desk requester's).
+SET_PASSWORD_PURPOSE = "set-password"
+REQUESTER_SET_PASSWORD_PURPOSE = "requester-set-password"
+
+
+def password_fingerprint(password_hash: str | None) -> str:
+    """What a set-password link remembers of the password it replaces: "" for none yet, else a short
+    digest of the hash (never the hash itself, which the link would show to anyone reading it). The
+    link stops working once the password changes, which makes it single use."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16] if password_hash else ""
+
+
 class LinkError(Exception):
     def __init__(self, message: str, expired: bool = False) -> None:
         super().__init__(message)

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.business_hours import BusinessCalendar
+from domain.payload_keys import KeyRing, KeyRingError
 from domain.signing_keys import load_pem_signing_key, load_signing_key
 from domain.sla import SlaTargets
 
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from joserfc.jwk import ECKey
 
 STATE_DIR = Path(".cvms")
+# The secret key the code once shipped with: known to everyone, so refused outside development.
+DEFAULT_SECRET_KEY = "dev-insecure-secret-change-me"
+KNOWN_SECRET_KEYS = frozenset({DEFAULT_SECRET_KEY, "change-me", "changeme", "secret"})
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -58,9 +63,23 @@ class Settings(BaseSettings):
 
     public_base_url: str = Field(default="http://127.0.0.1:8000", description="Base URL in links")
     secret_key: str = Field(
-        default="dev-insecure-secret-change-me",
+        default=DEFAULT_SECRET_KEY,
         min_length=16,
-        description="Signs recipient links and tokens; set a long random value in production",
+        description=(
+            "Signs recipient links and tokens: a random value of at least 32 characters, required "
+            "outside the development stack (`make dev` makes one in .cvms/)"
+        ),
+    )
+    payload_keys: str = Field(
+        default="",
+        description=(
+            "Keys sealing Temporal payloads (AES-256-GCM): id:base64-of-32-bytes, separated by commas; "
+            "the first seals, all open. Required outside the development stack"
+        ),
+    )
+    temporal_ui_origins: str = Field(
+        default="",
+        description="Origins of the Temporal Web UI allowed to call the codec endpoint (commas)",
     )
     health_card_key: str | None = Field(
         default=None,
@@ -166,6 +185,15 @@ class Settings(BaseSettings):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
 
+    @field_validator("payload_keys")
+    @classmethod
+    def _readable_payload_keys(cls, value: str) -> str:
+        try:
+            KeyRing.parse(value)
+        except KeyRingError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("health_card_key")
     @classmethod
     def _readable_signing_key(cls, value: str | None) -> str | None:
@@ -183,6 +211,13 @@ class Settings(BaseSettings):
         self.helpdesk_calendar()
         self.helpdesk_targets()
         return self
+
+    def payload_key_ring(self) -> KeyRing:
+        return KeyRing.parse(self.payload_keys)
+
+    @property
+    def temporal_ui_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.temporal_ui_origins.split(",") if o.strip()]
 
     def health_card_signing_key(self) -> ECKey:
         return load_signing_key(self.health_card_key, self.secret_key)
@@ -215,6 +250,31 @@ def load_settings() -> Settings:
             f"CVMS_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from None
+
+
+def check_keys(settings: Settings) -> Settings:
+    """At start-up of the API and the worker: outside the development stack the secret key must be
+    long, random and not a known default, and payloads must have a key to be sealed with."""
+    if settings.dev_stack:
+        return settings
+    key = settings.secret_key
+    if key in KNOWN_SECRET_KEYS or key.lower().startswith("dev-insecure"):
+        raise SettingsError(
+            "invalid settings: CVMS_SECRET_KEY is the known default; set a random value of at least "
+            f"{MIN_SECRET_KEY_LENGTH} characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"invalid settings: CVMS_SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+            "set a long random value"
+        )
+    if not settings.payload_key_ring():
+        raise SettingsError(
+            "invalid settings: CVMS_PAYLOAD_KEYS is missing; set id:base64-of-32-random-bytes "
+            "(python -c 'import base64, os; print(\"k1:\" + base64.b64encode(os.urandom(32)).decode())')"
+        )
+    return settings
 
 
 @lru_cache

@@ -194,3 +194,25 @@ class CaseNote(Base):
     # "note", "resolution", "reply".
     purpose: Mapped[str] = mapped_column(String(12), default="note")
     body: Mapped[str] = mapped_column(Text)
+
+
+class CaseText(Base):
+    """The text of a note or reply as it was written, kept before the case workflow is asked to add
+    it: the workflow carries only this row's id, so no note text enters a workflow history."""
+
+    __tablename__ = "helpdesk_case_texts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_cases.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+async def actor_name(db: Any, actor: str) -> str:
+    """The display name of a case actor ("agent:2", "requester:3"; "system" stays as it is)."""
+    kind, _, raw_id = actor.partition(":")
+    model = {"agent": Agent, "requester": Requester}.get(kind)
+    row = await db.get(model, int(raw_id)) if model is not None and raw_id.isdigit() else None
+    if row is None:
+        return actor
+    return str(row.display_name if isinstance(row, Agent) else row.full_name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from records.db import Base, UTCDateTime, utcnow
@@ -30,6 +30,8 @@ class User(Base):
     # None until the user has set a password through their set-password link.
     password_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A programme administrator: changes programme-wide rules, tied to no location.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     preferred_language: Mapped[str] = mapped_column(String(2), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.refusals import Conflict, Forbidden, Invalid, Throttled, Unauthenticated
 from domain.security import (
+    SET_PASSWORD_PURPOSE,
     LinkError,
     hash_password,
     new_token,
+    password_fingerprint,
     read_link,
-    sign_link,
     token_digest,
     verify_password,
 )
@@ -30,7 +31,6 @@ from records.users import LoginFailure, LoginSession, Membership, Role, User
 from services.mail import queue_email
 from services.temporal import TemporalGateway
 
-SET_PASSWORD_PURPOSE = "set-password"
 SET_PASSWORD_MAX_AGE = 7 * 24 * 3600
 
 
@@ -164,7 +164,7 @@ async def complete_password(db: AsyncSession, settings: Settings, token: str, pa
     user = await db.get(User, int(payload.get("user_id", 0)))
     # The link carries the password hash it was issued against, so it stops
     # working once used (or once the password changes any other way).
-    if user is None or (user.password_hash or "") != payload.get("was", ""):
+    if user is None or password_fingerprint(user.password_hash) != payload.get("was", ""):
         raise Invalid("this link has already been used", code="bad_link")
     user.password_hash = hash_password(password)
     audit(db, actor=f"user:{user.id}", entity="user", entity_id=user.id, action="set_password")
@@ -253,7 +253,8 @@ async def add_location_user(
         changes={"role": [None, role.value]},
     )
     if created:
-        link = sign_link(settings.secret_key, SET_PASSWORD_PURPOSE, {"user_id": user.id, "was": ""})
+        # The set-password link is minted by the activity that sends the email: it never rests
+        # in the outbox or in the delivery workflow's history.
         await queue_email(
             db,
             temporal,
@@ -267,9 +268,8 @@ async def add_location_user(
                 "login_name": user.login_name,
                 "location_name": actor.location.name,
                 "role": role.value,
-                "set_password_url": f"{settings.public_base_url}/portal/set-password?token={link}",
-                "set_password_token": link,
             },
+            set_password_for=("user", user.id),
         )
     return _row(user, role.value)
 

@@ -9,6 +9,7 @@ requester accounts in `services.helpdesk_accounts`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from records.helpdesk import (
     CaseAttachment,
     CaseEventRecord,
     CaseNote,
+    CaseText,
     Category,
     Requester,
     Team,
@@ -189,15 +191,23 @@ async def attachment(*, db: AsyncSession, case: Case, attachment_id: int) -> Cas
 # --- changing a case: always through its workflow ------------------------------------------------
 
 
-async def act(case: Case, action: CaseAction, *, db: AsyncSession, temporal: TemporalGateway) -> CaseView:
+async def act(
+    case: Case, action: CaseAction, *, db: AsyncSession, temporal: TemporalGateway, body: str = ""
+) -> CaseView:
     """Sends a change to the case's workflow and returns the state it answers with.
 
-    The request's transaction is committed first: the workflow records the change
-    through an activity, which must not wait behind this request's database lock.
-    Nothing may be read from `db` after this call.
+    A note's text (``body``) is kept here first and the workflow is given its id only, so no
+    note text enters the case's history. The request's transaction is committed first: the
+    workflow records the change through an activity, which must not wait behind this request's
+    database lock. Nothing may be read from `db` after this call.
     """
     if case.state == "closed":
         raise Conflict(f"case {case.number} is closed", code="invalid_transition")
+    if body.strip():
+        text = CaseText(case_id=case.id, body=body.strip())
+        db.add(text)
+        await db.flush()
+        action = dataclasses.replace(action, text_id=text.id)
     await db.commit()
     closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
     view: CaseView = await temporal.update(
@@ -236,8 +246,7 @@ async def reply(
             linked_case=case,
         )
         return Replied(case.number or 0, case.state, new_case_number=new_case.number, start=start)
-    action = CaseAction(kind="reply", actor=actor, actor_name=requester.full_name, body=body)
-    view = await act(case, action, db=db, temporal=temporal)
+    view = await act(case, CaseAction(kind="reply", actor=actor), db=db, temporal=temporal, body=body)
     return Replied(view.number, view.state)
 
 
@@ -246,8 +255,7 @@ async def requester_reopen(
 ) -> CaseView:
     """Reopens the requester's resolved case within the reopen window (a conflict outside it)."""
     case = await requester_case(db=db, requester=requester, number=number)
-    action = CaseAction(kind="reopen", actor=actor, actor_name=requester.full_name)
-    return await act(case, action, db=db, temporal=temporal)
+    return await act(case, CaseAction(kind="reopen", actor=actor), db=db, temporal=temporal)
 
 
 async def agent_act(
@@ -258,11 +266,12 @@ async def agent_act(
     actor: str,
     db: AsyncSession,
     temporal: TemporalGateway,
+    body: str = "",
     **values: Any,
 ) -> CaseView:
     """An agent's change to the case (note, pending, open, resolve, reopen, priority)."""
-    action = CaseAction(kind=kind, actor=actor, actor_name=agent.display_name, **values)
-    return await act(case, action, db=db, temporal=temporal)
+    action = CaseAction(kind=kind, actor=actor, **values)
+    return await act(case, action, db=db, temporal=temporal, body=body)
 
 
 async def assign(
@@ -294,7 +303,6 @@ async def assign(
         db=db,
         temporal=temporal,
         assignee_id=assignee.id,
-        assignee_name=assignee.display_name,
     )
 
 

@@ -1,12 +1,13 @@
 """Help-desk requester accounts: not provider logins.
 
-Requesters register with a location's provider PIN or the help desk's generic code,
-receive a temporary password by email (logging in with it confirms the address) and
-must set their own password before anything else.
+Requesters register with a location's provider PIN or the help desk's generic code and
+receive a single-use link by email to choose their password (using it confirms the address).
+No password is ever sent: the link is minted by the activity that sends the email.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import datetime, timedelta
 
@@ -15,7 +16,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.refusals import Conflict, Invalid, Unauthenticated
-from domain.security import hash_password, new_token, token_digest, verify_password
+from domain.security import (
+    REQUESTER_SET_PASSWORD_PURPOSE,
+    LinkError,
+    hash_password,
+    new_token,
+    password_fingerprint,
+    read_link,
+    token_digest,
+    verify_password,
+)
 from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
@@ -26,6 +36,8 @@ from records.users import LoginSession
 # Moves to services.mail with the access area; imported from here until then.
 from services.mail import queue_email
 from services.temporal import TemporalGateway
+
+SET_PASSWORD_MAX_AGE = 7 * 24 * 3600
 
 
 async def register(
@@ -39,7 +51,7 @@ async def register(
     registration_code: str,
     preferred_language: str,
 ) -> Requester:
-    """Creates a help-desk account and emails its temporary password."""
+    """Creates a help-desk account and emails a link to choose its password."""
     code = registration_code.strip()
     location_id = None
     if not secrets.compare_digest(
@@ -56,13 +68,13 @@ async def register(
     email = email.strip().lower()
     if (await db.execute(select(Requester.id).where(Requester.email == email))).first() is not None:
         raise Conflict("a help-desk account with this email exists; log in instead", code="account_exists")
-    temporary_password = secrets.token_urlsafe(9)
     requester = Requester(
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         email=email,
-        password_hash=hash_password(temporary_password),
-        must_change_password=True,
+        # A password nobody knows (never sent, never kept) until the link sets the requester's own.
+        password_hash=await asyncio.to_thread(hash_password, secrets.token_urlsafe(32)),
+        must_change_password=False,
         confirmed=False,
         preferred_language=preferred_language,
         location_id=location_id,
@@ -86,9 +98,34 @@ async def register(
         context={
             "name": requester.full_name,
             "email": email,
-            "temporary_password": temporary_password,
             "login_url": f"{settings.public_base_url}/helpdesk/login",
         },
+        set_password_for=("requester", requester.id),
+    )
+    return requester
+
+
+async def set_password_from_link(
+    *, db: AsyncSession, settings: Settings, token: str, password: str
+) -> Requester:
+    """Sets the requester's password from the emailed link (single use: the link names the password
+    it replaces) and confirms the address."""
+    try:
+        payload = read_link(settings.secret_key, REQUESTER_SET_PASSWORD_PURPOSE, token, SET_PASSWORD_MAX_AGE)
+    except LinkError as exc:
+        raise Invalid(str(exc), code="bad_link") from exc
+    requester = await db.get(Requester, int(payload.get("requester_id", 0)))
+    if requester is None or password_fingerprint(requester.password_hash) != payload.get("was"):
+        raise Invalid("this link has already been used", code="bad_link")
+    requester.password_hash = await asyncio.to_thread(hash_password, password)
+    requester.must_change_password = False
+    requester.confirmed = True
+    audit(
+        db,
+        actor=f"requester:{requester.id}",
+        entity="requester",
+        entity_id=requester.id,
+        action="set_password",
     )
     return requester
 

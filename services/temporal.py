@@ -1,5 +1,6 @@
 """The Temporal gateway: connecting with the settings (TLS and API key for a cluster or Temporal
-Cloud), the one data converter, and every call the services make to Temporal."""
+Cloud), the one data converter (payloads sealed by the key ring), and every call the services
+make to Temporal."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from temporalio.client import (
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.payload_keys import KeyRing
 from domain.refusals import REFUSED, Refusal, Unavailable, from_application_error
 from domain.settings import Settings
+from services.payload_codec import EncryptionCodec
 
 # Building a pydantic TypeAdapter costs milliseconds. The SDK makes a fresh payload converter
 # (and with it a fresh adapter cache) for every activity's serialization context, so without
@@ -47,9 +50,32 @@ class _SharedCachePayloadConverter(PydanticPayloadConverter):
         self.__init__()  # type: ignore[misc]
 
 
-# The one data converter of every client, worker and replayer: pydantic JSON for
-# dataclasses and models alike.
-data_converter = DataConverter(payload_converter_class=_SharedCachePayloadConverter)
+@functools.lru_cache(maxsize=8)
+def _converter_for_keys(payload_keys: str) -> DataConverter:
+    ring = KeyRing.parse(payload_keys)
+    return DataConverter(
+        payload_converter_class=_SharedCachePayloadConverter,
+        payload_codec=EncryptionCodec(ring) if ring else None,
+        # Failure messages and stack traces go into the encoded attributes, so they are sealed too.
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The data converter of every client, worker and replayer: pydantic JSON for dataclasses and
+    models alike, every payload sealed with the current key of CVMS_PAYLOAD_KEYS (none in a
+    development stack without keys). Payloads written unsealed still read."""
+    return _converter_for_keys(settings.payload_keys)
+
+
+def payload_codec(settings: Settings) -> EncryptionCodec:
+    """The codec the Web UI's codec endpoint uses; refuses when no payload key is set."""
+    codec = data_converter(settings).payload_codec
+    if not isinstance(codec, EncryptionCodec):
+        raise Unavailable(
+            "payloads are not encrypted here (CVMS_PAYLOAD_KEYS is empty)", code="no_payload_keys"
+        )
+    return codec
 
 
 async def connect(settings: Settings) -> Client:
@@ -66,7 +92,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls,
         api_key=settings.temporal_api_key,
-        data_converter=data_converter,
+        data_converter=data_converter(settings),
     )
 
 

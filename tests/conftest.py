@@ -5,6 +5,7 @@ one worker, and the API over ASGI — started once per test session."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 
 from api.app import create_app
 from domain.settings import Settings
@@ -27,6 +29,13 @@ from worker.main import build_worker
 from worker.seed import DEMO_PASSWORD, seed
 
 T = TypeVar("T")
+# The payload keys of the test stack: an older key that still opens, and the current one that seals.
+TEST_PAYLOAD_KEYS = (
+    "test-2:"
+    + base64.b64encode(b"cvms test payload key, current..").decode()
+    + ",test-1:"
+    + base64.b64encode(b"cvms test payload key, older..!!").decode()
+)
 
 # The browser tests' fixtures (live HTTP server, headless Chromium) live beside this file.
 pytest_plugins = ["tests.browser_fixtures"]
@@ -113,6 +122,8 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         mail_from="cvms test <no-reply@cvms.test>",
         public_base_url="http://cvms.test",
         secret_key="test-secret-key-0123456789abcdef",
+        payload_keys=TEST_PAYLOAD_KEYS,
+        temporal_ui_origins="http://temporal-ui.test",
         day_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")),
         reminder_lead_seconds=float(os.environ.get("CVMS_TEST_DAY_SECONDS", "2")) / 2,
         # Seat holds and waitlist offers run out in seconds, so tests watch them expire.
@@ -151,13 +162,13 @@ async def _reset_postgres(url: str) -> None:
     await engine.dispose()
 
 
-async def connect_when_ready(address: str, timeout: float = 60.0) -> Client:
+async def connect_when_ready(address: str, converter: DataConverter, timeout: float = 60.0) -> Client:
     """A client of a dev server that has just opened its port: its frontend answers "not healthy
     yet" for a moment (longer on a busy machine), so connect again until it answers."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
-            return await Client.connect(address, data_converter=data_converter)
+            return await Client.connect(address, data_converter=converter)
         except RuntimeError:
             if asyncio.get_running_loop().time() > deadline:
                 raise
@@ -165,16 +176,16 @@ async def connect_when_ready(address: str, timeout: float = 60.0) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def temporal(temporal_address: str) -> Client:
-    return await connect_when_ready(temporal_address)
+async def temporal(temporal_address: str, settings: Settings) -> Client:
+    return await connect_when_ready(temporal_address, data_converter(settings))
 
 
 @pytest.fixture(scope="session")
-async def every_history_replays_at_the_end(temporal_address: str) -> AsyncIterator[None]:
+async def every_history_replays_at_the_end(temporal_address: str, settings: Settings) -> AsyncIterator[None]:
     """Session-end check: every workflow the suite recorded, in every namespace, closed or
     running, replays against the current workflow code without nondeterminism."""
     yield
-    reports = await replay_every_namespace(temporal_address)
+    reports = await replay_every_namespace(temporal_address, data_converter(settings))
     failures = {ns: report.failures for ns, report in reports.items() if report.failures}
     assert not failures, f"histories that no longer replay: {failures}"
     unknown = {ns: report.unknown_types for ns, report in reports.items() if report.unknown_types}

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from temporalio.api.workflowservice.v1 import ListNamespacesRequest
 from temporalio.client import Client, WorkflowHistory
+from temporalio.converter import DataConverter
 from temporalio.worker import Replayer
 
-from services.temporal import data_converter
 from worker import registry
 
 
@@ -44,7 +44,7 @@ async def replay_histories(client: Client, workflow_ids: list[tuple[str, str | N
         for history in replayable:
             yield history
 
-    replayer = Replayer(workflows=registry.workflows(), data_converter=data_converter)
+    replayer = Replayer(workflows=registry.workflows(), data_converter=client.data_converter)
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     failures = {
         run_id: f"{type(error).__name__}: {error}" for run_id, error in results.replay_failures.items()
@@ -52,7 +52,7 @@ async def replay_histories(client: Client, workflow_ids: list[tuple[str, str | N
     return ReplayReport(len(replayable), failures, unknown)
 
 
-async def replay_every_namespace(address: str) -> dict[str, ReplayReport]:
+async def replay_every_namespace(address: str, converter: DataConverter) -> dict[str, ReplayReport]:
     """Every workflow, closed or running, in every namespace of the server at `address`."""
     admin = await Client.connect(address)
     namespaces = await admin.workflow_service.list_namespaces(ListNamespacesRequest(page_size=100))
@@ -61,7 +61,7 @@ async def replay_every_namespace(address: str) -> dict[str, ReplayReport]:
         name = described.namespace_info.name
         if name.startswith("temporal-"):
             continue  # the server's own (temporal-system)
-        client = await Client.connect(address, namespace=name, data_converter=data_converter)
+        client = await Client.connect(address, namespace=name, data_converter=converter)
         ids = [(e.id, e.run_id) async for e in client.list_workflows()]
         reports[name] = await replay_histories(client, ids)
     return reports

@@ -17,7 +17,7 @@ from fastapi.dependencies.models import Dependant
 from sqlalchemy import select
 
 from api.app import api_routes
-from api.deps import Require, get_current_user, public_route
+from api.deps import Require, get_current_user, public_route, require_admin
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, checked_form, csrf_token
 from api.pages.rendering import PageRoute
 from api.permissions import allows
@@ -131,6 +131,8 @@ def access_rule(route: Any) -> tuple[str, Any]:
         return "role", requirements[0].permission
     if public_route in calls:
         return "public", None
+    if require_admin in calls:
+        return "admin", None
     names = {getattr(c, "__name__", "") for c in calls}
     if "get_current_agent" in names:
         return "agent", None
@@ -208,6 +210,7 @@ def is_identity(call: Any) -> bool:
     return (
         isinstance(call, Require)
         or call is get_current_user
+        or call is require_admin
         or getattr(call, "__name__", "") in ("get_current_requester", "get_current_agent")
     )
 
@@ -229,6 +232,7 @@ async def test_a_page_form_post_without_a_valid_token_is_refused(app, api, setti
         if not (is_page(route) and method == "POST") or access_rule(route)[0] not in (
             "role",
             "login",
+            "admin",
             "public",
         ):
             continue  # help-desk identities: the structural check above covers them
@@ -304,7 +308,7 @@ async def requester_login(api: Any, sessions: Any) -> dict[str, str]:
 async def test_a_requester_login_is_refused_on_every_provider_route(app, api, sessions):
     headers = await requester_login(api, sessions)
     for path, method, route in all_routes(app):
-        if access_rule(route)[0] not in ("role", "login"):
+        if access_rule(route)[0] not in ("role", "login", "admin"):
             continue
         response = await api.request(method, fill(path), **request_body(route, method, headers, "x" * 16))
         assert response.status_code in (401, 403), (
@@ -332,6 +336,27 @@ async def test_requester_routes_refuse_providers_and_agents(app, api):
         for who, headers in (("provider", provider), ("agent", agent)):
             response = await api.request(method, fill(path), **request_body(route, method, headers, "x" * 16))
             assert response.status_code == 403, f"{who} on {method} {path}: {response.status_code}"
+
+
+async def test_admin_routes_refuse_everyone_but_a_programme_administrator(app, api, settings):
+    """A location role, however strong, is no programme administrator; the demo's agent is one."""
+    admin = await login(api, "agent")
+    for role, login_name in sorted(ROLE_LOGINS.items()):
+        headers = await login(api, login_name)
+        for path, method, route in all_routes(app):
+            if access_rule(route)[0] != "admin":
+                continue
+            response = await api.request(
+                method, fill(path), **request_body(route, method, headers, settings.secret_key)
+            )
+            assert response.status_code == 403, f"{role} on {method} {path}: {response.status_code}"
+            if not is_page(route):
+                assert response.json()["code"] == "admin_only"
+            response = await api.request(
+                method, fill(path), **request_body(route, method, admin, settings.secret_key)
+            )
+            assert response.status_code not in (401, 403), f"admin refused on {method} {path}"
+            assert response.status_code < 500, f"{method} {path}: {response.text}"
 
 
 async def test_there_are_help_desk_routes_of_each_kind(app):

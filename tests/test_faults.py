@@ -26,7 +26,7 @@ from records.outbox import OutboxMessage
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from services.temporal import data_converter
-from tests.conftest import eventually, login
+from tests.conftest import connect_when_ready, eventually, login
 from tests.journeys import (
     add_lot,
     document,
@@ -126,7 +126,7 @@ async def test_temporal_server_restart_under_running_work_loses_nothing(
     relay = CaptureServer(state_dir / f"relay-{relay_port}", port=relay_port)  # down until after the restart
     try:
         wait_for_port("127.0.0.1", port, 60, server)
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+        client = await connect_when_ready(f"127.0.0.1:{port}", data_converter(settings))
         restart = isolated(settings, temporal_address=f"127.0.0.1:{port}", smtp_port=relay_port)
         async with build_worker(client, restart):
             app = create_app(restart, client)
@@ -344,7 +344,7 @@ async def test_dose_series_complete_when_the_temporal_server_restarts_under_them
     server = start_dev_server(db_file=db_file, port=port, log_file=log_file)
     try:
         wait_for_port("127.0.0.1", port, 60, server)
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=data_converter)
+        client = await connect_when_ready(f"127.0.0.1:{port}", data_converter(settings))
         own = series_settings(settings, temporal_address=f"127.0.0.1:{port}")
         async with (
             build_worker(client, own),

@@ -41,6 +41,9 @@ async def test_login_me_and_wrong_password(api):
     assert {loc["role"] for loc in me["locations"]} == {"provider", "manager"}
     assert me["active_location_id"] == min(loc["location_id"] for loc in me["locations"])
     assert "password" not in str(me).lower()
+    assert me["is_admin"] is False  # a manager somewhere is no programme administrator
+    agent = (await api.get("/auth/me", headers=await login(api, "agent"))).json()
+    assert agent["is_admin"] is True and agent["locations"] == []
 
 
 async def test_switching_location_changes_role_and_foreign_location_is_403(api):

@@ -27,7 +27,7 @@ from records.helpdesk import Agent, Case, CaseEventRecord, Requester, Team, Team
 from records.outbox import OutboxMessage
 from records.users import User
 from records.workflow_starts import PendingWorkflowStart
-from services.temporal import TemporalGateway, data_converter
+from services.temporal import TemporalGateway
 from services.workflow_starts import start_pending
 from tests.conftest import eventually, login
 from worker.devserver import free_port
@@ -89,8 +89,8 @@ async def register_requester(
     language: str = "en",
     code: str = "WAKE-4821",
 ) -> tuple[str, dict[str, str]]:
-    """Registers, confirms with the emailed temporary password, sets a password; returns
-    the email and bearer headers of a ready requester."""
+    """Registers, sets a password through the emailed single-use link (which confirms the
+    address); returns the email and bearer headers of a ready requester."""
     email = email or unique_email()
     registered = await api.post(
         "/helpdesk/register",
@@ -104,21 +104,15 @@ async def register_requester(
     )
     assert registered.status_code == 202, registered.text
     [mail] = await smtp.wait_for(to(email))
-    temporary = re.search(r"(?:Temporary password|Contraseña temporal): (\S+)", text_of(mail))
-    assert temporary, text_of(mail)
-    first = await api.post("/helpdesk/login", json={"email": email, "password": temporary[1]})
-    assert first.status_code == 200, first.text
-    assert first.json()["must_change_password"] is True and first.json()["confirmed"] is True
-    headers = {"Authorization": f"Bearer {first.json()['token']}"}
-    api.cookies.clear()
-    refused = await api.get("/helpdesk/cases", headers=headers)
-    assert refused.status_code == 403 and refused.json()["code"] == "password_change_required"
-    changed = await api.post(
-        "/helpdesk/password",
-        json={"current_password": temporary[1], "new_password": "my own password 42"},
-        headers=headers,
+    link = re.search(r"/helpdesk/set-password\?token=(\S+)", text_of(mail))
+    assert link, text_of(mail)
+    chosen = await api.post(
+        "/helpdesk/set-password", json={"token": link[1], "password": "my own password 42"}
     )
-    assert changed.status_code == 200, changed.text
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["confirmed"] is True and chosen.json()["must_change_password"] is False
+    spent = await api.post("/helpdesk/set-password", json={"token": link[1], "password": "another one 4242"})
+    assert spent.status_code == 422 and spent.json()["code"] == "bad_link"
     again = await api.post("/helpdesk/login", json={"email": email, "password": "my own password 42"})
     assert again.status_code == 200 and again.json()["must_change_password"] is False
     api.cookies.clear()
@@ -636,7 +630,7 @@ async def test_recorded_case_histories_replay_deterministically(desk, smtp, temp
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=data_converter)
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=temporal.data_converter)
     results = await replayer.replay_workflows(recorded(), raise_on_replay_failure=False)
     assert results.replay_failures == {}, results.replay_failures
 

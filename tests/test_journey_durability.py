@@ -15,7 +15,6 @@ from temporalio.worker import Replayer
 
 from api.app import create_app
 from records.db import utcnow
-from services.temporal import data_converter
 from tests.conftest import eventually, login
 from tests.journeys import (
     add_lot,
@@ -127,7 +126,7 @@ async def test_recorded_journey_histories_replay_without_nondeterminism(api, tem
     if appointment["journey_id"] not in [i for i, _ in runs]:  # visibility lags a moment behind
         histories.append(await temporal.get_workflow_handle(appointment["journey_id"]).fetch_history())
 
-    replayer = Replayer(workflows=[JourneyWorkflow], data_converter=data_converter)
+    replayer = Replayer(workflows=[JourneyWorkflow], data_converter=temporal.data_converter)
 
     async def recorded() -> AsyncIterator[WorkflowHistory]:
         for history in histories:

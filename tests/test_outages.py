@@ -29,6 +29,7 @@ from records.db import transaction
 from records.recipients import Recipient
 from records.scheduling import Appointment
 from records.users import User
+from services.temporal import data_converter
 from tests.conftest import connect_when_ready, eventually, login
 from tests.journeys import add_lot, new_product, new_recipient, publish_slot, unique
 from tests.test_helpdesk import open_case, register_requester
@@ -294,7 +295,7 @@ async def test_with_temporal_frozen_every_request_answers_in_time(settings, sess
     )
     try:
         wait_for_port("127.0.0.1", port, 60, server)
-        client = await connect_when_ready(f"127.0.0.1:{port}")
+        client = await connect_when_ready(f"127.0.0.1:{port}", data_converter(settings))
         own = outage_settings(settings, temporal_address=f"127.0.0.1:{port}")
         async with serving(own, client) as api, build_worker(client, own):
             world = await make_world(api, sessions, smtp)

@@ -1,5 +1,5 @@
 """The help desk in the browser, against the real stack: a provider signs up for a help-desk
-account from the emailed temporary password, opens a case through the intake form; an agent
+account from the emailed set-password link, opens a case through the intake form; an agent
 works it from the queue (an internal and a public note) and resolves it; the requester's
 page then shows the public notes and the resolution, never the internal note."""
 
@@ -28,19 +28,18 @@ async def test_requester_opens_a_case_and_an_agent_resolves_it_with_public_notes
     await requester.locator("#f-email").fill(email)
     await requester.locator("#f-registration_code").fill("WAKE-4821")
     await requester.get_by_role("button", name="Sign up").click()
-    await requester.get_by_text("Check your email: we sent you a temporary password.").wait_for()
+    await requester.get_by_text("Check your email: we sent you a link to choose your password.").wait_for()
 
     account = await mail(smtp, email, "")
-    temporary = text_of(account).split("Temporary password: ", 1)[1].split()[0]
-    await requester.locator("#f-email").fill(email)
-    await requester.locator("#f-password").fill(temporary)
-    await requester.get_by_role("button", name="Log in").click()
+    link = text_of(account).split("Choose your password: ", 1)[1].split()[0]
+    await requester.goto(link.replace("http://cvms.test", ""))
     await requester.get_by_role("heading", name="Choose your password").wait_for()
-    await requester.locator("#f-current_password").fill(temporary)
-    await requester.locator("#f-new_password").fill(NEW_PASSWORD)
+    await requester.locator("#f-password").fill(NEW_PASSWORD)
     await requester.get_by_role("button", name="Set password").click()
-    await requester.get_by_text("Your password is set.").wait_for()
-
+    await requester.get_by_text("Your password is set. Log in with it now.").wait_for()
+    await requester.locator("#f-email").fill(email)
+    await requester.locator("#f-password").fill(NEW_PASSWORD)
+    await requester.get_by_role("button", name="Log in").click()
     await requester.get_by_role("link", name="Open a case").first.click()
     await requester.locator("#f-subject").fill(subject)
     await requester.locator("#f-description").fill("The label printer at the front desk prints blank labels.")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from domain.settings import load_settings
+from domain.settings import check_keys, load_settings
 
 app = typer.Typer(help="cvms: vaccination programme and help desk on Temporal", no_args_is_help=True)
 
@@ -112,7 +112,7 @@ def worker() -> None:
     from worker.main import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    asyncio.run(run_worker(load_settings()))
+    asyncio.run(run_worker(check_keys(load_settings())))
 
 
 @app.command()
@@ -120,7 +120,7 @@ def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    settings = load_settings()
+    settings = check_keys(load_settings())  # before uvicorn: the error names the setting and exits
     uvicorn.run(
         "api.main:app",
         host=settings.api_host,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from domain.payload_keys import new_key_spec
 from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
 from records.migrate import upgrade
@@ -48,7 +50,8 @@ cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
   API               {base}
   API docs          {base}/docs
 {pages}
-  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}
+  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}   (payloads decode for an administrator logged in
+                    at {base}/portal/login with Data Encoder set to include cross-origin credentials)
   Temporal frontend 127.0.0.1:{settings.temporal_port}
   SMTP capture      127.0.0.1:{settings.smtp_port}
   Logs              {state}/*.log
@@ -73,9 +76,32 @@ def _check_ports(settings: Settings) -> None:
             )
 
 
+def dev_keys(state: Path) -> dict[str, str]:
+    """The secret key and payload key of the development stack: random, made on the first start and
+    kept in the state folder (readable by the owner only), so links and histories outlive a restart.
+    CVMS_SECRET_KEY / CVMS_PAYLOAD_KEYS in the environment win."""
+    state.mkdir(parents=True, exist_ok=True)
+    makers = {
+        "CVMS_SECRET_KEY": ("secret_key", lambda: secrets.token_urlsafe(48)),
+        "CVMS_PAYLOAD_KEYS": ("payload_keys", lambda: new_key_spec("dev-1")),
+    }
+    keys = {}
+    for variable, (name, make) in makers.items():
+        if os.environ.get(variable):
+            keys[variable] = os.environ[variable]
+            continue
+        path = state / name
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(make() + "\n")
+        keys[variable] = path.read_text().strip()
+    return keys
+
+
 def dev_environment(settings: Settings) -> dict[str, str]:
-    """The settings the child processes see, so they agree on every address."""
+    """The settings the child processes see, so they agree on every address and key."""
     env = dict(os.environ)
+    env.update(dev_keys(Path(settings.state_dir)))
     env.update(
         CVMS_DATABASE_URL=settings.database_url,
         CVMS_TEMPORAL_ADDRESS=f"127.0.0.1:{settings.temporal_port}",
@@ -86,6 +112,9 @@ def dev_environment(settings: Settings) -> dict[str, str]:
         if "CVMS_PUBLIC_BASE_URL" in os.environ
         else f"http://127.0.0.1:{settings.api_port}",
         CVMS_STATE_DIR=str(settings.state_dir),
+        # The Web UI decodes payloads through the API's codec (an administrator's login).
+        CVMS_TEMPORAL_UI_ORIGINS=f"http://127.0.0.1:{settings.temporal_ui_port},"
+        f"http://localhost:{settings.temporal_ui_port}",
     )
     return env
 
@@ -159,6 +188,7 @@ def run_dev(settings: Settings) -> None:
             port=settings.temporal_port,
             ui_port=settings.temporal_ui_port,
             log_file=state / "temporal.log",
+            codec_endpoint=f"http://127.0.0.1:{settings.api_port}/codec",
         )
         children.append(("temporal", temporal))
         smtp = spawn("smtp", commands["smtp"])

@@ -56,8 +56,10 @@ def start_dev_server(
     ui_port: int | None = None,
     host: str = "127.0.0.1",
     log_file: Path | None = None,
+    codec_endpoint: str | None = None,
 ) -> subprocess.Popen:
-    """Starts `temporal server start-dev`; headless unless a UI port is given."""
+    """Starts `temporal server start-dev`; headless unless a UI port is given. With a codec
+    endpoint (the API's /codec) the Web UI opens the sealed payloads through it."""
     db_file.parent.mkdir(parents=True, exist_ok=True)
     command = [
         temporal_binary(),
@@ -78,6 +80,8 @@ def start_dev_server(
         command.append("--headless")
     else:
         command += ["--ui-port", str(ui_port)]
+        if codec_endpoint:
+            command += ["--ui-codec-endpoint", codec_endpoint]
     output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True

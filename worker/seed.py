@@ -108,8 +108,8 @@ DEMO_REQUESTER = ("requester@cvms.example", "Rosa", "Requester")
 
 
 async def seed_helpdesk(db: AsyncSession) -> bool:
-    """Categories, topics, teams, routing rules, a demo agent (all teams, administrator)
-    and a demo requester; False when the help desk was already seeded."""
+    """Categories, topics, teams, routing rules, a demo agent (all teams, help-desk and
+    programme administrator) and a demo requester; False when the help desk was already seeded."""
     if (await db.execute(select(Team.id).limit(1))).first() is not None:
         return False
     teams = {}
@@ -139,6 +139,7 @@ async def seed_helpdesk(db: AsyncSession) -> bool:
         first_name=first,
         last_name=last,
         password_hash=password_hash,
+        is_admin=True,  # the demo's programme administrator too
     )
     db.add(user)
     await db.flush()
@@ -203,6 +204,9 @@ def demo_logins() -> list[DemoLogin]:
         DemoLogin(login, ", ".join(f"{role} at {code}" for code, role in roles.items()))
         for login, _first, _last, roles in DEMO_USERS
     ] + [
-        DemoLogin(DEMO_AGENT[0], "help-desk agent and administrator, all teams (log in at /portal/login)"),
+        DemoLogin(
+            DEMO_AGENT[0],
+            "programme administrator; help-desk agent and administrator, all teams (log in at /portal/login)",
+        ),
         DemoLogin(DEMO_REQUESTER[0], "help-desk requester (log in at /helpdesk/login)"),
     ]

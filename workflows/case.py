@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.email import EmailRequest
     from domain.helpdesk import (
         AGENT_ACTIONS,
+        CASE_MAIL,
         REQUESTER_ACTIONS,
         SLA_TARGET_NAMES,
         CaseAction,
@@ -58,7 +59,8 @@ class CaseWorkflow:
         self.assignee_id: int | None = None
         self.seq = 1  # 1 is the "created" event intake wrote
         self.sla_events = [CaseEvent(at=start.created_at, kind="created", priority=start.priority)]
-        self.public_notes: list[dict[str, str]] = []
+        # Public notes as references (author, text id): the texts stay in the database.
+        self.public_notes: list[dict[str, Any]] = []
         self.first_response_given = False
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
@@ -126,7 +128,7 @@ class CaseWorkflow:
             return f"'{kind}' is not something {'an agent' if is_agent else 'a requester'} can do"
         if state == "closed":
             return f"case {self.start.number} is closed"
-        if kind in ("note", "reply", "resolve") and not action.body.strip():
+        if kind in ("note", "reply", "resolve") and not (action.text_id or action.body.strip()):
             return "the note is empty"
         if kind == "note" and action.visibility not in ("public", "internal"):
             return "a note is public or internal"
@@ -174,14 +176,14 @@ class CaseWorkflow:
                 self.sla_events.append(CaseEvent(at=now, kind=kind, priority=priority))
 
         def add_note(visibility: str, purpose: str) -> None:
-            note = NoteIn(action.actor, action.actor_name, visibility, purpose, action.body.strip())
+            note = NoteIn(action.actor, visibility, purpose, text_id=action.text_id)
             add("note", note=note, visibility=visibility, purpose=purpose)
             if visibility == "public":
                 self.public_notes.append(
                     {
                         "at": now.isoformat(),
-                        "author": action.actor_name,
-                        "body": note.body,
+                        "author": action.actor,
+                        "text_id": action.text_id,
                         "purpose": purpose,
                     }
                 )
@@ -192,7 +194,7 @@ class CaseWorkflow:
         kind = action.kind
         if kind == "assign":
             self.assignee_id = action.assignee_id
-            add("assigned", assignee_id=action.assignee_id, assignee_name=action.assignee_name)
+            add("assigned", assignee_id=action.assignee_id)
             if self.state == "new":
                 self.state = "open"
         elif kind == "note":
@@ -200,18 +202,18 @@ class CaseWorkflow:
             if action.visibility == "public":
                 if self.state == "new":
                     self.state = "open"
-                self._queue_mail(f"note:{self.seq}", "case_note", note=action.body.strip())
+                self._queue_mail(f"note:{self.seq}", "case_note", note_text_id=action.text_id)
         elif kind == "reply":
             add_note("public", "reply")
             if self.state == "pending":
                 self.state = "open"
                 add("open")
         elif kind == "pending":
-            if action.body.strip():
+            if action.text_id or action.body.strip():
                 add_note("public", "note")
             self.state = "pending"
             add("pending")
-            self._queue_mail(f"pending:{self.seq}", "case_pending", note=action.body.strip())
+            self._queue_mail(f"pending:{self.seq}", "case_pending", note_text_id=action.text_id)
         elif kind == "open":
             self.state = "open"
             add("open")
@@ -224,14 +226,14 @@ class CaseWorkflow:
             self._queue_mail(
                 f"resolved:{self.seq}",
                 "case_resolved",
-                resolution=action.body.strip(),
+                resolution_text_id=action.text_id,
                 public_notes=self.public_notes[:-1],
             )
         elif kind == "reopen":
             self.state = "open"
             self.resolved_at = None
             add("reopened")
-            self._queue_mail(f"reopened:{self.seq}", "case_reopened", reopened_by=action.actor_name)
+            self._queue_mail(f"reopened:{self.seq}", "case_reopened", reopened_by_actor=action.actor)
         elif kind == "priority":
             previous, self.priority = self.priority, action.priority or self.priority
             add("priority", priority=self.priority, previous=previous)
@@ -324,10 +326,10 @@ class CaseWorkflow:
         self, event: str, template: str, *, to: str | None = None, language: str | None = None, **extra: Any
     ) -> None:
         start = self.start
+        # References only: the sending activity reads the requester, subject and texts (CASE_MAIL).
         context = {
+            CASE_MAIL: start.case_id,
             "number": start.number,
-            "subject": start.subject,
-            "name": start.requester_name,
             "team_name": start.team_name,
             "state": self.state,
             "time_zone": start.time_zone,
@@ -341,7 +343,7 @@ class CaseWorkflow:
         self._mail.append(
             EmailRequest(
                 key=f"{case_workflow_id(start.number)}:{event}",
-                to=to or start.requester_email,
+                to=to or "",  # "": the case's requester, whose address the activity reads
                 language=language or start.language,
                 template=template,
                 context=context,

@@ -35,6 +35,8 @@ class MeOut(BaseModel):
     name: str
     email: str
     preferred_language: str
+    # A programme administrator: programme-wide rules and tools, at no location in particular.
+    is_admin: bool
     active_location_id: int | None
     locations: list[LocationRole]
 

@@ -37,7 +37,6 @@ from api.helpdesk.schemas import (
     IntakeIn,
     MyCaseOut,
     NoteIn,
-    PasswordIn,
     PendingIn,
     QueueItem,
     RegisterIn,
@@ -64,7 +63,8 @@ router = APIRouter(prefix="/helpdesk", route_class=RequesterPageRoute, include_i
 agent_router = APIRouter(prefix="/helpdesk/agent", route_class=AgentPageRoute, include_in_schema=False)
 
 HELP_NOTICES = {
-    "registered": N_("Check your email: we sent you a temporary password."),
+    "registered": N_("Check your email: we sent you a link to choose your password."),
+    "password_ready": N_("Your password is set. Log in with it now."),
     "password_set": N_("Your password is set."),
     "case_opened": N_("Your case is open. We emailed you its number."),
     "replied": N_("Your reply is added to the case."),
@@ -206,52 +206,6 @@ async def login_submit(
     response = redirect("/helpdesk/password" if requester.must_change_password else target)
     set_session_cookie(response, token, settings)
     return response
-
-
-@router.get("/password")
-async def password_page(request: Request, current: RequesterLoginDep, settings: SettingsDep) -> Response:
-    return _page(
-        request,
-        "help/password.html",
-        time_zone=settings.helpdesk_time_zone,
-        requester=current.requester,
-        errors={},
-    )
-
-
-@router.post("/password")
-async def password_submit(
-    request: Request, current: RequesterLoginDep, form: CheckedForm, db: SessionDep, settings: SettingsDep
-) -> Response:
-    zone = settings.helpdesk_time_zone
-    try:
-        body = PasswordIn(
-            current_password=str(form.get("current_password", "")),
-            new_password=str(form.get("new_password", "")),
-        )
-        helpdesk_accounts.change_password(
-            db=db, requester=current.requester, actor=current.actor, **body.model_dump()
-        )
-    except ValidationError as exc:
-        return _page(
-            request,
-            "help/password.html",
-            time_zone=zone,
-            status_code=422,
-            requester=current.requester,
-            errors=field_errors(exc),
-        )
-    except Refusal as exc:
-        return _page(
-            request,
-            "help/password.html",
-            time_zone=zone,
-            status_code=http_status(exc),
-            requester=current.requester,
-            errors={},
-            failed=exc.message,
-        )
-    return redirect("/helpdesk?notice=password_set")
 
 
 @router.post("/logout")

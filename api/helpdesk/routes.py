@@ -47,6 +47,7 @@ from api.helpdesk.schemas import (
     RequesterLoginIn,
     RequesterLoginOut,
     RequesterOut,
+    RequesterSetPasswordIn,
     ResolveIn,
     RoutingRuleIn,
     RoutingRuleOut,
@@ -74,7 +75,7 @@ def _download(attachment: CaseAttachment) -> Response:
 async def register(
     body: RegisterIn, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> RegisteredOut:
-    """Creates a help-desk account and emails its temporary password."""
+    """Creates a help-desk account and emails a single-use link to choose its password."""
     requester = await helpdesk_accounts.register(
         db=db,
         settings=settings,
@@ -82,7 +83,18 @@ async def register(
         **body.model_dump(exclude={"email"}),
         email=str(body.email),
     )
-    return RegisteredOut(email=requester.email, message="check your email for your temporary password")
+    return RegisteredOut(
+        email=requester.email, message="check your email for the link to choose your password"
+    )
+
+
+@router.post("/set-password", dependencies=[Public], response_model=RequesterOut)
+async def set_password(body: RequesterSetPasswordIn, db: SessionDep, settings: SettingsDep) -> RequesterOut:
+    """Sets the password from the link in the account email (single use); confirms the address."""
+    requester = await helpdesk_accounts.set_password_from_link(
+        db=db, settings=settings, token=body.token, password=body.password
+    )
+    return RequesterOut.of(requester)
 
 
 @router.post("/login", dependencies=[Public], response_model=RequesterLoginOut)

@@ -55,6 +55,11 @@ class RequesterLoginOut(RequesterOut):
     expires_at: str
 
 
+class RequesterSetPasswordIn(BaseModel):
+    token: str = Field(min_length=10, max_length=2000)
+    password: str = Field(min_length=10, max_length=200)
+
+
 class PasswordIn(BaseModel):
     current_password: str = Field(min_length=1, max_length=200)
     new_password: str = Field(min_length=10, max_length=200)
