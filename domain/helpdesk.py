@@ -93,6 +93,7 @@ class CaseAction:
     assignee_id: int | None = None
     priority: str | None = None
     body: str = ""  # only in histories recorded before text_id: the workflow reads it for its checks
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class BookRequest:
     actor: str
     dose_number: int | None = None  # when given, must be the dose that is next
     hold_id: int | None = None  # the seat held for this person, taken if still live
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class RescheduleRequest:
     appointment_id: int
     slot: SlotFact
     actor: str
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class AppointmentRequest:
     appointment_id: int
     actor: str
     reason: str | None = None
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class DocumentRequest:
     idempotency_key: str
     actor: str
     dose_number: int | None = None
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class EditDoseRequest:
     changes: DoseChanges
     reason: str
     actor: str
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class RemoveDoseRequest:
     dose_id: int
     reason: str
     actor: str
+    answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
 
 
 @dataclass(frozen=True)

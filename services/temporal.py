@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -25,6 +25,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.deadlines import answer_by
 from domain.payload_keys import KeyRing
 from domain.refusals import REFUSED, Refusal, Unavailable, from_application_error
 from domain.settings import Settings
@@ -154,6 +155,12 @@ class TemporalGateway:
         return self._client
 
     @property
+    def _accept_within(self) -> float:
+        # A worker must accept an update well before this caller stops waiting (at 0.8 of the
+        # deadline): accepted later, it would change what the 503 said was unchanged.
+        return self.deadline * 0.7
+
+    @property
     def _rpc_timeout(self) -> timedelta:
         return timedelta(seconds=self.deadline)
 
@@ -217,6 +224,7 @@ class TemporalGateway:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         )
+        argument = answer_by(argument, datetime.now(UTC), self._accept_within)
         try:
             return await self._within_deadline(
                 lambda client: client.execute_update_with_start_workflow(
@@ -238,6 +246,7 @@ class TemporalGateway:
         self, workflow_id: str, update: Any, argument: Any, *, result_type: type | None = None, gone: Refusal
     ) -> Any:
         """One update to a running workflow; ``gone`` is raised when no such workflow runs."""
+        argument = answer_by(argument, datetime.now(UTC), self._accept_within)
         try:
             return await self._within_deadline(
                 lambda client: client.get_workflow_handle(workflow_id).execute_update(

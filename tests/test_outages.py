@@ -14,27 +14,31 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.service import RPCError
 
 from api.app import create_app
-from domain.helpdesk import case_workflow_id
+from domain.helpdesk import CaseAction, case_workflow_id
 from domain.settings import Settings
 from notifications.capture import CaptureServer
 from records.db import transaction
 from records.recipients import Recipient
 from records.scheduling import Appointment
 from records.users import User
-from services.temporal import data_converter
+from services.temporal import data_converter, refusal_from
 from tests.conftest import connect_when_ready, eventually, login
 from tests.journeys import add_lot, new_product, new_recipient, publish_slot, unique
 from tests.test_helpdesk import open_case, register_requester
 from worker.devserver import free_port, start_dev_server, wait_for_port
 from worker.main import build_worker
+from workflows.case import CaseWorkflow
 
 DEADLINE = 2.0
 CSV_HEADER = "first_name,last_name,date_of_birth,sex,email,phone,preferred_language,postal_code\n"
@@ -377,3 +381,36 @@ async def test_the_dev_stack_restarts_a_killed_worker_and_books_again_within_15_
         except subprocess.TimeoutExpired:
             stack.kill()
         output.close()
+
+
+async def test_an_update_its_caller_stopped_waiting_for_changes_nothing(api, smtp, temporal, sessions):
+    """The gateway stamps each update with the instant its caller stops waiting; a worker that
+    takes it up later refuses it, so a 503's "nothing was changed" stays true."""
+    _, requester = await register_requester(api, smtp)
+    case = await open_case(api, requester)
+    handle = temporal.get_workflow_handle(case_workflow_id(case["number"]))
+
+    async def running() -> bool:
+        try:
+            return (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+        except RPCError:  # its start is promised and made just after the intake commits
+            return False
+
+    await eventually(running, timeout=30, what="the case workflow")
+    late = CaseAction(
+        kind="priority",
+        actor="agent:1",
+        priority="urgent",
+        answer_by=datetime.now(UTC) - timedelta(seconds=1),
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as failed:
+        await handle.execute_update(CaseWorkflow.act, late)
+    assert refusal_from(failed.value.cause).code == "answer_too_late"
+    assert (await handle.query(CaseWorkflow.view)).priority != "urgent"
+    in_time = CaseAction(
+        kind="priority",
+        actor="agent:1",
+        priority="urgent",
+        answer_by=datetime.now(UTC) + timedelta(seconds=30),
+    )
+    assert (await handle.execute_update(CaseWorkflow.act, in_time)).priority == "urgent"

@@ -50,8 +50,9 @@ cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
   API               {base}
   API docs          {base}/docs
 {pages}
-  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}   (payloads decode for an administrator logged in
-                    at {base}/portal/login with Data Encoder set to include cross-origin credentials)
+  Temporal Web UI   http://127.0.0.1:{settings.temporal_ui_port}
+                    (payloads decode for an administrator logged in at {base}/portal/login
+                    with the Data Encoder set to include cross-origin credentials)
   Temporal frontend 127.0.0.1:{settings.temporal_port}
   SMTP capture      127.0.0.1:{settings.smtp_port}
   Logs              {state}/*.log

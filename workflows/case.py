@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.helpdesk import HelpdeskActivities
     from domain.business_hours import BusinessCalendar
+    from domain.deadlines import too_late
     from domain.email import EmailRequest
     from domain.helpdesk import (
         AGENT_ACTIONS,
@@ -103,6 +104,9 @@ class CaseWorkflow:
 
     @act.validator
     def _validate_act(self, action: CaseAction) -> None:
+        if too_late(action.answer_by, workflow.now()):
+            # Its caller answered 503 ("nothing was changed"): keep that true.
+            raise refused("answer_too_late", "The request waited too long for a worker.", "unavailable")
         refusal = self._refusal(action)
         if refusal:
             raise refused("invalid_transition", refusal)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -28,6 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.journey import JourneyActivities
     from activities.waitlist import WaitlistActivities
+    from domain.deadlines import too_late
     from domain.dose_rules import (
         next_dose_window,
     )
@@ -60,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         Timer,
         next_timer,
     )
-    from domain.refusals import REFUSED
+    from domain.refusals import REFUSED, refused
     from domain.scheduling import SeatOpening
     from domain.series import SeriesState
 
@@ -76,6 +77,14 @@ _Result = TypeVar("_Result")
 
 
 # --------------------------------------------------------------------------- the workflow
+
+
+def _in_time(answer_by: datetime | None) -> None:
+    """Refuses an update its caller stopped waiting for (it answered 503, "nothing was changed")."""
+    if too_late(answer_by, workflow.now()):
+        raise refused(
+            "answer_too_late", "The request waited too long for a worker; nothing was changed.", "unavailable"
+        )
 
 
 @workflow.defn
@@ -193,6 +202,7 @@ class JourneyWorkflow(SeriesState):
 
     @book.validator
     def _validate_book(self, request: BookRequest) -> None:
+        _in_time(request.answer_by)
         self._check_book(request)
 
     @workflow.update
@@ -214,6 +224,7 @@ class JourneyWorkflow(SeriesState):
 
     @reschedule.validator
     def _validate_reschedule(self, request: RescheduleRequest) -> None:
+        _in_time(request.answer_by)
         self._check_reschedule(request)
 
     @workflow.update
@@ -222,6 +233,7 @@ class JourneyWorkflow(SeriesState):
 
     @cancel.validator
     def _validate_cancel(self, request: AppointmentRequest) -> None:
+        _in_time(request.answer_by)
         self._check_move(request, "cancelled")
 
     @workflow.update
@@ -230,6 +242,7 @@ class JourneyWorkflow(SeriesState):
 
     @check_in.validator
     def _validate_check_in(self, request: AppointmentRequest) -> None:
+        _in_time(request.answer_by)
         self._check_move(request, "checked_in")
 
     @workflow.update
@@ -238,6 +251,7 @@ class JourneyWorkflow(SeriesState):
 
     @no_show.validator
     def _validate_no_show(self, request: AppointmentRequest) -> None:
+        _in_time(request.answer_by)
         self._check_move(request, "missed")
 
     async def _move_appointment(self, request: AppointmentRequest, to_status: str) -> AppointmentFact:
@@ -312,6 +326,7 @@ class JourneyWorkflow(SeriesState):
 
     @document_dose.validator
     def _validate_document(self, request: DocumentRequest) -> None:
+        _in_time(request.answer_by)
         self._check_document(request)
 
     @workflow.update
@@ -328,6 +343,7 @@ class JourneyWorkflow(SeriesState):
 
     @edit_dose.validator
     def _validate_edit(self, request: EditDoseRequest) -> None:
+        _in_time(request.answer_by)
         self._check_edit(request)
 
     @workflow.update
@@ -345,6 +361,7 @@ class JourneyWorkflow(SeriesState):
 
     @remove_dose.validator
     def _validate_remove(self, request: RemoveDoseRequest) -> None:
+        _in_time(request.answer_by)
         self._check_remove(request)
 
     # ---- reading
