@@ -135,6 +135,10 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         dev_stack=True,
         # Many tests log in wrongly on purpose from one address; test_login_throttle uses the real limit.
         login_max_failures=1000,
+        # The suite shares 2 cores with its Temporal server, workers and crowds of requests: a
+        # longer deadline than production's keeps a slow moment from reading as an outage.
+        # The outage tests (test_outages.py) set their own short one.
+        temporal_deadline_seconds=15,
         state_dir=state_dir,
     )
 
