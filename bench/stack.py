@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -99,13 +100,16 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
             wait_for_port("127.0.0.1", port, 60, server)
             wait_for_port("127.0.0.1", smtp_port, 30, relay)
             settings = Settings(
-                database_url=f"sqlite+aiosqlite:///{folder}/cvms.db",
+                # PostgreSQL when CVMS_BENCH_DATABASE_URL names one (an empty database), else SQLite.
+                database_url=os.environ.get("CVMS_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{folder}/cvms.db",
                 temporal_address=f"127.0.0.1:{port}",
                 temporal_task_queue=f"cvms-bench-{uuid.uuid4().hex[:6]}",
                 smtp_port=smtp_port,
                 secret_key="bench-secret-0123456789abcdef-0123456789",
                 payload_keys=new_key_spec("bench"),
                 public_base_url="http://cvms.bench",
+                # Throughput is measured, not overload: requests wait for their answer.
+                temporal_deadline_seconds=60,
                 **overrides,
             )
             upgrade(settings.database_url)
