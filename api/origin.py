@@ -55,6 +55,8 @@ def cookie_change_allowed(
     headers = Headers(scope=scope)
     scheme = request_scheme(scope, headers, settings)
     own = {f"{scheme}://{headers.get('host', '')}".lower(), origin_of(settings.public_base_url)}
+    if str(scope.get("path", "")).startswith("/codec/"):  # the Temporal Web UI, allowed by CORS there
+        own |= {origin.lower() for origin in settings.temporal_ui_origin_list}
     origin, referer = headers.get("origin"), headers.get("referer")
     claimed = origin.lower() if origin and origin != "null" else origin_of(referer or "")
     if claimed in own:
