@@ -155,7 +155,8 @@ async def test_password_hashing_runs_in_a_bounded_pool_and_leaves_the_server_res
 
         beside = await stalled_during(logins)
         on_loop = await stalled_during(hashing_on_the_loop)
-        assert beside < 0.4 * on_loop, (beside, on_loop)
+        # (here about a tenth; with the hashing on the loop, as before, 0.4 and more)
+        assert beside < 0.25 * on_loop, (beside, on_loop)
         # ...in a pool of the configured size.
         pool = [t for t in threading.enumerate() if t.name.startswith("cvms-passwords-1_")]
         assert len(pool) == 1
