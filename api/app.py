@@ -47,10 +47,12 @@ from api.recipients import upload_pages
 from api.recipients import upload_routes as recipient_uploads
 from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
+from api.security import SecurityHeaders
 from api.waitlist import pages as waitlist_pages
 from api.waitlist import routes as waitlist
 from domain.settings import Settings, check_keys, get_settings
 from records.db import make_engine, make_sessionmaker
+from services.login_throttle import LoginThrottle
 from services.temporal import connect
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -85,6 +87,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     app.state.settings = settings
     app.state.sessions = make_sessionmaker(engine)
+    app.state.login_throttle = LoginThrottle(settings)
 
     # Temporal is connected on first use, so the API starts even while Temporal is coming up.
     client_lock = asyncio.Lock()
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
     install_page_not_found(app)
+    app.add_middleware(SecurityHeaders, settings=settings)
 
     @app.get("/health", tags=["health"], dependencies=[Public])
     async def health() -> dict[str, str]:

@@ -6,6 +6,7 @@ import inspect
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Header, Path, Query, Request
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.errors import Forbidden, NotFound, Unauthorized
+from api.origin import UNSAFE_METHODS, cookie_change_allowed
 from api.permissions import Permission, allows
 from domain.security import token_digest
 from domain.settings import Settings
@@ -22,6 +24,8 @@ from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
 from services import idempotency
+from services.access import extend_session, session_deadline, slide_due
+from services.login_throttle import LoginThrottle
 from services.temporal import TemporalGateway
 
 SESSION_COOKIE = "cvms_session"
@@ -29,6 +33,10 @@ SESSION_COOKIE = "cvms_session"
 
 def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def get_login_throttle(request: Request) -> LoginThrottle:
+    return request.app.state.login_throttle
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -150,6 +158,7 @@ async def reads_only(db: SessionDep, _key: Annotated[None, Depends(_key_checked_
 
 ReadsOnly = Depends(reads_only)
 TemporalDep = Annotated[TemporalGateway, Depends(get_temporal)]
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
 
 
 @dataclass(frozen=True)
@@ -187,13 +196,33 @@ def bearer_token(request: Request) -> str | None:
     return request.cookies.get(SESSION_COOKIE)
 
 
+def _sent_bearer(request: Request) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
+
+
 async def _login_session(request: Request, db: AsyncSession) -> LoginSession:
     token = bearer_token(request)
     if not token:
         raise Unauthorized("log in first")
+    settings: Settings = request.app.state.settings
+    # Another site can make a browser send our cookie, not name our origin nor know the CSRF token.
+    if (
+        request.method in UNSAFE_METHODS
+        and not _sent_bearer(request)
+        and not cookie_change_allowed(request.scope, settings, token, dict(request.cookies))
+    ):
+        raise Forbidden(
+            "this change did not come from this site; send the CSRF token or a bearer token", code="csrf"
+        )
     login = await db.get(LoginSession, token_digest(token))
-    if login is None or login.expires_at <= utcnow():
+    now = utcnow()
+    if login is None or login.expires_at <= now:
         raise Unauthorized("your session has ended; log in again")
+    deadline = session_deadline(settings, login.created_at, now)
+    # Sliding idle expiry, written at most once a minute (after the request's own transaction).
+    if slide_due(settings, login.expires_at, deadline):
+        after_commit(db, partial(extend_session, request.app.state.sessions, login.token_hash, deadline))
     return login
 
 

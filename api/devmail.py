@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from html import escape
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import Public, SettingsDep
 from api.errors import NotFound
+from api.security import CONTENT_SECURITY_POLICY
 from notifications.capture import list_folder
 
 router = APIRouter(prefix="/dev/mail", tags=["development"], dependencies=[Public])
@@ -40,13 +42,16 @@ async def captured_mail_page(settings: SettingsDep) -> HTMLResponse:
             f" · <b>Language</b> {escape(msg['language'] or '')} · <b>Attachments</b> {attachments}</p>"
             f"<details open><summary>Text</summary><pre>{escape(msg['text'])}</pre></details>"
             f'<details><summary>HTML</summary><iframe sandbox srcdoc="{escape(msg["html"])}"'
-            ' style="width:100%;height:24em"></iframe></details>'
+            "></iframe></details>"
             "</article>"
         )
     body = "".join(rows) or "<p>No mail yet.</p>"
+    # Its own style block, allowed by a nonce (the security middleware keeps a response's own policy).
+    nonce, policy = secrets.token_urlsafe(16), CONTENT_SECURITY_POLICY
     return HTMLResponse(
         "<!doctype html><html lang=en><meta charset=utf-8><title>cvms captured mail</title>"
-        "<style>body{font-family:sans-serif;max-width:60em;margin:auto}article{border-bottom:1px solid #ccc}"
-        "pre{white-space:pre-wrap}</style>"
-        f"<h1>Captured mail</h1>{body}</html>"
+        f"<style nonce={nonce}>body{{font-family:sans-serif;max-width:60em;margin:auto}}"
+        "article{border-bottom:1px solid #ccc}pre{white-space:pre-wrap}iframe{width:100%;height:24em}</style>"
+        f"<h1>Captured mail</h1>{body}</html>",
+        headers={"Content-Security-Policy": policy.replace("style-src 'self'", f"style-src 'nonce-{nonce}'")},
     )

@@ -43,6 +43,7 @@ __all__ = [
     "Unauthorized",
     "Unprocessable",
     "http_status",
+    "retry_after",
     "install_error_handlers",
 ]
 
@@ -101,6 +102,12 @@ def error_body(detail: str, code: str, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
+def retry_after(refusal: Refusal) -> dict[str, str]:
+    """The Retry-After header of a throttled refusal that says how long to wait."""
+    seconds = refusal.extra.get("retry_after_seconds")
+    return {"Retry-After": str(int(seconds))} if refusal.kind == "throttled" and seconds else {}
+
+
 def _field_name(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
     return ".".join(parts) or "request"
@@ -118,7 +125,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _refused(request: Request, exc: Refusal) -> JSONResponse:
         body = error_body(exc.message, refusal_code(exc), **exc.extra)
         code = http_status(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else retry_after(exc)
         if code == 503:
             # Temporal or the worker away: tell the client when asking again makes sense.
             headers = {"Retry-After": str(exc.extra.get("retry_after", 5))}

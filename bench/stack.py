@@ -101,7 +101,8 @@ async def stack(**overrides: Any) -> AsyncIterator[Stack]:
             wait_for_port("127.0.0.1", smtp_port, 30, relay)
             settings = Settings(
                 # PostgreSQL when CVMS_BENCH_DATABASE_URL names one (an empty database), else SQLite.
-                database_url=os.environ.get("CVMS_BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{folder}/cvms.db",
+                database_url=os.environ.get("CVMS_BENCH_DATABASE_URL")
+                or f"sqlite+aiosqlite:///{folder}/cvms.db",
                 temporal_address=f"127.0.0.1:{port}",
                 temporal_task_queue=f"cvms-bench-{uuid.uuid4().hex[:6]}",
                 smtp_port=smtp_port,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
 import secrets
@@ -47,6 +48,13 @@ def password_fingerprint(password_hash: str | None) -> str:
     digest of the hash (never the hash itself, which the link would show to anyone reading it). The
     link stops working once the password changes, which makes it single use."""
     return hashlib.sha256(password_hash.encode()).hexdigest()[:16] if password_hash else ""
+
+
+def csrf_token(secret_key: str, nonce: str, session_token: str | None) -> str:
+    """The token a form (or a script, as X-CSRF-Token) of this site proves itself with: an HMAC of
+    the browser's nonce and its login session."""
+    session = token_digest(session_token) if session_token else ""
+    return hmac.new(secret_key.encode(), f"csrf|{nonce}|{session}".encode(), hashlib.sha256).hexdigest()
 
 
 class LinkError(Exception):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -163,12 +164,39 @@ class Settings(BaseSettings):
         ge=0,
         description="Pause between a background CSV upload's steps (leaves the database to other work)",
     )
-    session_hours: float = Field(default=12, gt=0, description="Login session lifetime")
+    session_hours: float = Field(
+        default=12, gt=0, description="Absolute lifetime of a login session, however active it is"
+    )
+    session_idle_minutes: float = Field(
+        default=60, gt=0, description="A login session ends after this long without a request"
+    )
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed logins (per login name, and per client address) before a pause"
+        default=5,
+        ge=1,
+        description="Failed logins per login name before each further attempt waits (4x per client address)",
     )
     login_window_seconds: float = Field(
-        default=900, gt=0, description="Window in which failed logins are counted; also the pause"
+        default=900, gt=0, description="How long failed logins are remembered for the delay"
+    )
+    login_delay_seconds: float = Field(
+        default=1, gt=0, description="First delay after too many failed logins; it doubles with each failure"
+    )
+    login_delay_max_seconds: float = Field(
+        default=300, gt=0, description="Longest delay between login attempts"
+    )
+    login_throttle_storage: str = Field(
+        default="memory://",
+        description="Where failed logins are counted (limits storage URI: memory://, redis://host:6379, …)",
+    )
+    login_device_days: float = Field(
+        default=180, gt=0, description="How long a browser that has logged in is known (never delayed)"
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Proxies whose X-Forwarded-For/-Proto are believed (addresses/networks, by commas)",
+    )
+    password_hash_workers: int = Field(
+        default=2, ge=1, le=64, description="Threads that hash and check passwords (beside the event loop)"
     )
     dev_stack: bool = Field(default=False, description="Development stack: enables /dev/mail")
 
@@ -192,6 +220,14 @@ class Settings(BaseSettings):
             KeyRing.parse(value)
         except KeyRingError as exc:
             raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ip_network(part.strip(), strict=False)  # a ValueError names the bad entry
         return value
 
     @field_validator("health_card_key")
@@ -232,6 +268,12 @@ class Settings(BaseSettings):
     @property
     def helpdesk_attachment_type_list(self) -> frozenset[str]:
         return frozenset(t.strip().lower() for t in self.helpdesk_attachment_types.split(",") if t.strip())
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        return tuple(
+            ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()
+        )
 
     @property
     def is_sqlite(self) -> bool:

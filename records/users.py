@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from records.db import Base, UTCDateTime, utcnow
@@ -72,15 +72,3 @@ class LoginSession(Base):
     active_location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class LoginFailure(Base):
-    """A failed login, kept for the throttle (in the database, so every API replica sees it)."""
-
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_subject_at", "subject", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # "login:<name>" or "ip:<address>": both are throttled.
-    subject: Mapped[str] = mapped_column(String(300))
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,33 +1,32 @@
-"""Access: logins and sessions (with throttling), the active location, set-up links and
-passwords, and the users of a location. The JSON routes and the portal pages share these."""
+"""Access: logins and sessions (throttled by services/login_throttle.py), the active location,
+set-up links and passwords, and the users of a location. The JSON routes and the portal pages share these."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.refusals import Conflict, Forbidden, Invalid, Throttled, Unauthenticated
+from domain.refusals import Conflict, Forbidden, Invalid, Unauthenticated
 from domain.security import (
     SET_PASSWORD_PURPOSE,
     LinkError,
-    hash_password,
     new_token,
     password_fingerprint,
     read_link,
     token_digest,
-    verify_password,
 )
 from domain.settings import Settings
 from records.audit import audit
-from records.db import transaction, utcnow
+from records.db import reading, transaction, utcnow
 from records.helpdesk import Agent
 from records.locations import Location
-from records.users import LoginFailure, LoginSession, Membership, Role, User
+from records.users import LoginSession, Membership, Role, User
+from services import passwords
+from services.login_throttle import Attempt, LoginThrottle
 from services.mail import queue_email
 from services.temporal import TemporalGateway
 
@@ -47,43 +46,6 @@ class Acting(Protocol):
     def actor(self) -> str: ...
 
 
-# --------------------------------------------------------------------------- throttling
-# Too many failures for one login name (or, at four times the limit, from one client address,
-# since a clinic shares one) within the window is refused until the window has passed.
-
-
-def login_subjects(client: str | None, login_name: str) -> list[str]:
-    return [f"login:{login_name.strip().casefold()}", f"ip:{client or 'unknown'}"]
-
-
-async def refuse_if_throttled(db: AsyncSession, settings: Settings, subjects: list[str]) -> None:
-    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    for subject in subjects:
-        failures = (
-            await db.execute(
-                select(func.count()).where(LoginFailure.subject == subject, LoginFailure.at >= since)
-            )
-        ).scalar_one()
-        limit = settings.login_max_failures * (4 if subject.startswith("ip:") else 1)
-        if failures >= limit:
-            raise Throttled(
-                "too many failed logins; wait a few minutes and try again",
-                code="login_throttled",
-                retry_after_seconds=int(settings.login_window_seconds),
-            )
-
-
-async def record_failure(sessions: async_sessionmaker[AsyncSession], subjects: list[str]) -> None:
-    """Written in its own transaction: the failed request's own transaction rolls back."""
-    async with transaction(sessions) as db:
-        for subject in subjects:
-            db.add(LoginFailure(subject=subject))
-
-
-async def clear_failures(db: AsyncSession, login_subject: str) -> None:
-    await db.execute(delete(LoginFailure).where(LoginFailure.subject == login_subject))
-
-
 # --------------------------------------------------------------------------- sessions
 
 
@@ -93,43 +55,90 @@ class OpenedSession:
     active_location_id: int | None
     token: str
     expires_at: datetime
+    device_cookie: str  # the browser is known to this login from now on
+
+
+def session_deadline(settings: Settings, created_at: datetime, now: datetime) -> datetime:
+    """When a session ends unless it is used again: after the idle time, never past its lifetime."""
+    idle = now + timedelta(minutes=settings.session_idle_minutes)
+    return min(idle, created_at + timedelta(hours=settings.session_hours))
+
+
+def slide_due(settings: Settings, expires_at: datetime, deadline: datetime) -> bool:
+    """Whether a session's idle deadline is worth writing again: at most once a minute (or a quarter
+    of the idle time, when that is shorter)."""
+    every = min(timedelta(minutes=1), timedelta(minutes=settings.session_idle_minutes) / 4)
+    return deadline - expires_at >= every
+
+
+async def extend_session(
+    sessions: async_sessionmaker[AsyncSession], token_hash: str, deadline: datetime
+) -> None:
+    """A used session lives on (its idle deadline moves), in a short transaction of its own."""
+    async with transaction(sessions) as db:
+        await db.execute(
+            update(LoginSession)
+            .where(LoginSession.token_hash == token_hash, LoginSession.expires_at < deadline)
+            .values(expires_at=deadline)
+        )
+
+
+def new_login_session(settings: Settings, **owner: int | None) -> tuple[LoginSession, str]:
+    """A login session of a user or a requester, and its token (only the token's digest is kept)."""
+    token, now = new_token(), utcnow()
+    row = LoginSession(
+        token_hash=token_digest(token),
+        created_at=now,
+        expires_at=session_deadline(settings, now, now),
+        **owner,
+    )
+    return row, token
 
 
 async def open_session(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
+    throttle: LoginThrottle,
     *,
     client: str | None,
+    device_cookie: str | None,
     login_name: str,
     password: str,
 ) -> OpenedSession:
     """Checks the password and records a new login session (the JSON and page logins share this)."""
-    # Short transactions of its own, and argon2 off the event loop: a login must
-    # not hold the database's write lock while it hashes.
-    subjects = login_subjects(client, login_name)
-    async with transaction(sessions) as db:
-        await refuse_if_throttled(db, settings, subjects)
+    # Short transactions of their own, and argon2 in the password pool: a login must
+    # not hold the database's write lock, nor the event loop, while it hashes.
+    attempt = Attempt(f"user:{login_name.strip().casefold()}", client, device_cookie)
+    await throttle.check(attempt)
+    async with reading(sessions) as db:
         user = (
             await db.execute(select(User).where(User.login_name == login_name.strip()))
         ).scalar_one_or_none()
-    password_ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+    password_ok = await passwords.verified(settings, user.password_hash if user else None, password)
     if user is None or not password_ok or not user.is_active:
-        await record_failure(sessions, subjects)
+        await throttle.failed(attempt)
         raise Unauthenticated("login name or password is wrong")
-    token = new_token()
+    await throttle.succeeded(attempt)
     active = min((m.location_id for m in user.memberships), default=None)
-    expires = utcnow() + timedelta(hours=settings.session_hours)
+    login, token = new_login_session(settings, user_id=user.id, active_location_id=active)
     async with transaction(sessions) as db:
-        await clear_failures(db, subjects[0])
-        db.add(
-            LoginSession(
-                token_hash=token_digest(token),
-                user_id=user.id,
-                active_location_id=active,
-                expires_at=expires,
-            )
-        )
-    return OpenedSession(user=user, active_location_id=active, token=token, expires_at=expires)
+        db.add(login)
+    return OpenedSession(
+        user=user,
+        active_location_id=active,
+        token=token,
+        expires_at=login.expires_at,
+        device_cookie=throttle.remembered(attempt),
+    )
+
+
+async def end_other_sessions(db: AsyncSession, keep: LoginSession | None = None, **owner: int) -> None:
+    """After a password change: every session of that login but ``keep`` (the one that changed it) ends."""
+    ((column, owner_id),) = owner.items()
+    condition = getattr(LoginSession, column) == owner_id
+    if keep is not None:
+        condition = condition & (LoginSession.token_hash != keep.token_hash)
+    await db.execute(delete(LoginSession).where(condition))
 
 
 PORTAL_HOME = "/portal"
@@ -155,20 +164,25 @@ async def switch_active_location(user: User, login: LoginSession, location_id: i
     login.active_location_id = location_id
 
 
-async def complete_password(db: AsyncSession, settings: Settings, token: str, password: str) -> User:
-    """Sets the password of a new account from its set-up link (single use)."""
+async def complete_password(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str, password: str
+) -> None:
+    """Sets the password of an account from its set-up link (single use); every session of the
+    login ends. The hash is made before the transaction, in the password pool."""
     try:
         payload = read_link(settings.secret_key, SET_PASSWORD_PURPOSE, token, SET_PASSWORD_MAX_AGE)
     except LinkError as exc:
         raise Invalid(str(exc), code="bad_link") from exc
-    user = await db.get(User, int(payload.get("user_id", 0)))
-    # The link carries the password hash it was issued against, so it stops
-    # working once used (or once the password changes any other way).
-    if user is None or password_fingerprint(user.password_hash) != payload.get("was", ""):
-        raise Invalid("this link has already been used", code="bad_link")
-    user.password_hash = hash_password(password)
-    audit(db, actor=f"user:{user.id}", entity="user", entity_id=user.id, action="set_password")
-    return user
+    new_hash = await passwords.hashed(settings, password)
+    async with transaction(sessions) as db:
+        user = await db.get(User, int(payload.get("user_id", 0)))
+        # The link carries the password hash it was issued against, so it stops
+        # working once used (or once the password changes any other way).
+        if user is None or password_fingerprint(user.password_hash) != payload.get("was", ""):
+            raise Invalid("this link has already been used", code="bad_link")
+        user.password_hash = new_hash
+        await end_other_sessions(db, user_id=user.id)
+        audit(db, actor=f"user:{user.id}", entity="user", entity_id=user.id, action="set_password")
 
 
 # --------------------------------------------------------------------------- users of a location
@@ -218,7 +232,8 @@ async def add_location_user(
     role: Role,
     preferred_language: str,
 ) -> LocationUserRow:
-    """An existing login gets the new role here; a new login gets an account and a set-up email."""
+    """An existing login (named with its email) gets the new role here; a new login gets an account
+    and a set-up email."""
     user = (await db.execute(select(User).where(User.login_name == login_name))).scalar_one_or_none()
     created = user is None
     if user is None:
@@ -239,6 +254,13 @@ async def add_location_user(
             entity_id=user.id,
             action="create",
             changes={"login_name": [None, user.login_name], "email": [None, user.email]},
+        )
+    elif user.email.strip().casefold() != email.strip().casefold():
+        # Adding an existing login needs the email it is registered with: a manager who does not
+        # know it learns nothing about that person here (neither the email nor their locations).
+        raise Conflict(
+            "this login name is taken by someone else; to add them, give the email their login has",
+            code="login_taken",
         )
     elif any(m.location_id == actor.location.id for m in user.memberships):
         raise Conflict("this login already holds a role at this location; change the role instead")

@@ -54,9 +54,12 @@ async def rules_of(db: AsyncSession, product_code: str) -> tuple[int | None, lis
     return (age.years if age else None), await screening_questions(db, product_code)
 
 
-async def set_minimum_age(
-    db: AsyncSession, *, product_code: str, years: int, actor: str, location_id: int
-) -> None:
+# The rules below are programme-wide (every location books and documents by them): only a
+# programme administrator changes them (the API's `Admin`), and each change is audited with no
+# location.
+
+
+async def set_minimum_age(db: AsyncSession, *, product_code: str, years: int, actor: str) -> None:
     await require_product(db, product_code)
     row = await db.get(MinimumAge, product_code)
     before = row.years if row else None
@@ -68,7 +71,6 @@ async def set_minimum_age(
     audit(
         db,
         actor=actor,
-        location_id=location_id,
         entity="minimum_age",
         entity_id=product_code,
         action="set",
@@ -76,9 +78,7 @@ async def set_minimum_age(
     )
 
 
-async def add_question(
-    db: AsyncSession, *, fields: dict[str, Any], actor: str, location_id: int
-) -> ScreeningQuestion:
+async def add_question(db: AsyncSession, *, fields: dict[str, Any], actor: str) -> ScreeningQuestion:
     """A screening question; the answer `trigger_answer` refuses or defers the person."""
     if fields.get("product_code") is not None:
         await require_product(db, fields["product_code"])
@@ -90,10 +90,28 @@ async def add_question(
     audit(
         db,
         actor=actor,
-        location_id=location_id,
         entity="screening_question",
         entity_id=question.id,
         action="add",
         changes={k: [None, v] for k, v in fields.items()},
     )
+    return question
+
+
+async def retire_question(db: AsyncSession, *, question_id: int, actor: str) -> ScreeningQuestion:
+    """A screening question is no longer asked (one added by mistake is undone this way); the row
+    stays, so answers recorded with it keep their meaning. Retiring it again changes nothing."""
+    question = await db.get(ScreeningQuestion, question_id)
+    if question is None:
+        raise NotFound("no such screening question")
+    if question.active:
+        question.active = False
+        audit(
+            db,
+            actor=actor,
+            entity="screening_question",
+            entity_id=question.id,
+            action="retire",
+            changes={"active": [True, False]},
+        )
     return question

@@ -212,36 +212,3 @@ async def test_invalid_registration_is_422_per_field_and_writes_nothing(api, ses
             return rows == []
 
     assert await eventually(nothing_written, timeout=2)
-
-
-async def test_login_is_throttled_after_repeated_failures_and_passwords_never_echo(
-    settings, temporal, sessions
-):
-    import httpx
-
-    from api.app import create_app
-
-    strict = create_app(settings.model_copy(update={"login_max_failures": 3}), temporal)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=strict), base_url="http://cvms.test"
-    ) as api:
-        for _ in range(3):
-            wrong = await api.post("/auth/login", json={"login_name": "scheduler", "password": "guess-123"})
-            assert wrong.status_code == 401
-            assert "guess-123" not in wrong.text
-        throttled = await api.post(
-            "/auth/login", json={"login_name": "scheduler", "password": "cvms-demo-2026"}
-        )
-        assert throttled.status_code == 429
-        assert throttled.json()["code"] == "login_throttled"
-        # another login name from the same address is not yet paused (address limit is higher)
-        other = await api.post("/auth/login", json={"login_name": "readonly", "password": "cvms-demo-2026"})
-        assert other.status_code == 200
-        assert "cvms-demo-2026" not in other.text
-    # let the rest of the suite log in as scheduler again
-    from sqlalchemy import delete
-
-    from records.users import LoginFailure
-
-    async with transaction(sessions) as db:
-        await db.execute(delete(LoginFailure).where(LoginFailure.subject == "login:scheduler"))

@@ -412,21 +412,44 @@ async def test_a_requester_login_has_no_provider_access(desk, smtp):
     assert (await desk.get("/helpdesk/agent/queue", headers=provider)).status_code == 403
 
 
-async def test_registration_needs_a_provider_pin_or_the_generic_code_and_one_account_per_email(desk, smtp):
+async def test_registration_answers_alike_whether_or_not_the_email_has_an_account(desk, smtp):
+    """A stranger cannot learn who has an account: registering a known email is the same 202 as a
+    new one; the account's owner is told by email (in their language), with a single-use link to
+    set a new password, and their current password keeps working until they use it."""
     body = {
         "first_name": "Cy",
         "last_name": "Doe",
         "email": unique_email("cy"),
         "registration_code": "NOPE-0000",
+        "preferred_language": "es",
     }
     bad = await desk.post("/helpdesk/register", json=body)
     assert bad.status_code == 422 and bad.json()["code"] == "bad_registration_code"
     generic = await desk.post("/helpdesk/register", json=body | {"registration_code": "cvms-help-2026"})
     assert generic.status_code == 202, generic.text
     again = await desk.post("/helpdesk/register", json=body | {"registration_code": "BUNC-3307"})
-    assert again.status_code == 409
+    assert again.status_code == 202 and again.json() == generic.json()
     wrong = await desk.post("/helpdesk/login", json={"email": body["email"], "password": "not it at all"})
     assert wrong.status_code == 401
+
+    def told(message: EmailMessage) -> bool:
+        return to(body["email"])(message) and "ya tiene una cuenta" in str(message["Subject"])
+
+    [notice] = await smtp.wait_for(told)
+    link = re.search(r"/helpdesk/set-password\?token=(\S+)", text_of(notice))
+    assert link and "temporary" not in text_of(notice).lower(), text_of(notice)
+    page = await desk.get(f"/helpdesk/set-password?token={link[1]}", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and link[1] in page.text
+    new_password = "a brand new password 7"
+    changed = await desk.post("/helpdesk/set-password", json={"token": link[1], "password": new_password})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["must_change_password"] is False and changed.json()["confirmed"] is True
+    reused = await desk.post(
+        "/helpdesk/set-password", json={"token": link[1], "password": "yet another 12345"}
+    )
+    assert reused.status_code == 422 and reused.json()["code"] == "bad_link"
+    logged_in = await desk.post("/helpdesk/login", json={"email": body["email"], "password": new_password})
+    assert logged_in.status_code == 200, logged_in.text
 
 
 async def test_spanish_requester_gets_spanish_email(desk, smtp):

@@ -29,7 +29,7 @@ ALLERGY = "Have you had a severe allergic reaction to a vaccine?"
 ALLERGY_ES = "¿Ha tenido una reacción alérgica grave a una vacuna?"
 
 
-async def _question(api: Any, manager: dict[str, str], product: str) -> str:
+async def _question(api: Any, admin: dict[str, str], product: str) -> str:
     code = unique("allergy-")
     added = await api.post(
         "/eligibility/questions",
@@ -42,7 +42,7 @@ async def _question(api: Any, manager: dict[str, str], product: str) -> str:
             "reason": "a severe allergic reaction to a component",
             "reason_es": "una reacción alérgica grave a un componente",
         },
-        headers=manager,
+        headers=admin,
     )
     assert added.status_code == 201, added.text
     return code
@@ -82,7 +82,7 @@ async def test_booking_and_documenting_ask_the_screening_question_and_refuse_bes
     manager = await login(api, "manager")
     product = await new_product(sessions)
     lot = await add_lot(sessions, product)
-    await _question(api, manager, product)
+    await _question(api, await login(api, "agent"), product)  # the programme administrator
     slot = await publish_slot(api, manager, start_in=3600, capacity=3, product=product)
     booked_person = await new_recipient(sessions, language="es")
     walk_in = await new_recipient(sessions)

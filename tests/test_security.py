@@ -2,7 +2,7 @@
 user holds no role, and passwords that never come back in a response or show up in a log.
 
 Also verified elsewhere: tampered and expired recipient links (test_scheduling), a single-use and
-tampered set-password link (test_foundation), login throttling (test_foundation), another
+tampered set-password link (test_foundation), login throttling (test_login_guard), another
 location's records are a 404 on every route (test_authorization)."""
 
 from __future__ import annotations

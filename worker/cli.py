@@ -127,6 +127,9 @@ def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None
         port=settings.api_port,
         workers=workers,
         log_level="info",
+        # X-Forwarded-For/-Proto are believed only from CVMS_TRUSTED_PROXIES (api/origin.py),
+        # not from whatever uvicorn trusts by default (127.0.0.1).
+        proxy_headers=False,
     )
 
 

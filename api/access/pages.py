@@ -6,17 +6,19 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.access.deps import client_host, set_session_cookie
+from api.access.deps import client_host, device_cookie, set_device_cookie, set_session_cookie
 from api.access.schemas import SetPasswordIn
 from api.deps import (
     SESSION_COOKIE,
     CurrentUserDep,
+    LoginThrottleDep,
     Public,
     SessionDep,
     SessionsDep,
     SettingsDep,
     bearer_token,
 )
+from api.errors import http_status, retry_after
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import LANGUAGE_COOKIE, LANGUAGES
 from api.pages.rendering import PageRoute, field_errors, redirect, render, safe_next
@@ -42,7 +44,11 @@ async def login_page(request: Request, next: str | None = None) -> Response:
 
 @router.post("/portal/login", dependencies=[Public])
 async def login_submit(
-    request: Request, form: CheckedForm, sessions: SessionsDep, settings: SettingsDep
+    request: Request,
+    form: CheckedForm,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
 ) -> Response:
     login_name = str(form.get("login_name", ""))
     target = safe_next(str(form.get("next", "")), "/portal")
@@ -50,24 +56,29 @@ async def login_submit(
         opened = await access.open_session(
             sessions,
             settings,
+            throttle,
             client=client_host(request),
+            device_cookie=device_cookie(request),
             login_name=login_name,
             password=str(form.get("password", "")),
         )
     except (Unauthenticated, Throttled) as exc:
-        return render(
+        page = render(
             request,
             "portal/login.html",
-            status_code=401,
+            status_code=http_status(exc),
             failed=exc.message,
             next=target,
             login_name=login_name,
         )
+        page.headers.update(retry_after(exc))
+        return page
     if target == access.PORTAL_HOME:  # no page asked for: the login's own start page
         async with reading(sessions) as db:
             target = await access.start_page(db, opened)
     response = redirect(target)
     set_session_cookie(response, opened.token, settings)
+    set_device_cookie(response, opened.device_cookie, settings)
     if opened.user.preferred_language in LANGUAGES and LANGUAGE_COOKIE not in request.cookies:
         response.set_cookie(LANGUAGE_COOKIE, opened.user.preferred_language, samesite="lax")
     return response
@@ -98,7 +109,7 @@ async def set_password_page(request: Request, token: str = "") -> Response:
 
 @router.post("/portal/set-password", dependencies=[Public])
 async def set_password_submit(
-    request: Request, form: CheckedForm, db: SessionDep, settings: SettingsDep
+    request: Request, form: CheckedForm, sessions: SessionsDep, settings: SettingsDep
 ) -> Response:
     token = str(form.get("token", ""))
     try:
@@ -107,7 +118,7 @@ async def set_password_submit(
         errors = field_errors(exc)
         return render(request, "portal/set_password.html", status_code=422, token=token, errors=errors)
     try:
-        await access.complete_password(db, settings, body.token, body.password)
+        await access.complete_password(sessions, settings, body.token, body.password)
     except Invalid as exc:
         return render(
             request, "portal/set_password.html", status_code=422, token=token, errors={}, failed=exc.message

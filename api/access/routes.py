@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from api.access.deps import client_host, set_session_cookie
+from api.access.deps import client_host, device_cookie, set_device_cookie, set_session_cookie
 from api.access.schemas import LoginIn, LoginOut, MeOut, SetPasswordIn, SwitchLocationIn, describe
-from api.deps import SESSION_COOKIE, CurrentUserDep, Public, SessionDep, SessionsDep, SettingsDep
+from api.deps import (
+    SESSION_COOKIE,
+    CurrentUserDep,
+    LoginThrottleDep,
+    Public,
+    SessionDep,
+    SessionsDep,
+    SettingsDep,
+)
 from services import access
 from services.access import OpenedSession
 
@@ -23,12 +31,24 @@ def login_out(opened: OpenedSession) -> LoginOut:
 
 @router.post("/login", dependencies=[Public], response_model=LoginOut)
 async def login(
-    body: LoginIn, request: Request, response: Response, sessions: SessionsDep, settings: SettingsDep
+    body: LoginIn,
+    request: Request,
+    response: Response,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
 ) -> LoginOut:
     opened = await access.open_session(
-        sessions, settings, client=client_host(request), login_name=body.login_name, password=body.password
+        sessions,
+        settings,
+        throttle,
+        client=client_host(request),
+        device_cookie=device_cookie(request),
+        login_name=body.login_name,
+        password=body.password,
     )
     set_session_cookie(response, opened.token, settings)
+    set_device_cookie(response, opened.device_cookie, settings)
     return login_out(opened)
 
 
@@ -52,7 +72,8 @@ async def switch_location(body: SwitchLocationIn, current: CurrentUserDep, db: S
 
 
 @router.post("/set-password", dependencies=[Public], status_code=204)
-async def set_password(body: SetPasswordIn, db: SessionDep, settings: SettingsDep) -> Response:
-    """Completes a new account from the link in its set-up email (single use)."""
-    await access.complete_password(db, settings, body.token, body.password)
+async def set_password(body: SetPasswordIn, sessions: SessionsDep, settings: SettingsDep) -> Response:
+    """Completes a new account from the link in its set-up email (single use); every session of the
+    login ends."""
+    await access.complete_password(sessions, settings, body.token, body.password)
     return Response(status_code=204)

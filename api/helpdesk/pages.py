@@ -16,19 +16,21 @@ from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.access.deps import set_session_cookie
+from api.access.deps import client_host, device_cookie, set_device_cookie, set_session_cookie
 from api.deps import (
     SESSION_COOKIE,
     AgentDep,
+    LoginThrottleDep,
     Public,
     RequesterDep,
     RequesterLoginDep,
     SessionDep,
+    SessionsDep,
     SettingsDep,
     TemporalDep,
     after_commit,
 )
-from api.errors import Unprocessable, http_status
+from api.errors import Unprocessable, http_status, retry_after
 from api.helpdesk.deps import TeamCase
 from api.helpdesk.schemas import (
     AgentCaseOut,
@@ -183,28 +185,41 @@ async def login_page(request: Request, settings: SettingsDep, next: str | None =
 
 @router.post("/login", dependencies=[Public])
 async def login_submit(
-    request: Request, form: CheckedForm, db: SessionDep, settings: SettingsDep
+    request: Request,
+    form: CheckedForm,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
 ) -> Response:
     email = _text(form, "email")
     target = safe_next(_text(form, "next"), "/helpdesk")
     try:
         body = RequesterLoginIn(email=email, password=str(form.get("password", "")))
-        requester, token, _expires = await helpdesk_accounts.log_in(
-            db=db, settings=settings, email=body.email, password=body.password
+        opened = await helpdesk_accounts.log_in(
+            sessions=sessions,
+            settings=settings,
+            throttle=throttle,
+            client=client_host(request),
+            device_cookie=device_cookie(request),
+            email=body.email,
+            password=body.password,
         )
     except (ValidationError, Refusal) as exc:
-        failed = exc.message if isinstance(exc, Refusal) else "email or password is wrong"
-        return _page(
+        refusal = exc if isinstance(exc, Refusal) else None
+        page = _page(
             request,
             "help/login.html",
             time_zone=settings.helpdesk_time_zone,
-            status_code=401,
+            status_code=http_status(refusal) if refusal else 401,
             email=email,
             next=target,
-            failed=failed,
+            failed=refusal.message if refusal else "email or password is wrong",
         )
-    response = redirect("/helpdesk/password" if requester.must_change_password else target)
-    set_session_cookie(response, token, settings)
+        page.headers.update(retry_after(refusal) if refusal else {})
+        return page
+    response = redirect("/helpdesk/password" if opened.requester.must_change_password else target)
+    set_session_cookie(response, opened.token, settings)
+    set_device_cookie(response, opened.device_cookie, settings)
     return response
 
 

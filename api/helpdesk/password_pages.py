@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from api.deps import Public, RequesterLoginDep, SessionDep, SettingsDep
+from api.deps import SESSION_COOKIE, Public, ReadsOnly, RequesterLoginDep, SessionsDep, SettingsDep
 from api.errors import http_status
 from api.helpdesk.pages import RequesterPageRoute, _page
 from api.helpdesk.schemas import PasswordIn, RequesterSetPasswordIn
@@ -28,14 +28,15 @@ async def set_password_page(request: Request, settings: SettingsDep, token: str 
 
 @router.post("/set-password", dependencies=[Public])
 async def set_password_submit(
-    request: Request, form: CheckedForm, db: SessionDep, settings: SettingsDep
+    request: Request, form: CheckedForm, sessions: SessionsDep, settings: SettingsDep
 ) -> Response:
+    """A password from the emailed link; every session of the account ends (this browser's too)."""
     zone = settings.helpdesk_time_zone
     token = str(form.get("token", ""))
     try:
         body = RequesterSetPasswordIn(token=token, password=str(form.get("password", "")))
         await helpdesk_accounts.set_password_from_link(
-            db=db, settings=settings, token=body.token, password=body.password
+            sessions=sessions, settings=settings, token=body.token, password=body.password
         )
     except ValidationError as exc:
         page = "help/set_password.html"
@@ -50,7 +51,9 @@ async def set_password_submit(
             errors={},
             failed=exc.message,
         )
-    return redirect("/helpdesk/login?notice=password_ready")
+    response = redirect("/helpdesk/login?notice=password_ready")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
 
 
 @router.get("/password")
@@ -64,9 +67,15 @@ async def password_page(request: Request, current: RequesterLoginDep, settings: 
     )
 
 
-@router.post("/password")
+# ReadsOnly: the request's own transaction only reads, so the password's short write
+# transaction (after hashing, in the password pool) does not wait behind it.
+@router.post("/password", dependencies=[ReadsOnly])
 async def password_submit(
-    request: Request, current: RequesterLoginDep, form: CheckedForm, db: SessionDep, settings: SettingsDep
+    request: Request,
+    current: RequesterLoginDep,
+    form: CheckedForm,
+    sessions: SessionsDep,
+    settings: SettingsDep,
 ) -> Response:
     zone = settings.helpdesk_time_zone
     try:
@@ -74,8 +83,13 @@ async def password_submit(
             current_password=str(form.get("current_password", "")),
             new_password=str(form.get("new_password", "")),
         )
-        helpdesk_accounts.change_password(
-            db=db, requester=current.requester, actor=current.actor, **body.model_dump()
+        await helpdesk_accounts.change_password(
+            sessions=sessions,
+            settings=settings,
+            requester=current.requester,
+            login=current.login,
+            actor=current.actor,
+            **body.model_dump(),
         )
     except ValidationError as exc:
         return _page(

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from api.access.deps import set_session_cookie
+from api.access.deps import client_host, device_cookie, set_device_cookie, set_session_cookie
 from api.deps import (
     SESSION_COOKIE,
     AgentDep,
+    LoginThrottleDep,
     Public,
+    ReadsOnly,
     RequesterDep,
     RequesterLoginDep,
     SessionDep,
+    SessionsDep,
     SettingsDep,
     TemporalDep,
     after_commit,
@@ -75,8 +78,9 @@ def _download(attachment: CaseAttachment) -> Response:
 async def register(
     body: RegisterIn, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> RegisteredOut:
-    """Creates a help-desk account and emails a single-use link to choose its password."""
-    requester = await helpdesk_accounts.register(
+    """Creates a help-desk account and emails a single-use link to choose its password. The answer
+    is the same whether or not the email already has an account: its owner is told by email."""
+    await helpdesk_accounts.register(
         db=db,
         settings=settings,
         temporal=temporal,
@@ -84,39 +88,66 @@ async def register(
         email=str(body.email),
     )
     return RegisteredOut(
-        email=requester.email, message="check your email for the link to choose your password"
+        email=str(body.email).strip().lower(), message="check your email for the link to choose your password"
     )
 
 
 @router.post("/set-password", dependencies=[Public], response_model=RequesterOut)
-async def set_password(body: RequesterSetPasswordIn, db: SessionDep, settings: SettingsDep) -> RequesterOut:
-    """Sets the password from the link in the account email (single use); confirms the address."""
+async def set_password(
+    body: RequesterSetPasswordIn, sessions: SessionsDep, settings: SettingsDep
+) -> RequesterOut:
+    """Sets the password from the link in the account email (single use); confirms the address and
+    ends every session of the account."""
     requester = await helpdesk_accounts.set_password_from_link(
-        db=db, settings=settings, token=body.token, password=body.password
+        sessions=sessions, settings=settings, token=body.token, password=body.password
     )
     return RequesterOut.of(requester)
 
 
 @router.post("/login", dependencies=[Public], response_model=RequesterLoginOut)
 async def requester_login(
-    body: RequesterLoginIn, response: Response, db: SessionDep, settings: SettingsDep
+    body: RequesterLoginIn,
+    request: Request,
+    response: Response,
+    sessions: SessionsDep,
+    settings: SettingsDep,
+    throttle: LoginThrottleDep,
 ) -> RequesterLoginOut:
-    requester, token, expires = await helpdesk_accounts.log_in(
-        db=db, settings=settings, email=body.email, password=body.password
+    opened = await helpdesk_accounts.log_in(
+        sessions=sessions,
+        settings=settings,
+        throttle=throttle,
+        client=client_host(request),
+        device_cookie=device_cookie(request),
+        email=body.email,
+        password=body.password,
     )
-    set_session_cookie(response, token, settings)
+    set_session_cookie(response, opened.token, settings)
+    set_device_cookie(response, opened.device_cookie, settings)
     return RequesterLoginOut(
-        **RequesterOut.of(requester).model_dump(), token=token, expires_at=expires.isoformat()
+        **RequesterOut.of(opened.requester).model_dump(),
+        token=opened.token,
+        expires_at=opened.expires_at.isoformat(),
     )
 
 
-@router.post("/password", response_model=RequesterOut)
-async def change_password(body: PasswordIn, current: RequesterLoginDep, db: SessionDep) -> RequesterOut:
-    """Replaces the temporary (or current) password; required before any other help-desk call."""
-    helpdesk_accounts.change_password(
-        db=db, requester=current.requester, actor=current.actor, **body.model_dump()
+# ReadsOnly: the request's own transaction only reads, so the password's short write
+# transaction (after hashing) does not wait behind it.
+@router.post("/password", dependencies=[ReadsOnly], response_model=RequesterOut)
+async def change_password(
+    body: PasswordIn, current: RequesterLoginDep, sessions: SessionsDep, settings: SettingsDep
+) -> RequesterOut:
+    """Replaces the temporary (or current) password; required before any other help-desk call.
+    Every other session of the account ends."""
+    requester = await helpdesk_accounts.change_password(
+        sessions=sessions,
+        settings=settings,
+        requester=current.requester,
+        login=current.login,
+        actor=current.actor,
+        **body.model_dump(),
     )
-    return RequesterOut.of(current.requester)
+    return RequesterOut.of(requester)
 
 
 @router.get("/me", response_model=RequesterOut)

@@ -153,6 +153,7 @@ SERVICE_MESSAGES = [
     N_("Enter a valid email address."),
     N_("Use 3-80 letters, digits, '.', '_', '@' or '-'."),
     N_("this login already holds a role at this location; change the role instead"),
+    N_("this login name is taken by someone else; to add them, give the email their login has"),
     N_("you cannot remove your own manager role; ask another manager"),
     N_("you cannot remove yourself from the location"),
     N_("this link has already been used"),

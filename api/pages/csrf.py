@@ -8,7 +8,6 @@ refused and changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from typing import Annotated
@@ -18,15 +17,11 @@ from starlette.datastructures import FormData
 
 from api.deps import SettingsDep, bearer_token
 from api.errors import Forbidden
-from domain.security import token_digest
+from api.origin import CSRF_COOKIE
+from domain.security import csrf_token
 
-CSRF_COOKIE = "cvms_csrf"
 CSRF_FIELD = "csrf_token"
-
-
-def csrf_token(secret_key: str, nonce: str, session_token: str | None) -> str:
-    session = token_digest(session_token) if session_token else ""
-    return hmac.new(secret_key.encode(), f"csrf|{nonce}|{session}".encode(), hashlib.sha256).hexdigest()
+__all__ = ["CSRF_COOKIE", "CSRF_FIELD", "CheckedForm", "checked_form", "csrf_token", "token_for"]
 
 
 def request_nonce(request: Request) -> str:

@@ -1,6 +1,6 @@
 """Pending workflow starts: what a committed change promised to start (issue 16).
 
-Revision ID: 0014_pending_starts
+Revision ID: 0014
 Revises: 0013
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014_pending_starts"
+revision: str = "0014"
 down_revision: str | Sequence[str] | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """idempotent_requests: the body digest each Idempotency-Key was first sent with
 
 Revision ID: 0015
-Revises: 0014_pending_starts
+Revises: 0014
 Create Date: 2026-12-07 12:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from records.db import UTCDateTime
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0014_pending_starts"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

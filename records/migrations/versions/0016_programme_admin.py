@@ -1,7 +1,7 @@
 """users: the programme administrator flag (a role tied to no location)
 
-Revision ID: 0014
-Revises: 0015 (idempotent requests; the file keeps the name other branches refer to)
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
+revision: str = "0016"
 down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -1,7 +1,7 @@
 """helpdesk: note texts kept by the API, so the case workflow carries only their ids
 
-Revision ID: 0015_case_texts
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07 02:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from records.db import UTCDateTime
 
-revision: str = "0015_case_texts"
-down_revision: str | Sequence[str] | None = "0014"
+revision: str = "0017"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
