@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import access_log, devmail
+from api import access_log, devmail, observability
 from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages
@@ -104,6 +104,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
     install_page_not_found(app)
+    observability.install(app)
 
     @app.get("/health", tags=["health"], dependencies=[Public])
     async def health() -> dict[str, str]:
