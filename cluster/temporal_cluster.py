@@ -71,7 +71,8 @@ def process_environment(name: str, postgres: Postgres, *, shift: int = 0) -> dic
     service, own_ports = PROCESSES[name]
     ports = DEFAULT_PORTS | own_ports
     return {
-        "SERVICES": service,
+        "TEMPORAL_SERVICES": service,
+        "TEMPORAL_ALLOW_NO_AUTH": "true",
         "DB": "postgres12",
         "DB_PORT": str(postgres.port),
         "POSTGRES_SEEDS": postgres.host,
@@ -230,7 +231,7 @@ class Cluster:
         log = open(self.logs / f"temporal-{name}.log", "ab")  # noqa: SIM115 - closed with the process
         env = dict(os.environ) | process_environment(name, self.postgres, shift=self.shift)
         process = subprocess.Popen(
-            [str(SERVER), "--allow-no-auth", "start", "--service", PROCESSES[name][0]],
+            [str(SERVER), "start"],  # as the temporalio/server image's entrypoint starts it
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
