@@ -195,8 +195,10 @@ def drop_databases(postgres: Postgres) -> None:
 
 def free_shift(tries: int = 50) -> int:
     """A shift that moves every default port into a free range (tests run beside a dev stack)."""
+    # Below 32768: Temporal keeps membership ports as a PostgreSQL smallint, and Linux hands out
+    # ephemeral ports from 32768 up, so nothing else takes them meanwhile.
     for attempt in range(tries):
-        shift = 20000 + (uuid.uuid4().int % 200) * 100 + attempt
+        shift = 10000 + (uuid.uuid4().int % 150) * 100 + attempt
         if all(_port_free(port + shift) for port in DEFAULT_PORTS.values()):
             return shift
     raise RuntimeError("no free range of ports for the Temporal cluster")
