@@ -204,6 +204,14 @@ def free_shift(tries: int = 50) -> int:
     raise RuntimeError("no free range of ports for the Temporal cluster")
 
 
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
@@ -242,8 +250,19 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def start_all(self) -> None:
-        for name in PROCESSES:
+    def start_all(self, timeout: float = 90) -> None:
+        """The frontend first: every process writes the cluster's metadata record on its first
+        start, and five at once race for it (the losers exit), so the rest wait for its port."""
+        first, *rest = PROCESSES
+        process = self.start(first)
+        deadline = time.monotonic() + timeout
+        while not _answers(self.grpc_port(first)):
+            if process.poll() is not None:
+                self.check_alive()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Temporal {first} did not open its port within {timeout}s")
+            time.sleep(0.2)
+        for name in rest:
             self.start(name)
 
     def kill(self, name: str) -> None:
