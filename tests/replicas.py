@@ -58,6 +58,8 @@ class Replicas:
         process = self._spawn(f"worker-{len(self.workers)}", "worker", env)
         self.workers.append(process)
         self.health_ports[process.pid] = int(env["CVMS_WORKER_HEALTH_PORT"])
+        # Its health port opens once it polls its task queue.
+        wait_for_port("127.0.0.1", self.health_ports[process.pid], 60, process)
         return process
 
     def kill(self, process: subprocess.Popen) -> None:

@@ -68,14 +68,14 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     engine = make_engine(settings.database_url)
-    health = (
-        await serve_health(settings.worker_health_port, engine, client)
-        if settings.worker_health_port
-        else None
-    )
-    log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+    health = None
     try:
         async with worker:
+            log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+            # The port opens once the worker polls: an orchestrator (or a test) waiting for it
+            # knows the worker takes work.
+            if settings.worker_health_port:
+                health = await serve_health(settings.worker_health_port, engine, client)
             await stop.wait()
     finally:
         if health is not None:
