@@ -81,11 +81,12 @@ def process_environment(name: str, postgres: Postgres, *, shift: int = 0) -> dic
         "DBNAME": postgres.database,
         "VISIBILITY_DBNAME": postgres.visibility_database,
         "NUM_HISTORY_SHARDS": str(HISTORY_SHARDS),
-        # Five processes share one PostgreSQL: fewer connections each than the default 20.
-        "SQL_MAX_CONNS": "10",
-        "SQL_MAX_IDLE_CONNS": "10",
-        "SQL_VIS_MAX_CONNS": "4",
-        "SQL_VIS_MAX_IDLE_CONNS": "4",
+        # Five processes share one PostgreSQL (max_connections 100 by default) with cvms's own
+        # pools: at most 5 + 2 connections each instead of the template's 20 + 10.
+        "SQL_MAX_CONNS": "5",
+        "SQL_MAX_IDLE_CONNS": "5",
+        "SQL_VIS_MAX_CONNS": "2",
+        "SQL_VIS_MAX_IDLE_CONNS": "2",
         "BIND_ON_IP": "127.0.0.1",
         "TEMPORAL_BROADCAST_ADDRESS": "127.0.0.1",
         "DYNAMIC_CONFIG_FILE_PATH": str(DYNAMIC_CONFIG),

@@ -96,7 +96,9 @@ class Requests:
     async def until_done(self, call: Any, what: str) -> httpx.Response:
         """Repeats a request (the same Idempotency-Key) while cvms says 503, up to a deadline."""
         deadline = time.monotonic() + RETRY_DEADLINE
+        attempts = 0
         while True:
+            attempts += 1
             sent = time.monotonic()
             try:
                 response = await call()
@@ -107,6 +109,7 @@ class Requests:
             self.slowest = max(self.slowest, time.monotonic() - sent)
             assert status != 500, f"{what}: 500 {response.text if response is not None else ''}"
             if response is not None and status != 503:
+                response.extensions["retried"] = attempts > 1
                 return response
             assert time.monotonic() < deadline, f"{what} still failing after {RETRY_DEADLINE}s"
             await asyncio.sleep(0.25)
@@ -226,7 +229,7 @@ async def test_cvms_on_the_temporal_cluster_survives_a_lost_history_host_worker_
         ),
         "cancel the held seat",
     )
-    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.status_code == 200 or _done_before(cancelled), cancelled.text
     # Fault 3: the frontend restarts.
     restarted_at = time.monotonic()
     cluster.restart("frontend")
@@ -249,7 +252,7 @@ async def test_cvms_on_the_temporal_cluster_survives_a_lost_history_host_worker_
             ),
             "resolve",
         )
-        assert resolved.status_code == 200, resolved.text
+        assert resolved.status_code == 200 or _done_before(resolved), resolved.text
     offer = await mail(smtp, waiter.email, OFFER, 120)
     accepted = await a.post(f"/r/waitlist-offers/{link_token(offer, 'waitlist-offers')}/accept")
     assert accepted.status_code in (200, 201), accepted.text
@@ -304,6 +307,12 @@ async def test_cvms_on_the_temporal_cluster_survives_a_lost_history_host_worker_
     out.mkdir(exist_ok=True)
     (out / "cluster-faults.json").write_text(json.dumps(figures, indent=2))
     print(f"\ncluster fault figures: {json.dumps(figures)}")
+
+
+def _done_before(response: httpx.Response) -> bool:
+    """A change without an Idempotency-Key that answered 503 may have taken effect all the same
+    (the API gave up waiting, the workflow did not): repeated, it is then a clean 409."""
+    return bool(response.status_code == 409 and response.extensions.get("retried"))
 
 
 async def _more(streamed: list[int], count: int, seen: dict[str, int] = {}) -> bool:  # noqa: B006
