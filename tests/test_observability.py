@@ -128,3 +128,16 @@ async def test_the_worker_port_answers_health_readiness_and_metrics(settings, te
         server.close()
         await asyncio.wait_for(server.wait_closed(), 10)
         await engine.dispose()
+
+
+async def test_a_database_that_refuses_connections_is_a_503_not_a_500(settings, temporal, sessions):
+    """The database full or restarting: the request did nothing and may be repeated."""
+    unreachable = settings.model_copy(update={"database_url": "postgresql+asyncpg://cvms@127.0.0.1:1/cvms"})
+    app = create_app(unreachable, temporal)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cvms.test") as client:
+        answer = await client.post("/auth/login", json={"login_name": "manager", "password": "x"})
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["code"] == "database_unavailable"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["database"].startswith("unavailable")
