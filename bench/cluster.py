@@ -120,7 +120,7 @@ async def cvms_processes(
         urls = [await asyncio.to_thread(replicas.start_api) for _ in range(processes)]
         for _ in range(processes):
             replicas.start_worker()
-        client = await Client.connect(address, data_converter=data_converter)
+        client = await Client.connect(address, data_converter=data_converter(settings))
         yield Records(settings, sessions, Relay(smtp_port, folder / "mail", relay), client), urls
     finally:
         replicas.stop_all()
