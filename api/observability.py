@@ -88,7 +88,10 @@ class RequestSignals:
             telemetry.HTTP_LATENCY.labels(route, method).observe(elapsed)
             if route not in ("/metrics", "/healthz", "/readyz", "/static"):
                 log.info(
-                    "request",
+                    "%s %s %s",
+                    method,
+                    route,
+                    status,
                     extra={
                         "method": method,
                         "route": route,
