@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: dev test test-fast install install-test lint bench clean
+.PHONY: dev test test-fast install install-test lint bench clean temporal-cluster-bin temporal-cluster
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("cvms needs Python 3.11+") if sys.version_info < (3, 11) else None'
@@ -43,8 +43,17 @@ test: install-test lint
 test-fast: install-test lint
 	$(BIN)/python -m tests.run_suite --sqlite-only -m "not browser and not faults and not slow"
 
+# The official Temporal server and its schema tool, built from their Go module at the version
+# pinned in cluster/temporal_cluster.py into .temporal-cluster/<version>/bin (skipped when there).
+temporal-cluster-bin: install
+	$(BIN)/python -m cluster.temporal_cluster build
+
+# A five-process Temporal cluster on the PostgreSQL at 127.0.0.1:5432, in the foreground.
+temporal-cluster: temporal-cluster-bin
+	$(BIN)/python -m cluster.temporal_cluster up
+
 bench: install
 	$(BIN)/python -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .cvms
+	rm -rf $(VENV) .cvms .temporal-cluster

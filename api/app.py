@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from temporalio.client import Client
 
-from api import access_log, devmail
+from api import access_log, devmail, observability
 from api.access import pages as portal_pages
 from api.access import routes as auth
 from api.access import user_pages
@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     )
     install_page_not_found(app)
     app.add_middleware(SecurityHeaders, settings=settings)
+    observability.install(app)
 
     @app.get("/health", tags=["health"], dependencies=[Public])
     async def health() -> dict[str, str]:

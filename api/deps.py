@@ -23,7 +23,7 @@ from records.db import after_commit as after_commit  # where api modules have fo
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
 from records.users import LoginSession, Membership, User
-from services import idempotency
+from services import idempotency, telemetry
 from services.access import extend_session, session_deadline, slide_due
 from services.login_throttle import LoginThrottle
 from services.temporal import TemporalGateway
@@ -330,6 +330,7 @@ class Require:
                 f"your role ({membership.role}) at {membership.location.name} "
                 f"does not allow this ({self.permission.value})"
             )
+        telemetry.note(location=membership.location.code)  # the request's log line names where
         return Actor(
             user=current.user, login=current.login, location=membership.location, role=membership.role
         )

@@ -10,7 +10,8 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.refusals import (
@@ -172,5 +173,25 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         import logging
 
+        if _database_unreachable(exc):
+            # The database refused a connection (full, restarting) or the pool waited too long:
+            # nothing was done, so the client may repeat it — a 503, not a 500.
+            logging.getLogger("cvms.api").warning("database unavailable on %s: %r", request.url.path, exc)
+            return JSONResponse(
+                error_body(
+                    "the database is not answering just now; try again shortly", "database_unavailable"
+                ),
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": "2"},
+            )
         logging.getLogger("cvms.api").exception("unhandled error on %s", request.url.path)
         return JSONResponse(error_body("internal error", "internal_error"), status_code=500)
+
+
+def _database_unreachable(exc: BaseException) -> bool:
+    """No connection could be had: the pool timed out, or connecting failed before any statement."""
+    if isinstance(exc, PoolTimeout | ConnectionRefusedError):
+        return True
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.statement is None):
+        return True
+    return False

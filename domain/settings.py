@@ -202,6 +202,12 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", description="API listen address")
     api_port: int = Field(default=8000, ge=1, le=65535, description="API listen port")
+    worker_health_port: int = Field(
+        default=8081, ge=0, le=65535, description="Worker's /healthz, /readyz and /metrics port (0: none)"
+    )
+    traces_file: Path | None = Field(
+        default=None, description="Write OpenTelemetry spans here as JSON lines (unset: spans go nowhere)"
+    )
     temporal_port: int = Field(default=7233, ge=1, le=65535, description="Dev Temporal port")
     temporal_ui_port: int = Field(default=8233, ge=1, le=65535, description="Dev Temporal UI port")
     state_dir: Path = Field(default=STATE_DIR, description="Where the dev stack keeps its files")

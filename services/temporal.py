@@ -29,6 +29,7 @@ from domain.deadlines import answer_by
 from domain.payload_keys import KeyRing
 from domain.refusals import REFUSED, Refusal, Unavailable, from_application_error
 from domain.settings import Settings
+from services import telemetry
 from services.payload_codec import EncryptionCodec
 
 # Building a pydantic TypeAdapter costs milliseconds. The SDK makes a fresh payload converter
@@ -94,6 +95,9 @@ async def connect(settings: Settings) -> Client:
         tls=tls,
         api_key=settings.temporal_api_key,
         data_converter=data_converter(settings),
+        # Operators' signals: the SDK's metrics for Prometheus, traces across client and worker.
+        runtime=telemetry.sdk_runtime(),
+        interceptors=telemetry.client_interceptors(),
     )
 
 

@@ -31,6 +31,7 @@ class Replicas:
     logs: Path
     apis: list[tuple[subprocess.Popen, str]] = field(default_factory=list)
     workers: list[subprocess.Popen] = field(default_factory=list)
+    health_ports: dict[int, int] = field(default_factory=dict)
 
     def _spawn(self, name: str, command: str, env: dict[str, str]) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
@@ -52,8 +53,13 @@ class Replicas:
         return url
 
     def start_worker(self) -> subprocess.Popen:
-        process = self._spawn(f"worker-{len(self.workers)}", "worker", replica_environment(self.settings))
+        # Each worker's health and metrics port of its own (they share one address here).
+        env = replica_environment(self.settings) | {"CVMS_WORKER_HEALTH_PORT": str(free_port())}
+        process = self._spawn(f"worker-{len(self.workers)}", "worker", env)
         self.workers.append(process)
+        self.health_ports[process.pid] = int(env["CVMS_WORKER_HEALTH_PORT"])
+        # Its health port opens once it polls its task queue.
+        wait_for_port("127.0.0.1", self.health_ports[process.pid], 60, process)
         return process
 
     def kill(self, process: subprocess.Popen) -> None:

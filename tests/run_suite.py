@@ -1,8 +1,11 @@
-"""`make test`: the whole suite on SQLite, then again on PostgreSQL where one is reachable.
+"""`make test`: the whole suite on SQLite, then again on PostgreSQL where one is reachable,
+then the cluster phase: tests/test_cluster.py on the official Temporal server as a cluster.
 
 PostgreSQL is used when CVMS_TEST_DATABASE_URL names one, or when a server
 answers on 127.0.0.1:5432 (a throwaway database is created for the run and
 dropped after). Otherwise the PostgreSQL run is skipped, and this says so.
+The cluster phase runs where the server is built (`make temporal-cluster-bin`)
+and PostgreSQL answers; in CI (`CI` set) a missing server is a failure.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ SQLITE_ONLY = "--sqlite-only"
 ADMIN_URL = os.environ.get("CVMS_TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def run(label: str, env: dict[str, str]) -> int:
+def run(label: str, env: dict[str, str], args: list[str] | None = None) -> int:
     print(f"\n=== cvms test suite on {label} ===", flush=True)
-    code = subprocess.call([*PYTEST, *(a for a in sys.argv[1:] if a != SQLITE_ONLY)], env=env)
+    given = [a for a in sys.argv[1:] if a != SQLITE_ONLY] if args is None else args
+    code = subprocess.call([*PYTEST, *given], env=env)
     if code == 5:
         print("pytest collected no tests: that is a failure for cvms", flush=True)
     return code
@@ -65,8 +69,32 @@ def main() -> int:
     finally:
         if why.startswith("cvms_test_"):
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{why}" WITH (FORCE)'))
-    print(f"\nSQLite: exit {sqlite_code}; PostgreSQL: exit {pg_code}", flush=True)
-    return sqlite_code or pg_code
+    cluster_code = run_cluster_phase(env)
+    print(
+        f"\nSQLite: exit {sqlite_code}; PostgreSQL: exit {pg_code}; cluster: exit {cluster_code}", flush=True
+    )
+    return sqlite_code or pg_code or cluster_code
+
+
+def run_cluster_phase(env: dict[str, str]) -> int:
+    """tests/test_cluster.py on the Temporal cluster, the records on a PostgreSQL database of its own."""
+    from cluster.temporal_cluster import SERVER, built
+
+    if not built():
+        print(
+            f"\n=== cluster phase SKIPPED: {SERVER} is not built (make temporal-cluster-bin) ===", flush=True
+        )
+        return 1 if os.environ.get("CI") else 0
+    pg_url, why = postgres_database()
+    if pg_url is None:
+        print(f"\n=== cluster phase SKIPPED: {why} ===", flush=True)
+        return 1 if os.environ.get("CI") else 0
+    cluster_env = {**env, "CVMS_TEST_DATABASE_URL": pg_url, "CVMS_TEST_CLUSTER": "1"}
+    try:
+        return run("the Temporal cluster", cluster_env, ["-m", "cluster", "-s", "tests/test_cluster.py"])
+    finally:
+        if why.startswith("cvms_test_"):
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{why}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

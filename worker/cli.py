@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import datetime
 from pathlib import Path
 
@@ -109,9 +108,10 @@ def export(
 @app.command()
 def worker() -> None:
     """Run a Temporal worker for the cvms task queue."""
+    from services.telemetry import configure_logging
     from worker.main import run_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging()
     asyncio.run(run_worker(check_keys(load_settings())))
 
 
@@ -120,7 +120,10 @@ def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
+    from services.telemetry import configure_logging
+
     settings = check_keys(load_settings())  # before uvicorn: the error names the setting and exits
+    configure_logging()
     uvicorn.run(
         "api.main:app",
         host=settings.api_host,
@@ -130,6 +133,7 @@ def api(workers: int = typer.Option(1, help="uvicorn worker processes")) -> None
         # X-Forwarded-For/-Proto are believed only from CVMS_TRUSTED_PROXIES (api/origin.py),
         # not from whatever uvicorn trusts by default (127.0.0.1).
         proxy_headers=False,
+        log_config=None,  # keep cvms's JSON lines (services/telemetry.py)
     )
 
 

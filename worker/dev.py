@@ -69,6 +69,10 @@ def _check_ports(settings: Settings) -> None:
         (settings.temporal_ui_port, "CVMS_TEMPORAL_UI_PORT", "the Temporal Web UI"),
         (settings.smtp_port, "CVMS_SMTP_PORT", "the SMTP capture server"),
     ]
+    if settings.worker_health_port:
+        wanted.append(
+            (settings.worker_health_port, "CVMS_WORKER_HEALTH_PORT", "the worker's health and metrics")
+        )
     for port, variable, what in wanted:
         if port_in_use("127.0.0.1", port):
             raise PortTaken(

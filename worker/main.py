@@ -12,9 +12,11 @@ from temporalio.worker import Worker
 
 from domain.settings import Settings
 from records.db import make_engine, make_sessionmaker
+from services import telemetry
 from services.temporal import TemporalGateway, connect
 from services.workflow_starts import reconcile_forever
 from worker import registry
+from worker.observability import CountingInterceptor, serve_health
 
 log = logging.getLogger("cvms.worker")
 
@@ -53,19 +55,32 @@ def build_worker(client: Client, settings: Settings, task_queue: str | None = No
         workflows=registry.workflows(),
         activities=registry.activities(settings, sessions),
         max_concurrent_activities=100,
+        interceptors=[CountingInterceptor()],
     )
 
 
 async def run_worker(settings: Settings) -> None:
+    telemetry.configure_tracing(settings.traces_file)
     client = await _connect_with_retry(settings)
     worker = build_worker(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
-    async with worker:
-        await stop.wait()
+    engine = make_engine(settings.database_url)
+    health = None
+    try:
+        async with worker:
+            log.info("worker polling %s on %s", settings.temporal_task_queue, settings.temporal_address)
+            # The port opens once the worker polls: an orchestrator (or a test) waiting for it
+            # knows the worker takes work.
+            if settings.worker_health_port:
+                health = await serve_health(settings.worker_health_port, engine, client)
+            await stop.wait()
+    finally:
+        if health is not None:
+            health.close()
+        await engine.dispose()
 
 
 async def _connect_with_retry(settings: Settings, attempts: int = 60) -> Client:
