@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 
@@ -19,8 +19,7 @@ def answer_by(argument: T, now: datetime, seconds: float) -> T:
     """The update argument stamped with the instant its caller stops waiting (when it has the field)."""
     if dataclasses.is_dataclass(argument) and not isinstance(argument, type):
         if any(f.name == "answer_by" for f in dataclasses.fields(argument)):
-            stamped: Any = dataclasses.replace(argument, answer_by=now + timedelta(seconds=seconds))
-            return stamped  # type: ignore[no-any-return]
+            return cast(T, dataclasses.replace(argument, answer_by=now + timedelta(seconds=seconds)))
     return argument
 
 

@@ -38,7 +38,7 @@ from records.helpdesk import (
     TeamMember,
     Topic,
 )
-from services.helpdesk_intake import StartCase, open_case
+from services.helpdesk_intake import open_case
 from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
 
@@ -85,9 +85,8 @@ class AgentCaseDetail(CaseDetail):
 class Replied:
     number: int
     state: str
-    # Set when the case was closed and the reply opened a new one linked to it (with its start).
+    # Set when the case was closed and the reply opened a new one linked to it.
     new_case_number: int | None = None
-    start: StartCase | None = None
 
 
 # --- reading cases --------------------------------------------------------------------------------
@@ -233,7 +232,7 @@ async def reply(
         category = await db.get(Category, case.category_id)
         topic = await db.get(Topic, case.topic_id)
         assert category is not None and topic is not None
-        new_case, start = await open_case(
+        new_case = await open_case(
             db=db,
             settings=settings,
             temporal=temporal,
@@ -245,7 +244,7 @@ async def reply(
             contact_phone=case.contact_phone,
             linked_case=case,
         )
-        return Replied(case.number or 0, case.state, new_case_number=new_case.number, start=start)
+        return Replied(case.number or 0, case.state, new_case_number=new_case.number)
     view = await act(case, CaseAction(kind="reply", actor=actor), db=db, temporal=temporal, body=body)
     return Replied(view.number, view.state)
 

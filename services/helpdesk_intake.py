@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -34,13 +33,6 @@ from records.helpdesk import (
 from services.temporal import TemporalGateway
 from services.workflow_starts import promise_start
 from workflows.case import CaseWorkflow
-
-# Starts a new case's workflow; run once the transaction that added the case has committed.
-StartCase = Callable[[], Awaitable[None]]
-
-
-async def _promised() -> None:
-    """What is left to do after commit: nothing, the case's workflow start is a promised one."""
 
 
 @dataclass(frozen=True)
@@ -107,12 +99,12 @@ async def intake(
     description: str,
     contact_phone: str,
     upload: Upload | None = None,
-) -> tuple[Case, StartCase]:
+) -> Case:
     """Opens a case: routed to a team by category and topic, prioritised by the topic."""
     chosen_category, chosen_topic = await category_and_topic(db, category, topic)
     assert chosen_topic is not None
     attachment = _checked_attachment(upload, settings) if upload else None
-    case, start = await open_case(
+    case = await open_case(
         db=db,
         settings=settings,
         temporal=temporal,
@@ -125,7 +117,7 @@ async def intake(
     )
     if attachment is not None:
         db.add(CaseAttachment(case_id=case.id, **attachment))
-    return case, start
+    return case
 
 
 def _checked_attachment(given: Upload, settings: Settings) -> dict[str, object]:
@@ -159,7 +151,7 @@ async def open_case(
     description: str,
     contact_phone: str,
     linked_case: Case | None = None,
-) -> tuple[Case, StartCase]:
+) -> Case:
     """Adds the case and its "created" event; returns it and the start of its workflow,
     to run once the transaction has committed (the workflow owns the case from then on)."""
     team = await route(db, category, topic)
@@ -225,7 +217,7 @@ async def open_case(
     await promise_start(
         db, temporal, None, run=CaseWorkflow.run, argument=start, workflow_id=case_workflow_id(start.number)
     )
-    return case, _promised
+    return case
 
 
 # --- administration: routing rules and topic priorities are data ---------------------------------

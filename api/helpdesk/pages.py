@@ -28,7 +28,6 @@ from api.deps import (
     SessionsDep,
     SettingsDep,
     TemporalDep,
-    after_commit,
 )
 from api.errors import Unprocessable, http_status, retry_after
 from api.helpdesk.deps import TeamCase
@@ -287,7 +286,7 @@ async def intake_submit(
     category, _sep, topic = values["topic"].partition("/")
     try:
         body = IntakeIn(**{**values, "category": category, "topic": topic})
-        case, start = await helpdesk_intake.intake(
+        case = await helpdesk_intake.intake(
             db=db,
             settings=settings,
             temporal=temporal,
@@ -297,7 +296,6 @@ async def intake_submit(
     except (ValidationError, Refusal) as exc:
         errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
         return await _intake_page(request, current, db, settings, status_code=422, form=values, errors=errors)
-    after_commit(db, start)
     return redirect(f"/helpdesk/cases/{case.number}?notice=case_opened")
 
 
@@ -336,8 +334,6 @@ async def reply_submit(
         number=number,
         body=text,
     )
-    if replied.start is not None:
-        after_commit(db, replied.start)
     return redirect(f"/helpdesk/cases/{replied.new_case_number or number}?notice=replied")
 
 

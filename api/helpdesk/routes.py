@@ -26,7 +26,6 @@ from api.deps import (
     SessionsDep,
     SettingsDep,
     TemporalDep,
-    after_commit,
 )
 from api.downloads import download
 from api.helpdesk.deps import TeamCase
@@ -174,7 +173,7 @@ async def intake(
     body: IntakeIn, current: RequesterDep, db: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> CaseSummary:
     """Opens a case: routed to a team by category and topic, prioritised by the topic."""
-    case, start = await helpdesk_intake.intake(
+    case = await helpdesk_intake.intake(
         db=db,
         settings=settings,
         temporal=temporal,
@@ -182,7 +181,6 @@ async def intake(
         **body.model_dump(exclude={"attachment"}),
         upload=Upload(**body.attachment.model_dump()) if body.attachment else None,
     )
-    after_commit(db, start)
     return CaseSummary.of(await helpdesk.card_of(db, case))
 
 
@@ -227,8 +225,7 @@ async def reply(
         number=number,
         body=body.body,
     )
-    if replied.start is not None:
-        after_commit(db, replied.start)
+    if replied.new_case_number is not None:  # the case was closed: the reply opened a new one
         response.status_code = 201
     return ReplyOut(number=replied.number, state=replied.state, new_case_number=replied.new_case_number)
 
