@@ -244,3 +244,17 @@ async def test_only_managers_and_administrators_see_reports_and_only_an_administ
     page = await api.get("/portal/reports/equity?by=county", headers={**admin, **HTML})
     assert page.status_code == 200 and "Programme report: doses at all locations" in page.text
     assert (await api.get("/reports/equity?location=NOPE", headers=admin)).status_code == 404
+
+
+async def test_the_inventory_page_shows_each_days_bookings_under_booked_not_the_running_total(api, sessions):
+    known = await build(sessions)
+    manager = await headers_for(api, known.site.manager)
+    (second,) = await _names(api, manager, known.second)
+    page = (await api.get("/portal/inventory", headers={**manager, **HTML})).text
+    table = re.search(r'<table class="list" id="demand".*?</table>', page, re.S).group(0)
+    row = re.search(rf'<th scope="row">{re.escape(second)}</th>(.*?)</tr>', table, re.S)
+    assert row, "the demand table names the product, not its code"
+    booked = [int(n) for n in re.findall(r"(\d+) booked", row.group(1))]
+    # Today, tomorrow, the day after: nothing; in three days 5; nothing after (not "5" again).
+    assert booked == [0, 0, 0, 5, 0, 0, 0]
+    assert "short by 5" in row.group(1)  # from that day on the bookings exceed the stock (none)
