@@ -52,7 +52,14 @@ def bar_chart(
             parts.append((color.title, row[color.field]))
         row["_description"] = "; ".join(f"{title}: {value}" for title, value in parts)
     encoding: dict[str, Any] = {
-        "x": alt.X(f"{x.field}:O", title=x.title, sort=list(x.order) if x.order else None),
+        # Every period on the axis, those with nothing too; crowded labels are thinned out.
+        "x": alt.X(
+            f"{x.field}:O",
+            title=x.title,
+            sort=list(x.order) if x.order else None,
+            scale=alt.Scale(domain=list(x.order)) if x.order else alt.Undefined,
+            axis=alt.Axis(labelOverlap="parity", labelAngle=-90),
+        ),
         "y": alt.Y(f"{y.field}:Q", title=y.title),
         "description": alt.Description("_description:N"),
     }
