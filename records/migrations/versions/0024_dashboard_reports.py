@@ -1,5 +1,6 @@
-"""Dashboard and programme report: doses indexed by when they were given (per location and across
-locations), and the recipient's county (from the ZIP code) kept on the row.
+"""Dashboard and programme report: covering indexes of doses by when they were given (per location
+and across locations) and of appointments by location, time and status; the recipient's county
+(from the ZIP code) kept on the row.
 
 Revision ID: 0024
 Revises: 0018
@@ -20,8 +21,21 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_doses_location_given", "doses", ["location_id", "given_at"], unique=False)
-    op.create_index("ix_doses_given", "doses", ["given_at"], unique=False)
+    op.create_index(
+        "ix_doses_location_given",
+        "doses",
+        ["location_id", "given_at", "removed", "product_code", "recipient_id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_doses_given", "doses", ["given_at", "removed", "location_id", "recipient_id"], unique=False
+    )
+    op.create_index(
+        "ix_appointments_location_start_status",
+        "appointments",
+        ["location_id", "start_at", "status", "product_code"],
+        unique=False,
+    )
     with op.batch_alter_table("recipients") as batch:
         batch.add_column(sa.Column("county", sa.String(length=80), nullable=True))
     # Existing recipients get their county once, one UPDATE per distinct ZIP code.
@@ -37,5 +51,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("recipients") as batch:
         batch.drop_column("county")
+    op.drop_index("ix_appointments_location_start_status", table_name="appointments")
     op.drop_index("ix_doses_given", table_name="doses")
     op.drop_index("ix_doses_location_given", table_name="doses")
