@@ -80,10 +80,6 @@ class JourneyActivities:
                 if existing is not None:
                     return AppointmentFact.of(existing)
                 await self._ensure_journey(db, step.journey_id, step.recipient_id, step.series_no, step.rule)
-                # The seat held for this person if the hold is still live, else any free seat.
-                held = step.hold_id is not None and await take_held_seat(db, step.hold_id, step.slot.slot_id)
-                if not held and not await claim_seat(db, step.slot.slot_id):
-                    raise await self._no_seat(db, step.slot.slot_id)
                 row = Appointment(
                     journey_id=step.journey_id,
                     recipient_id=step.recipient_id,
@@ -107,6 +103,14 @@ class JourneyActivities:
                     action="book",
                     changes={"slot_id": [None, row.slot_id], "dose_number": [None, row.dose_number]},
                 )
+                await db.flush()
+                # The seat is claimed last: the claim locks the slot's row (PostgreSQL) until the
+                # commit, so every other booking of the slot waits for this UPDATE and the COMMIT
+                # only. No seat: the refusal rolls the appointment and the audit row back.
+                # The seat held for this person if the hold is still live, else any free seat.
+                held = step.hold_id is not None and await take_held_seat(db, step.hold_id, step.slot.slot_id)
+                if not held and not await claim_seat(db, step.slot.slot_id):
+                    raise await self._no_seat(db, step.slot.slot_id)
                 return AppointmentFact.of(row)
         except IntegrityError:
             # A concurrent attempt with the same key won (PostgreSQL); hand back its row.

@@ -45,6 +45,8 @@ from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
 from api.recipients import upload_pages
 from api.recipients import upload_routes as recipient_uploads
+from api.reports import pages as report_pages
+from api.reports import routes as reports
 from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
 from api.security import SecurityHeaders
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(scheduling.holds_router)
     app.include_router(waitlist.router)
     app.include_router(eligibility.router)
+    app.include_router(reports.router)
     app.include_router(portal_pages.router)
     app.include_router(recipient_pages.router)
     app.include_router(user_pages.router)
@@ -168,6 +171,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(waitlist_pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(finder_pages.router)
+    app.include_router(report_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -54,3 +54,31 @@ class CeilingReminderWorkflow:
         return await workflow.execute_activity(
             trivial_activity, item, start_to_close_timeout=timedelta(seconds=30)
         )
+
+
+async def _serve_ceiling(task_queue: str) -> None:
+    """The ceiling's worker in a process of its own, as cvms's worker is: connected as cvms
+    connects (same data converter), until terminated."""
+    import asyncio
+
+    from temporalio.worker import Worker
+
+    from domain.settings import load_settings
+    from services.temporal import connect
+
+    client = await connect(load_settings())
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[CeilingBookingWorkflow, CeilingReminderWorkflow],
+        activities=[trivial_activity],
+    ):
+        print("polling", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    import asyncio
+    import sys
+
+    asyncio.run(_serve_ceiling(sys.argv[1]))

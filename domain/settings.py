@@ -100,6 +100,10 @@ class Settings(BaseSettings):
         description="Help-desk business hours in its time zone ('mon-fri 07:00-19:00; sat …' or 'always')",
     )
     helpdesk_time_zone: str = Field(default="America/New_York", description="Help-desk calendar time zone")
+    programme_time_zone: str = Field(
+        default="America/New_York",
+        description="Time zone of the programme report across all locations (its days and weeks)",
+    )
     helpdesk_holidays: str = Field(
         default="2026-01-01,2026-01-19,2026-05-25,2026-07-03,2026-09-07,2026-11-11,2026-11-26,2026-12-25",
         description="Help-desk holidays (closed all day): ISO dates separated by commas",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.journey_messages import JourneyStatus
@@ -29,7 +29,15 @@ class Journey(Base):
 
 class Dose(Base):
     __tablename__ = "doses"
-    __table_args__ = (UniqueConstraint("journey_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("journey_id", "idempotency_key"),
+        # Covering the dashboard's doses per day (one location) and the programme report (every
+        # location): the count reads the index alone; only the recipient is looked up.
+        Index(
+            "ix_doses_location_given", "location_id", "given_at", "removed", "product_code", "recipient_id"
+        ),
+        Index("ix_doses_given", "given_at", "removed", "location_id", "recipient_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     journey_id: Mapped[str] = mapped_column(ForeignKey("journeys.id"), index=True)

@@ -9,6 +9,7 @@ from sqlalchemy import Date, ForeignKey, Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from domain.places import county_of_zip
 from domain.recipients import EDITABLE, fold, phone_digits
 from records.audit import audit, diff
 from records.db import Base, UTCDateTime, utcnow
@@ -46,6 +47,8 @@ class Recipient(Base):
     last_key: Mapped[str] = mapped_column(String(100))
     phone_key: Mapped[str] = mapped_column(String(20), index=True, default="")
     email_key: Mapped[str] = mapped_column(String(254), index=True, default="")
+    # "Durham County, NC", from the ZIP code (the programme report counts doses by county).
+    county: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
@@ -56,6 +59,7 @@ class Recipient(Base):
         self.last_key = fold(self.last_name)
         self.phone_key = phone_digits(self.phone or "")
         self.email_key = (self.email or "").strip().casefold()
+        self.county = county_of_zip(self.postal_code or "")
 
     @property
     def full_name(self) -> str:

@@ -36,6 +36,8 @@ class Appointment(Base):
         # A retried booking (same idempotency key) finds the row it made instead of booking twice.
         UniqueConstraint("journey_id", "idempotency_key"),
         Index("ix_appointments_location_start", "location_id", "start_at"),
+        # The dashboard's no-shows per week and booked demand read this index alone.
+        Index("ix_appointments_location_start_status", "location_id", "start_at", "status", "product_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,10 +11,11 @@ ID is the client's idempotency key, so a retried request is answered once.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.journey_messages import (
@@ -37,19 +38,17 @@ QUERY_TIMEOUT = timedelta(seconds=5)  # a view is a convenience: the records ans
 
 
 async def current_series(db: AsyncSession, recipient_id: int) -> tuple[str, int]:
-    """The recipient's open series, or the number the next one gets."""
-    open_series = (
+    """The recipient's open series, or the number the next one gets (one query: a booking asks
+    this on every request)."""
+    active = Journey.status == JourneyStatus.active.value
+    open_series, last = (
         await db.execute(
-            select(Journey.series_no)
-            .where(Journey.recipient_id == recipient_id, Journey.status == JourneyStatus.active.value)
-            .order_by(Journey.series_no.desc())
-            .limit(1)
+            select(func.max(case((active, Journey.series_no))), func.max(Journey.series_no)).where(
+                Journey.recipient_id == recipient_id
+            )
         )
-    ).scalar_one_or_none()
+    ).one()
     if open_series is None:
-        last = (
-            await db.execute(select(func.max(Journey.series_no)).where(Journey.recipient_id == recipient_id))
-        ).scalar_one()
         open_series = (last or 0) + 1
     return journey_id(recipient_id, open_series), open_series
 
@@ -60,6 +59,16 @@ async def journey_snapshot(
     """The series as the records hold it: the start input of a (re)started workflow."""
     jid = journey_id(recipient_id, series_no)
     journey = await db.get(Journey, jid)
+    fresh = JourneyInput(
+        journey_id=jid,
+        recipient_id=recipient_id,
+        series_no=series_no,
+        day_seconds=settings.day_seconds,
+        reminder_lead_seconds=settings.reminder_lead_seconds,
+        idle_close_seconds=settings.journey_idle_close_days * settings.day_seconds,
+    )
+    if journey is None:
+        return fresh  # a series not begun: no doses, no appointments (they follow its row)
     rule = None
     if journey is not None and journey.product_code and journey.product_version:
         product = (
@@ -87,13 +96,8 @@ async def journey_snapshot(
             .limit(1)
         )
     ).scalar_one_or_none()
-    return JourneyInput(
-        journey_id=jid,
-        recipient_id=recipient_id,
-        series_no=series_no,
-        day_seconds=settings.day_seconds,
-        reminder_lead_seconds=settings.reminder_lead_seconds,
-        idle_close_seconds=settings.journey_idle_close_days * settings.day_seconds,
+    return replace(
+        fresh,
         rule=rule,
         doses=kept,
         appointment=AppointmentFact.of(appointment) if appointment else None,

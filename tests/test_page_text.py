@@ -20,6 +20,7 @@ METHODS = [
     ("**/*_pages.py", "python"),
     ("**/vaccination_record.py", "python"),
     ("**/stock_warnings.py", "python"),
+    ("**/reports/figures.py", "python"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from temporalio.client import Client
@@ -20,6 +21,12 @@ from worker.observability import CountingInterceptor, serve_health
 
 log = logging.getLogger("cvms.worker")
 
+# Workflow activations are pure Python and hold the GIL: threads beyond a couple only share it.
+# The SDK's default (one thread per workflow task slot, up to 500) lets 20 new journeys build
+# their sandboxes at once, each a twentieth as fast, every one finishing last and late, while the
+# event loop that runs their local activities and sends their completions waits for the GIL too.
+WORKFLOW_THREADS = 2
+
 
 class ReconcilingWorker(Worker):
     """The cvms worker: polls its task queue and, beside it, starts the workflows committed
@@ -28,7 +35,10 @@ class ReconcilingWorker(Worker):
     def __init__(
         self, client: Client, settings: Settings, sessions: Any, task_queue: str, **options: Any
     ) -> None:
-        super().__init__(client, task_queue=task_queue, **options)
+        self.workflow_threads = ThreadPoolExecutor(WORKFLOW_THREADS, thread_name_prefix="workflow-task")
+        super().__init__(
+            client, task_queue=task_queue, workflow_task_executor=self.workflow_threads, **options
+        )
         self.reconciler_gateway = TemporalGateway(
             client, task_queue, deadline=settings.temporal_deadline_seconds
         )
@@ -43,6 +53,7 @@ class ReconcilingWorker(Worker):
             await super().run()
         finally:
             reconciler.cancel()
+            self.workflow_threads.shutdown(wait=False)  # ours to end: the SDK ends only its own
 
 
 def build_worker(client: Client, settings: Settings, task_queue: str | None = None) -> Worker:

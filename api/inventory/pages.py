@@ -87,6 +87,7 @@ async def _inventory_page(request: Request, actor: Actor, db: SessionDep, **cont
         actor=actor,
         stock=await inventory.read_inventory(db, actor.location),
         demand=schemas.demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
+        product_names=await catalog.product_names(db),
         transfers=await inventory.list_transfers(db, actor.location),
         location_names=await _location_names(db),
         product_list=await catalog.newest_products(db),

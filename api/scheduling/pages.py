@@ -250,6 +250,7 @@ async def appointments_page(
         "portal/appointments.html",
         actor=actor,
         demand=demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
+        product_names=await catalog.product_names(db),
         day=day,
         status=status or "",
         rows=shown,
