@@ -38,6 +38,7 @@ from records.helpdesk import (
     TeamMember,
     Topic,
 )
+from services import helpdesk_files
 from services.helpdesk_intake import open_case
 from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
@@ -173,8 +174,16 @@ async def agent_case_detail(*, db: AsyncSession, case: Case) -> AgentCaseDetail:
     )
 
 
-async def attachment(*, db: AsyncSession, case: Case, attachment_id: int) -> CaseAttachment:
-    """One attachment of the case (a download; the caller shapes the answer)."""
+@dataclass(frozen=True)
+class AttachedFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def attachment(*, db: AsyncSession, settings: Settings, case: Case, attachment_id: int) -> AttachedFile:
+    """One attachment of the case with its contents (a download; the caller shapes the answer). The
+    caller found the case as its requester's or its team's: nobody else reaches its files."""
     found = (
         await db.execute(
             select(CaseAttachment).where(
@@ -184,7 +193,8 @@ async def attachment(*, db: AsyncSession, case: Case, attachment_id: int) -> Cas
     ).scalar_one_or_none()
     if found is None:
         raise NotFound("no such attachment")
-    return found
+    data = await helpdesk_files.contents(settings, found)
+    return AttachedFile(filename=found.filename, content_type=found.content_type, data=data)
 
 
 # --- changing a case: always through its workflow ------------------------------------------------

@@ -124,6 +124,7 @@ class CaseSummary(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     linked_case_number: int | None
+    channel: str = Field(default="web", description="How the case came in: web, email or phone")
 
     @classmethod
     def of(cls, card: CaseCard) -> CaseSummary:
