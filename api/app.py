@@ -31,6 +31,8 @@ from api.finder import pages as finder_pages
 from api.finder import routes as finder
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import password_pages as helpdesk_password_pages
+from api.helpdesk import phone_pages as helpdesk_phone_pages
+from api.helpdesk import phone_routes as helpdesk_phone_routes
 from api.helpdesk import routes as helpdesk_routes
 from api.inventory import lot_pages
 from api.inventory import marketplace_routes as marketplace
@@ -141,6 +143,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_pages.agent_router)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
+    app.include_router(helpdesk_phone_routes.router)
+    app.include_router(helpdesk_phone_pages.router)
     app.include_router(products.router)
     app.include_router(scheduling.slots_router)
     app.include_router(scheduling.appointments_router)

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from api.access.deps import client_host, device_cookie, set_device_cookie, set_session_cookie
@@ -50,6 +51,10 @@ from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect,
 from domain.refusals import Refusal
 from services import helpdesk, helpdesk_accounts, helpdesk_intake
 from services.helpdesk import SlaStatus
+from services.helpdesk_files import FileIn
+
+# The request body is already capped (CVMS_MAX_UPLOAD_BYTES); a file is never read past it.
+MAX_ATTACHMENT_READ = 64 * 1024 * 1024
 
 
 class RequesterPageRoute(BrowserRoute):
@@ -76,6 +81,10 @@ HELP_NOTICES = {
     "pending": N_("The case is waiting on the requester."),
     "resolved": N_("The case is resolved; the requester is emailed the notes."),
     "opened": N_("The case is open."),
+    "phone_case_opened": N_("The case is open; the caller is emailed its number."),
+    "phone_case_registered": N_(
+        "The case is open; the caller is registered and emailed its number and how to set a password."
+    ),
 }
 CASE_STATES = [
     ("new", N_("New")),
@@ -108,11 +117,14 @@ SLA_BADGES = {
 def _page(
     request: Request, template: str, *, time_zone: str, status_code: int = 200, **context: Any
 ) -> Response:
+    settings = request.app.state.settings
     return render(
         request,
         template,
         status_code=status_code,
         time_zone=time_zone,
+        attachment_types=sorted(settings.helpdesk_attachment_type_list),
+        attachment_max=f"{settings.helpdesk_attachment_max_bytes / 1_048_576:.3g} MB",
         notices=HELP_NOTICES,
         case_states=dict(CASE_STATES),
         sla_badges=SLA_BADGES,
@@ -122,6 +134,22 @@ def _page(
 
 def _text(form: Any, name: str) -> str:
     return str(form.get(name, "")).strip()
+
+
+def _field_of(refusal: Refusal) -> str:
+    """The intake form's field a refusal is about."""
+    return "attachments" if (refusal.code or "").startswith("attachment_") else "topic"
+
+
+async def form_files(form: Any, name: str = "attachments") -> list[FileIn]:
+    """The files chosen in a form's file input (none chosen: an empty list)."""
+    files = []
+    for item in form.getlist(name):
+        if isinstance(item, UploadFile) and item.filename:
+            # At most one byte past the limit is read: enough to refuse it.
+            data = await item.read(MAX_ATTACHMENT_READ)
+            files.append(FileIn(item.filename, item.content_type or "application/octet-stream", data))
+    return files
 
 
 # --- requester --------------------------------------------------------------------------------
@@ -292,9 +320,10 @@ async def intake_submit(
             temporal=temporal,
             requester=current.requester,
             **body.model_dump(exclude={"attachment"}),
+            files=await form_files(form),
         )
     except (ValidationError, Refusal) as exc:
-        errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
+        errors = field_errors(exc) if isinstance(exc, ValidationError) else {_field_of(exc): exc.message}
         return await _intake_page(request, current, db, settings, status_code=422, form=values, errors=errors)
     return redirect(f"/helpdesk/cases/{case.number}?notice=case_opened")
 
@@ -333,6 +362,7 @@ async def reply_submit(
         actor=current.actor,
         number=number,
         body=text,
+        files=await form_files(form),
     )
     return redirect(f"/helpdesk/cases/{replied.new_case_number or number}?notice=replied")
 
@@ -437,9 +467,17 @@ CASE_FORMS: list[tuple[str, str, str, str, Callable[[Any], dict[str, Any]]]] = [
 
 def _case_form(path: str, name: str, kind: str, notice: str, read: Callable[[Any], dict[str, Any]]) -> None:
     async def submit(
-        number: int, case: TeamCase, agent: AgentDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
+        number: int,
+        case: TeamCase,
+        agent: AgentDep,
+        form: CheckedForm,
+        db: SessionDep,
+        settings: SettingsDep,
+        temporal: TemporalDep,
     ) -> Response:
         values = read(form)
+        if kind == "note":
+            values.update(files=await form_files(form), settings=settings)
         await helpdesk.agent_act(
             case, kind, agent=agent.agent, actor=agent.actor, db=db, temporal=temporal, **values
         )

@@ -307,3 +307,35 @@ class RoutingRuleOut(BaseModel):
 
 class TopicPriorityIn(BaseModel):
     default_priority: Line = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
+
+
+class CallerOut(BaseModel):
+    requester_id: int
+    email: str
+    first_name: str
+    last_name: str
+    preferred_language: str
+
+    @classmethod
+    def of(cls, requester: Requester) -> CallerOut:
+        return from_attributes(cls, requester, requester_id=requester.id)
+
+
+class PhoneCaseIn(BaseModel):
+    caller_email: EmailStr = Field(description="The caller's help-desk account, found or registered")
+    first_name: Line = Field(default="", max_length=100, description="Needed when the caller has no account")
+    last_name: Line = Field(default="", max_length=100, description="Needed when the caller has no account")
+    preferred_language: Line = Field(default="en", pattern="^(en|es)$")
+    category: Line = Field(description="Category code, e.g. 'vaccine-provider'")
+    topic: Line = Field(description="Topic code within the category, e.g. 'login-access'")
+    subject: Line = Field(min_length=3, max_length=200)
+    call_notes: Paragraph = Field(min_length=1, max_length=20000, description="What the caller said")
+    contact_phone: Line = Field(default="", max_length=40)
+    attachment: AttachmentIn | None = None
+
+
+class PhoneCaseOut(CaseSummary):
+    requester_email: str = ""
+    requester_registered: bool = Field(
+        default=False, description="The caller had no account: one was made and its email sent"
+    )

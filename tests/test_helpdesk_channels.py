@@ -1,9 +1,11 @@
-"""Help-desk email in, on the real parts: messages go over SMTP (aiosmtplib) to cvms's own
-receiver, which keeps them in the database, opens cases and threads replies into them through
-the case workflows on the Temporal dev server; what cvms sends arrives at the SMTP capture."""
+"""The help desk's email and phone channels and its attachments, on the real parts: messages go
+over SMTP (aiosmtplib) to cvms's own receiver, which keeps them in the database, opens cases and
+threads replies into them through the case workflows on the Temporal dev server; agents open
+cases for callers through the API; what cvms sends arrives at the SMTP capture."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -16,7 +18,7 @@ from sqlalchemy import func, select
 
 from api.app import create_app
 from records.db import transaction
-from records.helpdesk import Case, CaseNote
+from records.helpdesk import Case, CaseAttachment, CaseNote
 from records.helpdesk_mail import InboundMessage
 from records.outbox import OutboxMessage
 from services.temporal import TemporalGateway
@@ -251,3 +253,97 @@ async def test_an_unknown_sender_gets_one_auto_reply_and_nothing_else(desk, smtp
         )
     assert owed == 1 and cases == 0
     assert len([m for m in smtp.messages if m["To"] == stranger]) == 1
+
+
+async def test_an_agent_opens_a_case_for_a_caller_found_or_registered(desk, smtp, sessions):
+    agent = await agent_headers(desk)
+    # A caller with an account: found by email, the case is theirs, they get "case received".
+    email, requester = await register_requester(desk, smtp)
+    found = await desk.get("/helpdesk/agent/requesters", params={"q": email}, headers=agent)
+    assert [c["email"] for c in found.json()] == [email]
+    call = {
+        "caller_email": email,
+        "category": "vaccine-provider",
+        "topic": "scheduling",
+        "subject": "Cannot publish slots",
+        "call_notes": "Caller says the publish button is grey since Friday.",
+        "contact_phone": "(919) 555-0100",
+    }
+    opened = await desk.post("/helpdesk/agent/phone-cases", json=call, headers=agent)
+    assert opened.status_code == 201, opened.text
+    case = opened.json()
+    assert case["channel"] == "phone" and case["requester_registered"] is False
+    [received] = await smtp.wait_for(with_key(f"case-{case['number']}:received"))
+    assert received["To"] == email and "Cannot publish slots" in text_of(received)
+    mine = (await desk.get(f"/helpdesk/cases/{case['number']}", headers=requester)).json()
+    assert mine["description"] == call["call_notes"] and mine["channel"] == "phone"
+    detail = (await desk.get(f"/helpdesk/agent/cases/{case['number']}", headers=agent)).json()
+    me = (await desk.get("/helpdesk/agent/me", headers=agent)).json()
+    assert detail["events"][0]["kind"] == "created"
+    assert detail["events"][0]["actor"] == f"agent:{me['agent_id']}"
+
+    # A caller without an account: refused without a name (nothing made), registered with one.
+    stranger = unique_email("caller")
+    nameless = await desk.post(
+        "/helpdesk/agent/phone-cases", json={**call, "caller_email": stranger}, headers=agent
+    )
+    assert nameless.status_code == 422 and nameless.json()["code"] == "caller_name_needed"
+    assert (await desk.get("/helpdesk/agent/requesters", params={"q": stranger}, headers=agent)).json() == []
+    registered = await desk.post(
+        "/helpdesk/agent/phone-cases",
+        json={
+            **call,
+            "caller_email": stranger,
+            "first_name": "Luz",
+            "last_name": "Ortiz",
+            "preferred_language": "es",
+        },
+        headers=agent,
+    )
+    assert registered.status_code == 201 and registered.json()["requester_registered"] is True
+    number = registered.json()["number"]
+    account = await smtp.wait_for(lambda m: m["To"] == stranger and "/helpdesk/set-password" in text_of(m))
+    assert len(account) == 1
+    [welcome] = await smtp.wait_for(with_key(f"case-{number}:received"))
+    assert welcome["To"] == stranger and welcome["Content-Language"] == "es"
+
+    # Only agents open phone cases.
+    refused = await desk.post("/helpdesk/agent/phone-cases", json=call, headers=requester)
+    assert refused.status_code in (401, 403)
+
+
+async def test_an_attachment_is_served_only_to_its_requester_and_the_case_team(
+    desk, smtp, sessions, settings
+):
+    _email, requester = await register_requester(desk, smtp)
+    _other, stranger = await register_requester(desk, smtp)
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 64
+    case = await desk.post(
+        "/helpdesk/cases",
+        json={
+            "category": "recipient",
+            "topic": "vaccination-record",
+            "subject": "Record shows the wrong lot",
+            "description": "See the photo.",
+            "attachment": {
+                "filename": "card.png",
+                "content_type": "image/png",
+                "content_base64": base64.b64encode(png).decode(),
+            },
+        },
+        headers=requester,
+    )
+    assert case.status_code == 201, case.text
+    number = case.json()["number"]
+    [attached] = (await desk.get(f"/helpdesk/cases/{number}", headers=requester)).json()["attachments"]
+    path = f"/helpdesk/cases/{number}/attachments/{attached['id']}"
+    assert (await desk.get(path, headers=requester)).content == png
+    agent_path = f"/helpdesk/agent/cases/{number}/attachments/{attached['id']}"
+    assert (await desk.get(agent_path, headers=await agent_headers(desk))).content == png
+    assert (await desk.get(path, headers=stranger)).status_code == 404
+    # The row holds a key into the store, not the contents.
+    async with transaction(sessions) as db:
+        row = await db.get(CaseAttachment, attached["id"])
+        assert row is not None and row.data is None and row.storage_key
+    stored = (settings.attachment_dir or settings.state_dir / "attachments") / row.storage_key
+    assert stored.read_bytes() == png
