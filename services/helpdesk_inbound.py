@@ -33,11 +33,12 @@ from domain.refusals import Conflict, Refusal
 from domain.settings import Settings
 from records.db import utcnow
 from records.helpdesk import Case, CaseText, Category, Requester, Topic
-from records.helpdesk_mail import InboundMessage, MailRoute
+from records.helpdesk_mail import InboundMessage
 from records.outbox import OutboxMessage
 from services import helpdesk_files
 from services.helpdesk_files import FileIn
-from services.helpdesk_intake import category_and_topic, open_case
+from services.helpdesk_intake import open_case
+from services.helpdesk_mail_routes import mail_topic
 from services.mail import queue_email
 from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
@@ -159,7 +160,7 @@ async def _handle(
         case = await _threaded_case(db, message)
         if case is None or case.requester_id != requester.id:
             recipients = inbound_mail.recipient_addresses(message, row.envelope_to.split(","))
-            category, topic = await _mail_topic(db, settings, recipients, str(message.get("Subject", "")))
+            category, topic = await mail_topic(db, settings, recipients, str(message.get("Subject", "")))
             subject = " ".join(str(message.get("Subject", "")).split())[:200] or "(no subject)"
             opened = await _open(db, settings, temporal, requester, category, topic, subject, text + not_kept)
             await _keep_files(db, settings, opened, files, requester)
@@ -300,26 +301,6 @@ async def _threaded_case(db: AsyncSession, message: EmailMessage) -> Case | None
     if number is None:
         return None
     return (await db.execute(select(Case).where(Case.number == number))).scalar_one_or_none()
-
-
-async def _mail_topic(
-    db: AsyncSession, settings: Settings, recipients: list[str], subject: str
-) -> tuple[Category, Topic]:
-    """The first mail route matching a recipient and the subject; else CVMS_HELPDESK_MAIL_TOPIC."""
-    routes = (await db.execute(select(MailRoute).order_by(MailRoute.position, MailRoute.id))).scalars()
-    lowered = subject.lower()
-    for route in routes:
-        if route.address and route.address.lower() not in recipients:
-            continue
-        if route.subject_contains and route.subject_contains.lower() not in lowered:
-            continue
-        category = await db.get(Category, route.category_id)
-        topic = await db.get(Topic, route.topic_id)
-        if category is not None and topic is not None:
-            return category, topic
-    category_code, _, topic_code = settings.helpdesk_mail_topic.partition("/")
-    chosen, chosen_topic = await category_and_topic(db, category_code.strip(), topic_code.strip() or None)
-    return chosen, chosen_topic or chosen.topics[0]
 
 
 async def _tell_how_to_register(

@@ -6,6 +6,7 @@ cases for callers through the API; what cvms sends arrives at the SMTP capture."
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -74,14 +75,8 @@ def mail(sender: str, subject: str, body: str, **headers: str) -> EmailMessage:
     return message
 
 
-async def deliver(receiver: MailReceiver, message: EmailMessage, sender: str | None = None) -> None:
-    await aiosmtplib.send(
-        message,
-        hostname="127.0.0.1",
-        port=receiver.port,
-        sender=sender,
-        recipients=[HELP_DESK],
-    )
+async def deliver(receiver: MailReceiver, message: EmailMessage, to: str = HELP_DESK) -> None:
+    await aiosmtplib.send(message, hostname="127.0.0.1", port=receiver.port, recipients=[to])
 
 
 async def outcome(sessions: Any, message: EmailMessage) -> InboundMessage:
@@ -347,3 +342,46 @@ async def test_an_attachment_is_served_only_to_its_requester_and_the_case_team(
         assert row is not None and row.data is None and row.storage_key
     stored = (settings.attachment_dir or settings.state_dir / "attachments") / row.storage_key
     assert stored.read_bytes() == png
+
+
+async def test_mail_routes_give_a_new_email_case_its_topic_by_address_and_subject(
+    desk, smtp, sessions, receiver
+):
+    agent = await agent_headers(desk)
+    address = f"doses-{uuid.uuid4().hex[:6]}@cvms.example"
+    bad = await desk.post(
+        "/helpdesk/agent/mail-routes",
+        json={"address": address, "category": "nope", "topic": "other"},
+        headers=agent,
+    )
+    assert bad.status_code == 422 and bad.json()["code"] == "bad_category"
+    added = await desk.post(
+        "/helpdesk/agent/mail-routes",
+        json={
+            "address": address,
+            "subject_contains": "lot",
+            "category": "vaccine-provider",
+            "topic": "documenting-doses",
+        },
+        headers=agent,
+    )
+    assert added.status_code == 201, added.text
+    route = added.json()
+    listed = (await desk.get("/helpdesk/agent/mail-routes", headers=agent)).json()
+    assert route in listed
+
+    email, requester = await register_requester(desk, smtp)
+    matching = mail(email, "Wrong LOT number on a dose", "The lot should be EK5730.")
+    other = mail(email, "A question", "Where do I find my PIN?")
+    await deliver(receiver, matching, to=address)
+    await deliver(receiver, other, to=address)
+    routed = await case_of(sessions, (await outcome(sessions, matching)).case_id or 0)
+    unrouted = await case_of(sessions, (await outcome(sessions, other)).case_id or 0)
+    cases = {c["number"]: c for c in (await desk.get("/helpdesk/cases", headers=requester)).json()}
+    assert cases[routed.number]["topic"] == "Documenting doses"
+    assert cases[routed.number]["team"] == "Provider Support"
+    assert cases[unrouted.number]["category"] == "Other" and cases[unrouted.number]["topic"] == "Other"
+
+    removed = await desk.delete(f"/helpdesk/agent/mail-routes/{route['id']}", headers=agent)
+    assert removed.status_code == 204
+    assert route not in (await desk.get("/helpdesk/agent/mail-routes", headers=agent)).json()

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from api.access.deps import client_host, device_cookie, set_device_cookie, set_session_cookie
@@ -46,15 +45,12 @@ from api.helpdesk.schemas import (
     ResolveIn,
 )
 from api.pages.csrf import CheckedForm
+from api.pages.form_files import form_files
 from api.pages.i18n import N_
 from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect, render, safe_next
 from domain.refusals import Refusal
 from services import helpdesk, helpdesk_accounts, helpdesk_intake
 from services.helpdesk import SlaStatus
-from services.helpdesk_files import FileIn
-
-# The request body is already capped (CVMS_MAX_UPLOAD_BYTES); a file is never read past it.
-MAX_ATTACHMENT_READ = 64 * 1024 * 1024
 
 
 class RequesterPageRoute(BrowserRoute):
@@ -139,17 +135,6 @@ def _text(form: Any, name: str) -> str:
 def _field_of(refusal: Refusal) -> str:
     """The intake form's field a refusal is about."""
     return "attachments" if (refusal.code or "").startswith("attachment_") else "topic"
-
-
-async def form_files(form: Any, name: str = "attachments") -> list[FileIn]:
-    """The files chosen in a form's file input (none chosen: an empty list)."""
-    files = []
-    for item in form.getlist(name):
-        if isinstance(item, UploadFile) and item.filename:
-            # At most one byte past the limit is read: enough to refuse it.
-            data = await item.read(MAX_ATTACHMENT_READ)
-            files.append(FileIn(item.filename, item.content_type or "application/octet-stream", data))
-    return files
 
 
 # --- requester --------------------------------------------------------------------------------

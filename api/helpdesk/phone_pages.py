@@ -10,9 +10,10 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from api.deps import AgentDep, SessionDep, SettingsDep, TemporalDep
-from api.helpdesk.pages import AgentPageRoute, _page, form_files
+from api.helpdesk.pages import AgentPageRoute, _page
 from api.helpdesk.schemas import CallerOut, CategoryOut, PhoneCaseIn
 from api.pages.csrf import CheckedForm
+from api.pages.form_files import form_files
 from api.pages.i18n import N_
 from api.pages.rendering import field_errors, redirect
 from domain.refusals import Refusal

@@ -11,7 +11,8 @@ from pydantic import BaseModel, EmailStr, Field
 from api.shaping import from_attributes
 from domain.sla import PRIORITIES
 from domain.text import Line, Paragraph
-from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester
+from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester, Topic
+from records.helpdesk_mail import MailRoute
 from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
 
 # --- requester accounts ---------------------------------------------------------------------------
@@ -339,3 +340,24 @@ class PhoneCaseOut(CaseSummary):
     requester_registered: bool = Field(
         default=False, description="The caller had no account: one was made and its email sent"
     )
+
+
+class MailRouteIn(BaseModel):
+    address: Line = Field(default="", max_length=254, description="Recipient address; empty: any")
+    subject_contains: Line = Field(default="", max_length=200, description="Words in the subject; empty: any")
+    category: Line = Field(description="Category code of the cases it opens")
+    topic: Line = Field(description="Topic code within the category")
+    position: int = Field(default=0, ge=0, le=10_000, description="Routes are tried by position")
+
+
+class MailRouteOut(BaseModel):
+    id: int
+    position: int
+    address: str
+    subject_contains: str
+    category: str
+    topic: str
+
+    @classmethod
+    def of(cls, route: MailRoute, category: Category, topic: Topic) -> MailRouteOut:
+        return from_attributes(cls, route, category=category.code, topic=topic.code)
