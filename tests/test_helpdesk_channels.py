@@ -16,6 +16,7 @@ import aiosmtplib
 import httpx
 import pytest
 from sqlalchemy import func, select
+from temporalio.client import Client
 
 from api.app import create_app
 from records.db import transaction
@@ -32,6 +33,7 @@ from tests.test_helpdesk import (
     unique_email,
     with_key,
 )
+from worker.devserver import free_port
 from worker.mail_receiver import MailReceiver
 
 HELP_DESK = "help@cvms.example"
@@ -92,6 +94,12 @@ async def outcome(sessions: Any, message: EmailMessage) -> InboundMessage:
             return row if row is not None and row.status != "received" else None
 
     return await eventually(handled, timeout=60, what=f"inbound {message['Subject']!r} handled")
+
+
+async def kept_row(sessions: Any, message: EmailMessage) -> InboundMessage | None:
+    async with transaction(sessions) as db:
+        query = select(InboundMessage).where(InboundMessage.message_id == message["Message-ID"])
+        return (await db.execute(query)).scalar_one_or_none()
 
 
 async def case_of(sessions: Any, case_id: int) -> Case:
@@ -385,3 +393,47 @@ async def test_mail_routes_give_a_new_email_case_its_topic_by_address_and_subjec
     removed = await desk.delete(f"/helpdesk/agent/mail-routes/{route['id']}", headers=agent)
     assert removed.status_code == 204
     assert route not in (await desk.get("/helpdesk/agent/mail-routes", headers=agent)).json()
+
+
+async def test_a_reply_kept_while_temporal_is_away_reaches_its_case_once_it_is_back(
+    desk, smtp, sessions, receiver, settings
+):
+    email, _requester = await register_requester(desk, smtp)
+    first = mail(email, "Cannot switch locations", "The switcher shows one location only.")
+    await deliver(receiver, first)
+    case = await case_of(sessions, (await outcome(sessions, first)).case_id or 0)
+    [received] = await smtp.wait_for(with_key(f"case-{case.number}:received"))
+
+    async def nowhere() -> Any:
+        return await Client.connect(f"127.0.0.1:{free_port()}")
+
+    # A receiver whose Temporal is unreachable: it keeps the reply (answering 250), cannot hand it on.
+    cut_off = MailReceiver(
+        receiver.settings, sessions, TemporalGateway(nowhere, settings.temporal_task_queue, deadline=2)
+    )
+    await cut_off.start(host="127.0.0.1", port=0)
+    try:
+        reply = mail(
+            email, f"Re: {received['Subject']}", "It shows WAKE-01 only.", In_Reply_To=received["Message-ID"]
+        )
+        await deliver(cut_off, reply)
+
+        async def attempted() -> bool:
+            async with transaction(sessions) as db:
+                row = (
+                    await db.execute(
+                        select(InboundMessage).where(InboundMessage.message_id == reply["Message-ID"])
+                    )
+                ).scalar_one_or_none()
+            return row is not None and row.text_id is not None and not cut_off._tasks
+
+        await eventually(attempted, timeout=60, what="the cut-off receiver's attempt")
+    finally:
+        await cut_off.stop()
+    waiting = await kept_row(sessions, reply)
+    assert waiting is not None and waiting.status == "received"
+    assert "It shows WAKE-01 only." not in await public_notes(sessions, case.id)
+
+    await receiver.sweep()  # Temporal is back: the sweep hands the kept reply on, once
+    assert (await outcome(sessions, reply)).status == "noted"
+    assert (await public_notes(sessions, case.id)).count("It shows WAKE-01 only.") == 1
