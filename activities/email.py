@@ -42,6 +42,11 @@ SET_PASSWORD_PAGES = {
     "requester": ("/helpdesk/set-password", REQUESTER_SET_PASSWORD_PURPOSE, Requester, "requester_id"),
 }
 
+# Mail a requester answers by replying: the reply goes to the help-desk receiver.
+REPLY_TO_HELP_DESK = frozenset(
+    {"case_received", "case_note", "case_pending", "case_resolved", "case_reopened", "case_closed"}
+)
+
 
 class EmailActivities:
     def __init__(self, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -152,6 +157,7 @@ class EmailActivities:
             message_id=row.message_id,
             language=row.language,
             email=rendered,
+            reply_to=self.settings.helpdesk_mail_address if row.template in REPLY_TO_HELP_DESK else None,
         )
         # Shielded: once the relay may have the message, recording that it was sent
         # must finish even if the activity is cancelled (a worker shutting down),

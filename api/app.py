@@ -29,8 +29,11 @@ from api.errors import install_error_handlers
 from api.exports import routes as exports
 from api.finder import pages as finder_pages
 from api.finder import routes as finder
+from api.helpdesk import mail_routes as helpdesk_mail_routes
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import password_pages as helpdesk_password_pages
+from api.helpdesk import phone_pages as helpdesk_phone_pages
+from api.helpdesk import phone_routes as helpdesk_phone_routes
 from api.helpdesk import routes as helpdesk_routes
 from api.inventory import lot_pages
 from api.inventory import marketplace_routes as marketplace
@@ -143,6 +146,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_pages.agent_router)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
+    app.include_router(helpdesk_phone_routes.router)
+    app.include_router(helpdesk_mail_routes.router)
+    app.include_router(helpdesk_phone_pages.router)
     app.include_router(products.router)
     app.include_router(scheduling.slots_router)
     app.include_router(scheduling.appointments_router)

@@ -109,3 +109,20 @@ class CaseView:
 
 def case_workflow_id(number: int) -> str:
     return f"case-{number}"
+
+
+@dataclass(frozen=True)
+class InboundNote:
+    """A requester's email that threads into the case: a public note (the ``CaseText`` row
+    ``text_id``), reaching the case once by ``ref`` (the inbound message's row), whatever the retries.
+    A pending case goes back to open and a resolved one inside the reopen window reopens."""
+
+    ref: str  # "inbound-<row id>"
+    actor: str  # "requester:<id>"
+    text_id: int
+    answer_by: datetime | None = None
+
+
+# The case workflow's refusal of an inbound note for a resolved case past its reopen window:
+# the note opens a linked follow-up case instead.
+REOPEN_WINDOW_PASSED = "reopen_window_passed"

@@ -140,6 +140,31 @@ class Settings(BaseSettings):
         default="application/pdf,image/png,image/jpeg,text/plain",
         description="Attachment content types accepted on a case, separated by commas",
     )
+    helpdesk_mail_address: str = Field(
+        default="help@cvms.example",
+        description="The help desk's own address: replies to case email go to it (Reply-To, X-Loop)",
+    )
+    helpdesk_mail_topic: str = Field(
+        default="other/other",
+        description="Category/topic codes of a case opened by email when no mail route matches",
+    )
+    helpdesk_mail_max_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1024, description="Largest inbound help-desk message the receiver takes"
+    )
+    mail_receiver_host: str = Field(default="127.0.0.1", description="Help-desk mail receiver listen address")
+    mail_receiver_port: int = Field(
+        default=8026, ge=1, le=65535, description="Help-desk mail receiver (SMTP) listen port"
+    )
+    attachment_dir: Path | None = Field(
+        default=None,
+        description="Folder or mounted volume for case attachments (unset: attachments/ in the state folder)",
+    )
+    attachment_bucket: str = Field(
+        default="", description="S3-compatible bucket holding case attachments instead of the folder"
+    )
+    attachment_s3_endpoint: str = Field(
+        default="", description="Endpoint URL of the S3-compatible service (empty: AWS)"
+    )
     journey_idle_close_days: float = Field(
         default=30,
         gt=0,

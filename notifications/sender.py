@@ -8,21 +8,34 @@ from email.utils import formatdate
 
 import aiosmtplib
 
+from domain.inbound_mail import loop_marker
 from domain.settings import Settings
 from notifications.render import RenderedEmail
 
 
 def build_message(
-    *, settings: Settings, to: str, message_id: str, language: str, email: RenderedEmail
+    *,
+    settings: Settings,
+    to: str,
+    message_id: str,
+    language: str,
+    email: RenderedEmail,
+    reply_to: str | None = None,
 ) -> EmailMessage:
     message = EmailMessage()
     message["From"] = settings.mail_from
     message["To"] = to
+    if reply_to:
+        message["Reply-To"] = reply_to  # a reply reaches the help-desk receiver and threads into its case
     message["Subject"] = email.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
     # Deterministic Message-ID (from the outbox key): a relay or the capture
     # server can recognise a repeat of the same message.
     message["Message-ID"] = message_id
+    # Automatic mail (RFC 3834): auto-responders stay quiet, and the help-desk receiver knows its
+    # own mail coming back by the X-Loop mark.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Loop"] = loop_marker(settings.helpdesk_mail_address)
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     for attachment in email.attachments:

@@ -134,6 +134,8 @@ class Case(Base):
     subject: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text)
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    # How the case came in: web, email or phone.
+    channel: Mapped[str] = mapped_column(String(10), default="web")
     # A reply to a closed case opens a new case linked to the old one.
     linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_cases.id"), nullable=True)
     first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -152,7 +154,13 @@ class CaseAttachment(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int] = mapped_column()
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Contents live in the attachment store under this key (records.attachment_store); `data`
+    # holds only attachments kept before the store existed.
+    storage_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # Who added it ("requester:3", "agent:2") and the note text it came with, if any.
+    added_by: Mapped[str] = mapped_column(String(40), default="")
+    text_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_case_texts.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -38,6 +38,8 @@ from records.helpdesk import (
     TeamMember,
     Topic,
 )
+from services import helpdesk_files
+from services.helpdesk_files import FileIn
 from services.helpdesk_intake import open_case
 from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
@@ -173,8 +175,16 @@ async def agent_case_detail(*, db: AsyncSession, case: Case) -> AgentCaseDetail:
     )
 
 
-async def attachment(*, db: AsyncSession, case: Case, attachment_id: int) -> CaseAttachment:
-    """One attachment of the case (a download; the caller shapes the answer)."""
+@dataclass(frozen=True)
+class AttachedFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+async def attachment(*, db: AsyncSession, settings: Settings, case: Case, attachment_id: int) -> AttachedFile:
+    """One attachment of the case with its contents (a download; the caller shapes the answer). The
+    caller found the case as its requester's or its team's: nobody else reaches its files."""
     found = (
         await db.execute(
             select(CaseAttachment).where(
@@ -184,14 +194,22 @@ async def attachment(*, db: AsyncSession, case: Case, attachment_id: int) -> Cas
     ).scalar_one_or_none()
     if found is None:
         raise NotFound("no such attachment")
-    return found
+    data = await helpdesk_files.contents(settings, found)
+    return AttachedFile(filename=found.filename, content_type=found.content_type, data=data)
 
 
 # --- changing a case: always through its workflow ------------------------------------------------
 
 
 async def act(
-    case: Case, action: CaseAction, *, db: AsyncSession, temporal: TemporalGateway, body: str = ""
+    case: Case,
+    action: CaseAction,
+    *,
+    db: AsyncSession,
+    temporal: TemporalGateway,
+    body: str = "",
+    files: Sequence[FileIn] = (),
+    settings: Settings | None = None,
 ) -> CaseView:
     """Sends a change to the case's workflow and returns the state it answers with.
 
@@ -202,11 +220,17 @@ async def act(
     """
     if case.state == "closed":
         raise Conflict(f"case {case.number} is closed", code="invalid_transition")
+    if files:
+        assert settings is not None, "attachments need the settings of the attachment store"
+        helpdesk_files.checked(list(files), settings)
     if body.strip():
         text = CaseText(case_id=case.id, body=body.strip())
         db.add(text)
         await db.flush()
         action = dataclasses.replace(action, text_id=text.id)
+    for given in files:
+        assert settings is not None
+        await helpdesk_files.keep(db, settings, case, given, added_by=action.actor, text_id=action.text_id)
     await db.commit()
     closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
     view: CaseView = await temporal.update(
@@ -224,6 +248,7 @@ async def reply(
     actor: str,
     number: int,
     body: str,
+    files: Sequence[FileIn] = (),
 ) -> Replied:
     """A public note from the requester; a pending case goes back to open. A reply to a
     closed case opens a new case linked to it."""
@@ -244,8 +269,11 @@ async def reply(
             contact_phone=case.contact_phone,
             linked_case=case,
         )
+        for given in helpdesk_files.checked(list(files), settings):
+            await helpdesk_files.keep(db, settings, new_case, given, added_by=actor)
         return Replied(case.number or 0, case.state, new_case_number=new_case.number)
-    view = await act(case, CaseAction(kind="reply", actor=actor), db=db, temporal=temporal, body=body)
+    reply_action = CaseAction(kind="reply", actor=actor)
+    view = await act(case, reply_action, db=db, temporal=temporal, body=body, files=files, settings=settings)
     return Replied(view.number, view.state)
 
 
@@ -266,11 +294,14 @@ async def agent_act(
     db: AsyncSession,
     temporal: TemporalGateway,
     body: str = "",
+    files: Sequence[FileIn] = (),
+    settings: Settings | None = None,
     **values: Any,
 ) -> CaseView:
-    """An agent's change to the case (note, pending, open, resolve, reopen, priority)."""
+    """An agent's change to the case (note, pending, open, resolve, reopen, priority), with the
+    files attached to its note, if any."""
     action = CaseAction(kind=kind, actor=actor, **values)
-    return await act(case, action, db=db, temporal=temporal, body=body)
+    return await act(case, action, db=db, temporal=temporal, body=body, files=files, settings=settings)
 
 
 async def assign(

@@ -1,13 +1,11 @@
 """The help desk's intake: routing a category and topic to a team, opening a case
-(the case row, its "created" event and the start of its workflow), checking an
-attachment, and the routing administration (routing rules and topic priorities are data).
+(the case row, its "created" event and the start of its workflow) with its attachments, and
+the routing administration (routing rules and topic priorities are data).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,14 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.helpdesk import CaseStart, case_workflow_id
 from domain.refusals import Conflict, Forbidden, Invalid, NotFound
 from domain.settings import Settings
-from domain.text import clean_filename
 from records.audit import audit
 from records.db import utcnow
 from records.helpdesk import (
     FIRST_CASE_NUMBER,
     Agent,
     Case,
-    CaseAttachment,
     CaseEventRecord,
     Category,
     Requester,
@@ -30,19 +26,11 @@ from records.helpdesk import (
     Team,
     Topic,
 )
+from services import helpdesk_files
+from services.helpdesk_files import FileIn, Upload
 from services.temporal import TemporalGateway
 from services.workflow_starts import promise_start
 from workflows.case import CaseWorkflow
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An attachment as given at intake, not yet checked."""
-
-    filename: str
-    content_type: str
-    content_base64: str
-
 
 # --- intake -----------------------------------------------------------------------------------------
 
@@ -99,11 +87,15 @@ async def intake(
     description: str,
     contact_phone: str,
     upload: Upload | None = None,
+    files: Sequence[FileIn] = (),
 ) -> Case:
-    """Opens a case: routed to a team by category and topic, prioritised by the topic."""
+    """Opens a case: routed to a team by category and topic, prioritised by the topic. Its
+    attachments (a JSON upload, or files from the page's form) are checked before anything is kept."""
     chosen_category, chosen_topic = await category_and_topic(db, category, topic)
     assert chosen_topic is not None
-    attachment = _checked_attachment(upload, settings) if upload else None
+    attachments = helpdesk_files.checked(list(files), settings)
+    if upload is not None:
+        attachments.append(helpdesk_files.decoded(upload, settings))
     case = await open_case(
         db=db,
         settings=settings,
@@ -115,28 +107,9 @@ async def intake(
         description=description.strip(),
         contact_phone=contact_phone.strip(),
     )
-    if attachment is not None:
-        db.add(CaseAttachment(case_id=case.id, **attachment))
+    for given in attachments:
+        await helpdesk_files.keep(db, settings, case, given, added_by=f"requester:{requester.id}")
     return case
-
-
-def _checked_attachment(given: Upload, settings: Settings) -> dict[str, object]:
-    content_type = given.content_type.strip().lower()
-    if content_type not in settings.helpdesk_attachment_type_list:
-        allowed = ", ".join(sorted(settings.helpdesk_attachment_type_list))
-        raise Invalid(f"attachments must be one of: {allowed}", code="attachment_type")
-    too_large = f"attachments may be at most {settings.helpdesk_attachment_max_bytes} bytes"
-    # Decoded size is about 3/4 of the text: refuse oversized text before decoding it.
-    if len(given.content_base64) > (settings.helpdesk_attachment_max_bytes * 4) // 3 + 4:
-        raise Invalid(too_large, code="attachment_size")
-    try:
-        data = base64.b64decode(given.content_base64, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise Invalid("the attachment is not valid base64", code="attachment_encoding") from exc
-    if len(data) > settings.helpdesk_attachment_max_bytes:
-        raise Invalid(too_large, code="attachment_size")
-    filename = clean_filename(given.filename)
-    return {"filename": filename, "content_type": content_type, "size": len(data), "data": data}
 
 
 async def open_case(
@@ -151,6 +124,8 @@ async def open_case(
     description: str,
     contact_phone: str,
     linked_case: Case | None = None,
+    channel: str = "web",
+    opened_by: str | None = None,
 ) -> Case:
     """Adds the case and its "created" event; returns it and the start of its workflow,
     to run once the transaction has committed (the workflow owns the case from then on)."""
@@ -169,6 +144,7 @@ async def open_case(
         description=description,
         contact_phone=contact_phone,
         linked_case_id=linked_case.id if linked_case else None,
+        channel=channel,
         created_at=now,
         updated_at=now,
     )
@@ -182,12 +158,14 @@ async def open_case(
             seq=1,
             at=now,
             kind="created",
-            actor=f"requester:{requester.id}",
+            # An agent who opened it for a caller, else the requester.
+            actor=opened_by or f"requester:{requester.id}",
             priority=case.priority,
             # The calendar and targets the case is measured by, fixed at intake like the workflow's.
             details={
                 "team": team.name,
                 "linked_case_number": linked_case.number if linked_case else None,
+                "channel": channel,
                 "calendar": calendar,
                 "sla_targets": sla_targets,
             },

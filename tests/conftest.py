@@ -61,6 +61,7 @@ MARKED = {
         "test_helpdesk.py::test_a_case_runs_its_whole_life_through_the_api",
         "test_helpdesk.py::test_a_missed_first_response_escalates_to_the_team",
         "test_helpdesk.py::test_the_queue_puts_the_oldest_breach_first",
+        "test_helpdesk_channels.py::test_a_reply_by_case_tag_reopens_a_resolved_case",
         "test_waitlist.py::test_a_cancelled_seat_goes_to_the_waitlist_expires",
         "test_exports.py::test_cvms_export_command_writes_what_the_registry_reads",
     ),

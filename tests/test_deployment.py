@@ -40,6 +40,7 @@ def test_compose_has_the_production_services():
         "migrate",
         "api",
         "worker",
+        "mail-receiver",
     }
     assert SERVICES["api"]["deploy"]["replicas"] == 2
     assert SERVICES["worker"]["deploy"]["replicas"] == 2

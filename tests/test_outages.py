@@ -36,7 +36,7 @@ from services.temporal import data_converter, refusal_from
 from tests.conftest import connect_when_ready, eventually, login
 from tests.journeys import add_lot, new_product, new_recipient, publish_slot, unique
 from tests.test_helpdesk import open_case, register_requester
-from worker.devserver import free_port, start_dev_server, wait_for_port
+from worker.devserver import free_port, port_in_use, start_dev_server, wait_for_port
 from worker.main import build_worker
 from workflows.case import CaseWorkflow
 
@@ -320,7 +320,7 @@ async def test_with_temporal_frozen_every_request_answers_in_time(settings, sess
 
 
 async def test_the_dev_stack_restarts_a_killed_worker_and_books_again_within_15_s(tmp_path: Path):
-    ports = {name: free_port() for name in ("API", "TEMPORAL", "TEMPORAL_UI", "SMTP")}
+    ports = {name: free_port() for name in ("API", "TEMPORAL", "TEMPORAL_UI", "SMTP", "MAIL_RECEIVER")}
     env = {
         **os.environ,
         **{f"CVMS_{name}_PORT": str(port) for name, port in ports.items()},
@@ -341,6 +341,13 @@ async def test_the_dev_stack_restarts_a_killed_worker_and_books_again_within_15_
                 return "stack is up" in (tmp_path / "dev.out").read_text()
 
             await eventually(up, timeout=120, what="the dev stack")
+            # The help-desk mail receiver is one of its processes, listening where the banner says.
+            assert (tmp_path / "mail-in.pid").exists()
+            await eventually(
+                lambda: asyncio.to_thread(port_in_use, "127.0.0.1", ports["MAIL_RECEIVER"]),
+                timeout=60,
+                what="the mail receiver's port",
+            )
             manager, scheduler = await login(api, "manager"), await login(api, "scheduler")
             slot = await publish_slot(api, manager, start_in=3600, length=600, capacity=5)
 

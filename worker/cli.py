@@ -1,4 +1,4 @@
-"""The `cvms` command: dev, migrate, seed, worker, api."""
+"""The `cvms` command: dev, migrate, seed, worker, mail-receiver, api."""
 
 from __future__ import annotations
 
@@ -113,6 +113,18 @@ def worker() -> None:
 
     configure_logging()
     asyncio.run(run_worker(check_keys(load_settings())))
+
+
+@app.command("mail-receiver")
+def mail_receiver(
+    lmtp: bool = typer.Option(False, help="Speak LMTP (a mail server relays to it) instead of SMTP"),
+) -> None:
+    """Receive help-desk email (SMTP on CVMS_MAIL_RECEIVER_HOST:PORT): new cases and replies."""
+    from services.telemetry import configure_logging
+    from worker.mail_receiver import run_receiver
+
+    configure_logging()
+    asyncio.run(run_receiver(check_keys(load_settings()), lmtp=lmtp))
 
 
 @app.command()

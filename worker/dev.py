@@ -1,7 +1,7 @@
 """`cvms dev` / `make dev`: the whole embedded stack in the foreground.
 
-Temporal dev server (SQLite file under .cvms/), SMTP capture server, worker and
-API as child processes, supervised: a worker, API or capture server that dies is restarted
+Temporal dev server (SQLite file under .cvms/), SMTP capture server, worker, help-desk mail
+receiver and API as child processes, supervised: any of them but Temporal that dies is restarted
 with a back-off; only the Temporal dev server exiting stops the stack. Ctrl-C stops them all.
 Data stays in .cvms/ between runs, and the demo data is seeded only once.
 """
@@ -55,6 +55,7 @@ cvms development stack is up (Ctrl-C stops everything; data stays in {state}/)
                     with the Data Encoder set to include cross-origin credentials)
   Temporal frontend 127.0.0.1:{settings.temporal_port}
   SMTP capture      127.0.0.1:{settings.smtp_port}
+  Help-desk mail in 127.0.0.1:{settings.mail_receiver_port}  (SMTP for {settings.helpdesk_mail_address})
   Logs              {state}/*.log
 
   Demo logins (password: {DEMO_PASSWORD}):
@@ -68,6 +69,7 @@ def _check_ports(settings: Settings) -> None:
         (settings.temporal_port, "CVMS_TEMPORAL_PORT", "the Temporal dev server"),
         (settings.temporal_ui_port, "CVMS_TEMPORAL_UI_PORT", "the Temporal Web UI"),
         (settings.smtp_port, "CVMS_SMTP_PORT", "the SMTP capture server"),
+        (settings.mail_receiver_port, "CVMS_MAIL_RECEIVER_PORT", "the help-desk mail receiver"),
     ]
     if settings.worker_health_port:
         wanted.append(
@@ -112,6 +114,7 @@ def dev_environment(settings: Settings) -> dict[str, str]:
         CVMS_TEMPORAL_ADDRESS=f"127.0.0.1:{settings.temporal_port}",
         CVMS_SMTP_HOST="127.0.0.1",
         CVMS_SMTP_PORT=str(settings.smtp_port),
+        CVMS_MAIL_RECEIVER_PORT=str(settings.mail_receiver_port),
         CVMS_DEV_STACK="true",
         CVMS_PUBLIC_BASE_URL=settings.public_base_url
         if "CVMS_PUBLIC_BASE_URL" in os.environ
@@ -155,6 +158,7 @@ def run_dev(settings: Settings) -> None:
             str(settings.smtp_port),
         ],
         "worker": [sys.executable, "-m", "worker.cli", "worker"],
+        "mail-in": [sys.executable, "-m", "worker.cli", "mail-receiver"],
         "api": [sys.executable, "-m", "worker.cli", "api"],
     }
 
@@ -200,6 +204,7 @@ def run_dev(settings: Settings) -> None:
         wait_for_port("127.0.0.1", settings.temporal_port, 60, temporal)
         wait_for_port("127.0.0.1", settings.smtp_port, 30, smtp)
         spawn("worker", commands["worker"])
+        spawn("mail-in", commands["mail-in"])
         api = spawn("api", commands["api"])
         wait_for_port("127.0.0.1", settings.api_port, 60, api)
     except BaseException:

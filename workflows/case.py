@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.helpdesk import (
         AGENT_ACTIONS,
         CASE_MAIL,
+        REOPEN_WINDOW_PASSED,
         REQUESTER_ACTIONS,
         SLA_TARGET_NAMES,
         CaseAction,
@@ -35,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         CaseEventIn,
         CaseStart,
         CaseView,
+        InboundNote,
         NoteIn,
         case_workflow_id,
     )
@@ -66,6 +68,8 @@ class CaseWorkflow:
         self.resolved_at: datetime | None = None
         self.closed_at: datetime | None = None
         self.breaches: dict[str, int] = {name: 0 for name in SLA_TARGET_NAMES}
+        # Inbound emails already added (InboundNote.ref): a redelivered one adds nothing.
+        self._inbound_refs: set[str] = set()
         self._queue_mail("received", "case_received")
 
     @workflow.run
@@ -110,6 +114,31 @@ class CaseWorkflow:
         refusal = self._refusal(action)
         if refusal:
             raise refused("invalid_transition", refusal)
+
+    @workflow.update
+    async def inbound_note(self, note: InboundNote) -> CaseView:
+        """A requester's email threaded into the case, once per inbound message."""
+        async with self._lock:
+            if note.ref in self._inbound_refs:
+                return self.view()
+            if self.state == "closed":
+                raise refused("invalid_transition", f"case {self.start.number} is closed")
+            now = workflow.now()
+            events = []
+            if self.state == "resolved":
+                if self._refusal(CaseAction(kind="reopen", actor=note.actor)):
+                    raise refused(REOPEN_WINDOW_PASSED, "the reopen window has passed", "conflict")
+                events += self._apply(CaseAction(kind="reopen", actor=note.actor), now)
+            events += self._apply(CaseAction(kind="reply", actor=note.actor, text_id=note.text_id), now)
+            self._inbound_refs.add(note.ref)
+            await self._record(events)
+            self._woken = True
+            return self.view()
+
+    @inbound_note.validator
+    def _validate_inbound_note(self, note: InboundNote) -> None:
+        if too_late(note.answer_by, workflow.now()):
+            raise refused("answer_too_late", "The request waited too long for a worker.", "unavailable")
 
     @workflow.query
     def view(self) -> CaseView:

@@ -45,6 +45,7 @@ from api.helpdesk.schemas import (
     ResolveIn,
 )
 from api.pages.csrf import CheckedForm
+from api.pages.form_files import form_files
 from api.pages.i18n import N_
 from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect, render, safe_next
 from domain.refusals import Refusal
@@ -76,6 +77,10 @@ HELP_NOTICES = {
     "pending": N_("The case is waiting on the requester."),
     "resolved": N_("The case is resolved; the requester is emailed the notes."),
     "opened": N_("The case is open."),
+    "phone_case_opened": N_("The case is open; the caller is emailed its number."),
+    "phone_case_registered": N_(
+        "The case is open; the caller is registered and emailed its number and how to set a password."
+    ),
 }
 CASE_STATES = [
     ("new", N_("New")),
@@ -108,11 +113,14 @@ SLA_BADGES = {
 def _page(
     request: Request, template: str, *, time_zone: str, status_code: int = 200, **context: Any
 ) -> Response:
+    settings = request.app.state.settings
     return render(
         request,
         template,
         status_code=status_code,
         time_zone=time_zone,
+        attachment_types=sorted(settings.helpdesk_attachment_type_list),
+        attachment_max=f"{settings.helpdesk_attachment_max_bytes / 1_048_576:.3g} MB",
         notices=HELP_NOTICES,
         case_states=dict(CASE_STATES),
         sla_badges=SLA_BADGES,
@@ -122,6 +130,11 @@ def _page(
 
 def _text(form: Any, name: str) -> str:
     return str(form.get(name, "")).strip()
+
+
+def _field_of(refusal: Refusal) -> str:
+    """The intake form's field a refusal is about."""
+    return "attachments" if (refusal.code or "").startswith("attachment_") else "topic"
 
 
 # --- requester --------------------------------------------------------------------------------
@@ -292,9 +305,10 @@ async def intake_submit(
             temporal=temporal,
             requester=current.requester,
             **body.model_dump(exclude={"attachment"}),
+            files=await form_files(form),
         )
     except (ValidationError, Refusal) as exc:
-        errors = field_errors(exc) if isinstance(exc, ValidationError) else {"topic": exc.message}
+        errors = field_errors(exc) if isinstance(exc, ValidationError) else {_field_of(exc): exc.message}
         return await _intake_page(request, current, db, settings, status_code=422, form=values, errors=errors)
     return redirect(f"/helpdesk/cases/{case.number}?notice=case_opened")
 
@@ -333,6 +347,7 @@ async def reply_submit(
         actor=current.actor,
         number=number,
         body=text,
+        files=await form_files(form),
     )
     return redirect(f"/helpdesk/cases/{replied.new_case_number or number}?notice=replied")
 
@@ -437,9 +452,17 @@ CASE_FORMS: list[tuple[str, str, str, str, Callable[[Any], dict[str, Any]]]] = [
 
 def _case_form(path: str, name: str, kind: str, notice: str, read: Callable[[Any], dict[str, Any]]) -> None:
     async def submit(
-        number: int, case: TeamCase, agent: AgentDep, form: CheckedForm, db: SessionDep, temporal: TemporalDep
+        number: int,
+        case: TeamCase,
+        agent: AgentDep,
+        form: CheckedForm,
+        db: SessionDep,
+        settings: SettingsDep,
+        temporal: TemporalDep,
     ) -> Response:
         values = read(form)
+        if kind == "note":
+            values.update(files=await form_files(form), settings=settings)
         await helpdesk.agent_act(
             case, kind, agent=agent.agent, actor=agent.actor, db=db, temporal=temporal, **values
         )

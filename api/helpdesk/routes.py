@@ -57,16 +57,16 @@ from api.helpdesk.schemas import (
     TopicPriorityIn,
 )
 from domain.helpdesk import CaseView
-from records.helpdesk import Case, CaseAttachment
+from records.helpdesk import Case
 from services import helpdesk, helpdesk_accounts, helpdesk_intake
-from services.helpdesk import SlaStatus
-from services.helpdesk_intake import Upload
+from services.helpdesk import AttachedFile, SlaStatus
+from services.helpdesk_files import Upload
 
 router = APIRouter(prefix="/helpdesk", tags=["help desk"])
 agent_router = APIRouter(prefix="/helpdesk/agent", tags=["help desk agents"])
 
 
-def _download(attachment: CaseAttachment) -> Response:
+def _download(attachment: AttachedFile) -> Response:
     return download(attachment.data, attachment.content_type, attachment.filename)
 
 
@@ -199,9 +199,13 @@ async def my_case(number: int, current: RequesterDep, db: SessionDep) -> MyCaseO
 
 
 @router.get("/cases/{number}/attachments/{attachment_id}")
-async def my_attachment(number: int, attachment_id: int, current: RequesterDep, db: SessionDep) -> Response:
+async def my_attachment(
+    number: int, attachment_id: int, current: RequesterDep, db: SessionDep, settings: SettingsDep
+) -> Response:
     case = await helpdesk.requester_case(db=db, requester=current.requester, number=number)
-    return _download(await helpdesk.attachment(db=db, case=case, attachment_id=attachment_id))
+    return _download(
+        await helpdesk.attachment(db=db, settings=settings, case=case, attachment_id=attachment_id)
+    )
 
 
 @router.post("/cases/{number}/reply", response_model=ReplyOut)
@@ -294,8 +298,12 @@ async def agent_case(case: TeamCase, agent: AgentDep, db: SessionDep) -> AgentCa
 
 
 @agent_router.get("/cases/{number}/attachments/{attachment_id}")
-async def agent_attachment(case: TeamCase, attachment_id: int, agent: AgentDep, db: SessionDep) -> Response:
-    return _download(await helpdesk.attachment(db=db, case=case, attachment_id=attachment_id))
+async def agent_attachment(
+    case: TeamCase, attachment_id: int, agent: AgentDep, db: SessionDep, settings: SettingsDep
+) -> Response:
+    return _download(
+        await helpdesk.attachment(db=db, settings=settings, case=case, attachment_id=attachment_id)
+    )
 
 
 @agent_router.post("/cases/{number}/assign", response_model=CaseView)

@@ -11,7 +11,8 @@ from pydantic import BaseModel, EmailStr, Field
 from api.shaping import from_attributes
 from domain.sla import PRIORITIES
 from domain.text import Line, Paragraph
-from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester
+from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester, Topic
+from records.helpdesk_mail import MailRoute
 from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
 
 # --- requester accounts ---------------------------------------------------------------------------
@@ -124,6 +125,7 @@ class CaseSummary(BaseModel):
     resolved_at: datetime | None
     closed_at: datetime | None
     linked_case_number: int | None
+    channel: str = Field(default="web", description="How the case came in: web, email or phone")
 
     @classmethod
     def of(cls, card: CaseCard) -> CaseSummary:
@@ -306,3 +308,56 @@ class RoutingRuleOut(BaseModel):
 
 class TopicPriorityIn(BaseModel):
     default_priority: Line = Field(pattern="^(" + "|".join(PRIORITIES) + ")$")
+
+
+class CallerOut(BaseModel):
+    requester_id: int
+    email: str
+    first_name: str
+    last_name: str
+    preferred_language: str
+
+    @classmethod
+    def of(cls, requester: Requester) -> CallerOut:
+        return from_attributes(cls, requester, requester_id=requester.id)
+
+
+class PhoneCaseIn(BaseModel):
+    caller_email: EmailStr = Field(description="The caller's help-desk account, found or registered")
+    first_name: Line = Field(default="", max_length=100, description="Needed when the caller has no account")
+    last_name: Line = Field(default="", max_length=100, description="Needed when the caller has no account")
+    preferred_language: Line = Field(default="en", pattern="^(en|es)$")
+    category: Line = Field(description="Category code, e.g. 'vaccine-provider'")
+    topic: Line = Field(description="Topic code within the category, e.g. 'login-access'")
+    subject: Line = Field(min_length=3, max_length=200)
+    call_notes: Paragraph = Field(min_length=1, max_length=20000, description="What the caller said")
+    contact_phone: Line = Field(default="", max_length=40)
+    attachment: AttachmentIn | None = None
+
+
+class PhoneCaseOut(CaseSummary):
+    requester_email: str = ""
+    requester_registered: bool = Field(
+        default=False, description="The caller had no account: one was made and its email sent"
+    )
+
+
+class MailRouteIn(BaseModel):
+    address: Line = Field(default="", max_length=254, description="Recipient address; empty: any")
+    subject_contains: Line = Field(default="", max_length=200, description="Words in the subject; empty: any")
+    category: Line = Field(description="Category code of the cases it opens")
+    topic: Line = Field(description="Topic code within the category")
+    position: int = Field(default=0, ge=0, le=10_000, description="Routes are tried by position")
+
+
+class MailRouteOut(BaseModel):
+    id: int
+    position: int
+    address: str
+    subject_contains: str
+    category: str
+    topic: str
+
+    @classmethod
+    def of(cls, route: MailRoute, category: Category, topic: Topic) -> MailRouteOut:
+        return from_attributes(cls, route, category=category.code, topic=topic.code)
