@@ -15,6 +15,7 @@ from records import (  # noqa: F401
     products,
     recipients,
     scheduling,
+    self_registrations,
     uploads,
     users,
     waitlist,

@@ -123,6 +123,7 @@ def _hours_snapshot(location: Location) -> dict[str, object]:
     return {
         "published": location.published,
         "walk_ins": location.walk_ins,
+        "self_scheduling": location.self_scheduling,
         "opening_hours": str(location.opening_hours),
     }
 
@@ -135,8 +136,10 @@ def update_listing(
     published: bool | None,
     walk_ins: bool | None,
     opening_hours: list[dict[str, Any]] | None,
+    self_scheduling: bool | None = None,
 ) -> Location:
-    """Publish or unpublish (gone from the finder at once); set walk-ins and opening hours."""
+    """Publish or unpublish (gone from the finder at once); set walk-ins, opening hours, and
+    whether people may book themselves from the finder."""
     before = _hours_snapshot(location)
     if published is not None:
         location.published = published
@@ -144,6 +147,8 @@ def update_listing(
         location.walk_ins = walk_ins
     if opening_hours is not None:
         location.opening_hours = opening_hours
+    if self_scheduling is not None:
+        location.self_scheduling = self_scheduling
     changes = diff(before, _hours_snapshot(location))
     if changes:
         audit(

@@ -2,17 +2,21 @@
 published locations with their address, hours, products in stock, whether they take appointments
 or walk-ins, and the next days with free seats, in English or Spanish.
 
-Everything public is read live from the records at request time, so unpublishing removes a
-location at once and free seats are the slots' true remaining capacity.
+Everything public is read from the records at request time and may be kept by a CDN for
+CVMS_FINDER_CACHE_SECONDS (ETag, s-maxage, stale-while-revalidate); `near` (a ZIP code or city)
+sorts by distance.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import TypeAdapter
+from starlette.responses import Response
 
-from api.deps import Manager, Public, Reader, SessionDep
+from api.deps import Manager, Public, Reader, SessionDep, SettingsDep
+from api.finder.caching import cacheable
 from api.finder.schemas import (
     ListingIn,
     ListingOut,
@@ -44,20 +48,34 @@ async def update_listing(body: ListingIn, actor: Manager, db: SessionDep) -> Lis
 # --------------------------------------------------------------------------- public
 
 
+LOCATIONS = TypeAdapter(list[PublicLocation])
+
+
 @router.get("/public/locations", response_model=list[PublicLocation], dependencies=[Public])
 async def list_public_locations(
+    request: Request,
     db: SessionDep,
+    settings: SettingsDep,
     lang: Language = "en",
     product: Annotated[
         str | None, Query(max_length=40, description="only locations with this product")
     ] = None,
-) -> list[PublicLocation]:
-    """Published vaccination locations (no login)."""
-    return await find_locations(db, lang, product)
+    near: Annotated[
+        str | None, Query(max_length=80, description="a ZIP code or city: nearest first, with the distance")
+    ] = None,
+) -> Response:
+    """Published vaccination locations (no login); cacheable (ETag, s-maxage)."""
+    found = await find_locations(db, lang, product, near)
+    return cacheable(request, Response(LOCATIONS.dump_json(found), media_type="application/json"), settings)
 
 
 @router.get("/public/locations/{code}", response_model=PublicLocation, dependencies=[Public])
 async def read_public_location(
-    code: Annotated[str, Path(max_length=40)], db: SessionDep, lang: Language = "en"
-) -> PublicLocation:
-    return await public_location(db, await catalog.published_location(db, code), lang)
+    request: Request,
+    code: Annotated[str, Path(max_length=40)],
+    db: SessionDep,
+    settings: SettingsDep,
+    lang: Language = "en",
+) -> Response:
+    found = await public_location(db, await catalog.published_location(db, code), lang)
+    return cacheable(request, Response(found.model_dump_json(), media_type="application/json"), settings)
