@@ -3,6 +3,7 @@
 from records import (  # noqa: F401
     audit,
     eligibility,
+    free_seats,
     helpdesk,
     holds,
     idempotency,

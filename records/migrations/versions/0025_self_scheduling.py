@@ -1,4 +1,5 @@
-"""self-scheduling from the public finder: the location's switch and pending self-registrations
+"""self-scheduling from the public finder: the location's switch, pending self-registrations, and
+the finder's free-seat summary (slots.local_day + free_seat_days, backfilled from the open slots)
 
 Revision ID: 0025
 Revises: 0018
@@ -6,6 +7,8 @@ Create Date: 2026-12-07 04:10:00
 """
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from alembic import op
@@ -47,9 +50,50 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_self_registrations")),
     )
     op.create_index("ix_self_registrations_email_key", "self_registrations", ["email_key"], unique=False)
+    with op.batch_alter_table("slots") as batch:
+        batch.add_column(sa.Column("local_day", sa.Date(), nullable=True))
+    op.create_table(
+        "free_seat_days",
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("product_code", sa.String(length=40), nullable=False),
+        sa.Column("free_seats", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("location_id", "day", "product_code", name=op.f("pk_free_seat_days")),
+    )
+    _backfill()
+
+
+def _backfill() -> None:
+    """Every slot gets its local day; open slots' free seats are summed into their day."""
+    bind = op.get_bind()
+    rows = bind.execute(
+        sa.text(
+            "SELECT s.id, s.start_at, s.capacity - s.booked - s.held, s.is_open, s.product_code, "
+            "s.location_id, l.time_zone FROM slots s JOIN locations l ON l.id = s.location_id"
+        )
+    ).all()
+    summary: dict[tuple[int, object, str], int] = {}
+    for slot_id, start_at, free, is_open, product, location_id, zone in rows:
+        start = start_at if isinstance(start_at, datetime) else datetime.fromisoformat(str(start_at))
+        day = (start if start.tzinfo else start.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone)).date()
+        bind.execute(sa.text("UPDATE slots SET local_day = :day WHERE id = :id"), {"day": day, "id": slot_id})
+        if is_open:
+            key = (location_id, day, product)
+            summary[key] = summary.get(key, 0) + max(0, int(free))
+    for (location_id, day, product), free in summary.items():
+        bind.execute(
+            sa.text(
+                "INSERT INTO free_seat_days (location_id, day, product_code, free_seats) "
+                "VALUES (:location, :day, :product, :free)"
+            ),
+            {"location": location_id, "day": day, "product": product, "free": free},
+        )
 
 
 def downgrade() -> None:
+    op.drop_table("free_seat_days")
+    with op.batch_alter_table("slots") as batch:
+        batch.drop_column("local_day")
     op.drop_index("ix_self_registrations_email_key", table_name="self_registrations")
     op.drop_table("self_registrations")
     with op.batch_alter_table("locations") as batch:
