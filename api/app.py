@@ -28,8 +28,8 @@ from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
 from api.exports import routes as exports
 from api.finder import pages as finder_pages
+from api.finder import queue_pages, self_pages
 from api.finder import routes as finder
-from api.finder import self_pages
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import password_pages as helpdesk_password_pages
 from api.helpdesk import routes as helpdesk_routes
@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(inventory_pages.router)
     app.include_router(finder_pages.router)
     app.include_router(self_pages.router)
+    app.include_router(queue_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

@@ -19,6 +19,7 @@ from records import (  # noqa: F401
     self_registrations,
     uploads,
     users,
+    waiting_room,
     waitlist,
     workflow_starts,
 )

@@ -44,6 +44,7 @@ from records.products import current_product
 from records.recipients import Recipient, add_recipient, find_possible_duplicates
 from records.scheduling import Slot
 from records.self_registrations import BOOKED, PENDING, SelfRegistration, count_guess, spend_code
+from services import waiting_room
 from services.mail import queue_email
 from services.scheduling import book_slot, place_hold, require_scheduling
 from services.temporal import TemporalGateway
@@ -142,8 +143,10 @@ async def hold_time(
     location: Location,
     slot_id: int,
     client: str | None,
+    admission: str | None = None,
 ) -> SeatHold:
-    """Holds one seat of the chosen time for CVMS_SEAT_HOLD_SECONDS (409 when it is full)."""
+    """Holds one seat of the chosen time for CVMS_SEAT_HOLD_SECONDS (409 when it is full). Behind a
+    waiting room the admission is spent in the same transaction: a refused hold keeps it."""
     require_scheduling(location)
     slot = (
         await db.execute(select(Slot).where(Slot.id == slot_id, Slot.location_id == location.id))
@@ -151,6 +154,7 @@ async def hold_time(
     if slot is None:
         raise NotFound("no such time at this location")
     await limits.address(client)
+    await waiting_room.spend(db, settings, location=location, token=admission)
     hold: SeatHold = await place_hold(
         db, temporal, settings, slot=slot, held_by=f"{ACTOR}:{secrets.token_hex(8)}"
     )

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from domain.refusals import Throttled
 from records.db import transaction
+from records.eligibility import MinimumAge
 from records.holds import SeatHold
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
+from records.self_registrations import SelfRegistration
 from services.self_scheduling import SelfServiceLimits
 from tests.inventory import headers_for, new_site, receive_lot
 from tests.journeys import mail, new_product, publish_slot, text_of
@@ -239,3 +241,19 @@ async def test_one_address_may_start_only_so_many(settings):
         await limits.address(address)
     assert refused.value.code == "rate_limited" and refused.value.extra["retry_after_seconds"] > 0
     await limits.address("198.51.100.7")  # another address is not held back
+
+
+async def test_a_person_too_young_is_told_why_and_nothing_is_sent(api, sessions, settings, smtp):
+    site, _manager, slot = await self_service_site(api, sessions)
+    async with transaction(sessions) as db:
+        db.add(MinimumAge(product_code=slot["product_code"], years=18))
+    email = f"young.{uuid.uuid4().hex[:8]}@example.org"
+    held = await api.post(f"/find/{site.code}/times", **form(settings, slot_id=slot["id"]))
+    refused = await api.post(
+        held.headers["location"], **form(settings, **person(email, date_of_birth="2015-01-01"))
+    )
+    assert refused.status_code == 409 and 'data-code="too_young"' in refused.text
+    async with transaction(sessions) as db:
+        kept = select(func.count()).select_from(SelfRegistration).where(SelfRegistration.email_key == email)
+        assert await db.scalar(kept) == 0
+    assert not [m for m in smtp.messages if m["To"] == email]

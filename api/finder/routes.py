@@ -21,13 +21,16 @@ from api.finder.schemas import (
     ListingIn,
     ListingOut,
     PublicLocation,
+    ReleaseIn,
+    ReleaseOut,
     find_locations,
     listing_changes,
     listing_out,
     public_location,
 )
+from api.shaping import from_attributes
 from domain.recipients import Language
-from services import catalog
+from services import catalog, waiting_room
 
 router = APIRouter(tags=["find a vaccine location"])
 
@@ -43,6 +46,21 @@ async def update_listing(body: ListingIn, actor: Manager, db: SessionDep) -> Lis
     """Publish or unpublish (gone from the finder at once); set walk-ins and opening hours."""
     location = catalog.update_listing(db, location=actor.location, actor=actor.actor, **listing_changes(body))
     return listing_out(location)
+
+
+@router.post("/location/releases", response_model=ReleaseOut, status_code=201)
+async def open_release(body: ReleaseIn, actor: Manager, db: SessionDep) -> ReleaseOut:
+    """Puts a waiting room in front of the location's self-booking: from `release_at` people are let
+    in first come, first served, `admit_per_minute` a minute, each with a single-use admission."""
+    release = await waiting_room.open_release(
+        db,
+        location=actor.location,
+        release_at=body.release_at,
+        admit_per_minute=body.admit_per_minute,
+        admission_seconds=body.admission_seconds,
+        actor=actor.actor,
+    )
+    return from_attributes(ReleaseOut, release)
 
 
 # --------------------------------------------------------------------------- public

@@ -3,7 +3,7 @@ in the package's __init__, for their OpenAPI name)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from babel.dates import format_date, get_day_names
@@ -152,3 +152,25 @@ async def find_locations(
             loc.distance_miles = round(places.miles_between(origin, point), 1) if point else None
         found.sort(key=lambda loc: (loc.distance_miles is None, loc.distance_miles or 0.0, loc.name))
     return found
+
+
+class ReleaseIn(BaseModel):
+    release_at: datetime = Field(description="when the waiting room starts letting people in")
+    admit_per_minute: int = Field(ge=1, le=100_000, description="people let in each minute")
+    admission_seconds: int = Field(
+        default=600, ge=30, le=3600, description="how long a person let in has to hold a seat"
+    )
+
+    @field_validator("release_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset")
+        return value
+
+
+class ReleaseOut(BaseModel):
+    id: int
+    release_at: datetime
+    admit_per_minute: int
+    admission_seconds: int

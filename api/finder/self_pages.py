@@ -22,12 +22,12 @@ from api.pages.i18n import LANGUAGES, N_, request_language
 from api.pages.rendering import PageRoute, field_errors, redirect, render
 from domain.journey_messages import LINK_APPOINTMENT
 from domain.recipients import EDITABLE, RecipientCreate
-from domain.refusals import Throttled
 from domain.security import sign_link
 from records.db import reading
 from records.locations import Location
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
+from records.waiting_room import current_release
 from services import self_scheduling as selfs
 
 router = APIRouter(prefix="/find", route_class=PageRoute, include_in_schema=False)
@@ -54,7 +54,13 @@ def _days(slots: list[Slot], zone: str) -> list[dict[str, Any]]:
 
 
 async def _times_page(
-    request: Request, db: SessionDep, location: Location, *, failed: str | None = None, status_code: int = 200
+    request: Request,
+    db: SessionDep,
+    location: Location,
+    *,
+    failed: str | None = None,
+    status_code: int = 200,
+    admission: str | None = None,
 ) -> Response:
     lang = _language(request, request.query_params.get("lang"))
     slots = await selfs.open_times(db, location)
@@ -66,24 +72,33 @@ async def _times_page(
         time_zone=location.time_zone,
         location=location,
         days=_days(slots, location.time_zone),
+        admission=admission or request.query_params.get("admission") or "",
         failed=failed,
     )
 
 
 @router.get("/{code}/times", dependencies=[Public])
 async def times_page(request: Request, code: str, db: SessionDep) -> Response:
-    return await _times_page(request, db, await selfs.self_service_location(db, code))
+    """Behind a waiting room, only with an admission (the line's page gives it when the turn comes)."""
+    location = await selfs.self_service_location(db, code)
+    if not request.query_params.get("admission") and await current_release(db, location.id):
+        return redirect(f"/find/{location.code}/queue")
+    return await _times_page(request, db, location)
 
 
 @router.post("/{code}/times", dependencies=[Public])
 async def hold_submit(request: Request, code: str, form: CheckedForm, wiring: WiringDep) -> Response:
     location = await selfs.self_service_location(wiring.db, code)
+    admission = str(form.get("admission", "")) or None
     try:
         slot_id = int(str(form.get("slot_id", "")))
     except ValueError:
-        return await _times_page(request, wiring.db, location, failed=CHOOSE_A_TIME, status_code=422)
+        return await _times_page(
+            request, wiring.db, location, failed=CHOOSE_A_TIME, status_code=422, admission=admission
+        )
     try:
         hold = await selfs.hold_time(
+            admission=admission,
             **wiring.io,
             limits=_limits(request),
             location=location,
@@ -91,10 +106,15 @@ async def hold_submit(request: Request, code: str, form: CheckedForm, wiring: Wi
             client=client_host(request),
         )
     except Conflict as refused:
-        await wiring.db.rollback()
+        await wiring.db.rollback()  # the rollback expires what it loaded: read the location afresh
         async with reading(wiring.sessions) as fresh:
             return await _times_page(
-                request, fresh, location, failed=refused.message, status_code=http_status(refused)
+                request,
+                fresh,
+                await selfs.self_service_location(fresh, code),
+                failed=refused.message,
+                status_code=http_status(refused),
+                admission=admission if refused.code != "admission_used" else None,
             )
     return redirect(f"/find/register/{selfs.hold_token(wiring.settings, hold)}")
 
@@ -166,19 +186,18 @@ async def register_submit(request: Request, token: str, form: CheckedForm, wirin
             screening=answers,
             client=client_host(request),
         )
-    except (Conflict, Unprocessable, Throttled) as refused:
-        if isinstance(refused, Throttled):
-            raise
-        await wiring.db.rollback()
-        return await _register_page(
-            request,
-            wiring.db,
-            held,
-            token,
-            refusal=refusal_of(refused, questions),
-            status_code=http_status(refused),
-            **page,
-        )
+    except (Conflict, Unprocessable) as refused:
+        await wiring.db.rollback()  # nothing kept, nothing sent; what was loaded is read afresh
+        async with reading(wiring.sessions) as fresh:
+            return await _register_page(
+                request,
+                fresh,
+                await selfs.held_time(fresh, wiring.settings, token),
+                token,
+                refusal=refusal_of(refused, questions),
+                status_code=http_status(refused),
+                **page,
+            )
     return redirect(f"/find/verify/{code_page}")
 
 

@@ -61,6 +61,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("location_id", "day", "product_code", name=op.f("pk_free_seat_days")),
     )
     _backfill()
+    op.create_table(
+        "releases",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=False),
+        sa.Column("release_at", records.db.UTCDateTime(), nullable=False),
+        sa.Column("admit_per_minute", sa.Integer(), nullable=False),
+        sa.Column("admission_seconds", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(length=80), nullable=False),
+        sa.Column("created_at", records.db.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["location_id"], ["locations.id"], name=op.f("fk_releases_location_id_locations")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_releases")),
+    )
+    op.create_index(op.f("ix_releases_location_id"), "releases", ["location_id"], unique=False)
+    op.create_table(
+        "queue_places",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("release_id", sa.Integer(), nullable=False),
+        sa.Column("browser_key", sa.String(length=64), nullable=False),
+        sa.Column("email_key", sa.String(length=254), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("arrived_at", records.db.UTCDateTime(), nullable=False),
+        sa.Column("admitted_at", records.db.UTCDateTime(), nullable=True),
+        sa.Column("admission_expires_at", records.db.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["release_id"], ["releases.id"], name=op.f("fk_queue_places_release_id_releases")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_queue_places")),
+        sa.UniqueConstraint("release_id", "browser_key", name="uq_queue_places_release_id_browser_key"),
+        sa.UniqueConstraint("release_id", "email_key", name="uq_queue_places_release_id_email_key"),
+    )
+    op.create_index(
+        "ix_queue_places_release_status", "queue_places", ["release_id", "status", "id"], unique=False
+    )
 
 
 def _backfill() -> None:
@@ -91,6 +126,10 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_queue_places_release_status", table_name="queue_places")
+    op.drop_table("queue_places")
+    op.drop_index(op.f("ix_releases_location_id"), table_name="releases")
+    op.drop_table("releases")
     op.drop_table("free_seat_days")
     with op.batch_alter_table("slots") as batch:
         batch.drop_column("local_day")
