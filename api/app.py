@@ -28,6 +28,7 @@ from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
 from api.exports import routes as exports
 from api.finder import pages as finder_pages
+from api.finder import queue_pages, self_pages
 from api.finder import routes as finder
 from api.helpdesk import mail_routes as helpdesk_mail_routes
 from api.helpdesk import pages as helpdesk_pages
@@ -58,6 +59,7 @@ from api.waitlist import routes as waitlist
 from domain.settings import Settings, check_keys, get_settings
 from records.db import make_engine, make_sessionmaker
 from services.login_throttle import LoginThrottle
+from services.self_scheduling import SelfServiceLimits
 from services.temporal import connect
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.state.settings = settings
     app.state.sessions = make_sessionmaker(engine)
     app.state.login_throttle = LoginThrottle(settings)
+    app.state.self_service_limits = SelfServiceLimits(settings)
 
     # Temporal is connected on first use, so the API starts even while Temporal is coming up.
     client_lock = asyncio.Lock()
@@ -178,6 +181,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(inventory_pages.router)
     app.include_router(finder_pages.router)
     app.include_router(report_pages.router)
+    app.include_router(self_pages.router)
+    app.include_router(queue_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

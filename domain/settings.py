@@ -185,6 +185,27 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a chosen seat is held while the person's registration is filled in",
     )
+    finder_cache_seconds: float = Field(
+        default=10,
+        ge=0,
+        description="s-maxage of the public finder's responses (stale-while-revalidate is 6x)",
+    )
+    self_registration_code_seconds: float = Field(
+        default=15 * 60,
+        gt=0,
+        description="How long the email code of a self-registration from the public finder is valid",
+    )
+    self_registration_code_attempts: int = Field(
+        default=5, ge=1, description="Wrong email codes a self-registration takes before it must start again"
+    )
+    self_registration_per_address: str = Field(
+        default="20/hour",
+        description="Self-registrations one client address may start (a limits rate, e.g. 20/hour)",
+    )
+    self_registration_per_email: str = Field(
+        default="3/hour",
+        description="Self-registrations (codes sent) one email address may get (a limits rate, e.g. 3/hour)",
+    )
     upload_chunk_rows: int = Field(
         default=100, ge=1, le=10_000, description="Rows of a background CSV upload registered per step"
     )

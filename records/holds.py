@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.scheduling import HoldPurpose, HoldStatus
 from records.db import Base, UTCDateTime, utcnow
+from records.free_seats import shift_free_seats
 from records.scheduling import Slot
 
 
@@ -47,6 +48,7 @@ async def hold_seat(
     )
     if result.rowcount != 1:
         return None
+    await shift_free_seats(db, slot.id, -1)
     hold = SeatHold(
         slot_id=slot.id,
         location_id=slot.location_id,
@@ -96,10 +98,12 @@ async def release_hold(db: AsyncSession, hold_id: int) -> bool:
     )
     if released.rowcount != 1:
         return False
-    await db.execute(
+    given_back = await db.execute(
         update(Slot)
         .where(Slot.id == hold.slot_id, Slot.held > 0)
         .values(held=Slot.held - 1)
         .execution_options(synchronize_session=False)
     )
+    if given_back.rowcount == 1:  # type: ignore[attr-defined]
+        await shift_free_seats(db, hold.slot_id, +1)
     return True

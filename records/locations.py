@@ -25,6 +25,8 @@ class Location(Base):
     phone: Mapped[str] = mapped_column(String(40), default="")
     # The public "find a vaccine location" listing: shown only while published.
     published: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # People book themselves from the finder (a manager's switch; needs scheduling_enabled too).
+    self_scheduling: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     walk_ins: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # [{"weekday": 0 (Monday)..6, "opens": "08:00", "closes": "17:00"}, ...] in the location's time zone.
     opening_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")

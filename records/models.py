@@ -3,6 +3,7 @@
 from records import (  # noqa: F401
     audit,
     eligibility,
+    free_seats,
     helpdesk,
     helpdesk_mail,
     holds,
@@ -16,8 +17,10 @@ from records import (  # noqa: F401
     products,
     recipients,
     scheduling,
+    self_registrations,
     uploads,
     users,
+    waiting_room,
     waitlist,
     workflow_starts,
 )

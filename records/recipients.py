@@ -87,7 +87,7 @@ async def add_recipient(
     db: AsyncSession,
     fields: dict[str, Any],
     *,
-    created_by: int,
+    created_by: int | None,
     actor: str,
     location_id: int,
     reason: str | None = None,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, update
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.scheduling import AppointmentStatus
 from records.db import Base, UTCDateTime, utcnow
+from records.free_seats import shift_free_seats
 
 
 class Slot(Base):
@@ -26,6 +27,8 @@ class Slot(Base):
     held: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     product_code: Mapped[str] = mapped_column(String(40))
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The location's calendar day of start_at: the key of the finder's free-seat summary.
+    local_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
@@ -76,14 +79,19 @@ async def claim_seat(db: AsyncSession, slot_id: int) -> bool:
         .values(booked=Slot.booked + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    await shift_free_seats(db, slot_id, -1)
+    return True
 
 
 async def release_seat(db: AsyncSession, slot_id: int) -> None:
     """Gives a seat back (cancel, reschedule); never below zero."""
-    await db.execute(
+    result = await db.execute(
         update(Slot)
         .where(Slot.id == slot_id, Slot.booked > 0)
         .values(booked=Slot.booked - 1)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount == 1:
+        await shift_free_seats(db, slot_id, +1)

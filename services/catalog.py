@@ -14,10 +14,12 @@ from domain.dose_rules import to_local
 from domain.refusals import Conflict, Invalid, NotFound
 from records.audit import audit, diff
 from records.db import utcnow
+from records.free_seats import free_days
 from records.inventory import EventKind, record_event
 from records.locations import Location
 from records.products import InventoryLot, Product, current_product
 from records.scheduling import Slot
+from services.scheduling import day_bounds
 
 # How far ahead the finder looks for free seats, and how many days it lists.
 LOOKAHEAD_DAYS = 14
@@ -123,6 +125,7 @@ def _hours_snapshot(location: Location) -> dict[str, object]:
     return {
         "published": location.published,
         "walk_ins": location.walk_ins,
+        "self_scheduling": location.self_scheduling,
         "opening_hours": str(location.opening_hours),
     }
 
@@ -135,8 +138,10 @@ def update_listing(
     published: bool | None,
     walk_ins: bool | None,
     opening_hours: list[dict[str, Any]] | None,
+    self_scheduling: bool | None = None,
 ) -> Location:
-    """Publish or unpublish (gone from the finder at once); set walk-ins and opening hours."""
+    """Publish or unpublish (gone from the finder at once); set walk-ins, opening hours, and
+    whether people may book themselves from the finder."""
     before = _hours_snapshot(location)
     if published is not None:
         location.published = published
@@ -144,6 +149,8 @@ def update_listing(
         location.walk_ins = walk_ins
     if opening_hours is not None:
         location.opening_hours = opening_hours
+    if self_scheduling is not None:
+        location.self_scheduling = self_scheduling
     changes = diff(before, _hours_snapshot(location))
     if changes:
         audit(
@@ -178,23 +185,30 @@ async def codes_in_stock(db: AsyncSession, location: Location) -> list[str]:
 
 
 async def free_seats_by_day(db: AsyncSession, location: Location) -> list[tuple[date, int]]:
-    """The next days with seats still free in open slots that have not ended (local days)."""
+    """The next days with seats still free in open slots that have not ended (local days).
+
+    Later days come from the free-seat summary (records/free_seats.py, kept in step with every
+    booking, hold and slot change); today alone is added up from its slots, the ones already over
+    left out."""
     now = utcnow()
+    today = to_local(now, location.time_zone).date()
+    _start, end_of_today = day_bounds(today, location.time_zone)
     rows = await db.execute(
         # Held seats (registration in progress, waitlist offers) are not free.
-        select(Slot.start_at, Slot.capacity - Slot.booked - Slot.held).where(
+        select(func.coalesce(func.sum(Slot.capacity - Slot.booked - Slot.held), 0)).where(
             Slot.location_id == location.id,
+            Slot.start_at < end_of_today,
+            Slot.end_at > now,
             Slot.is_open.is_(True),
             Slot.booked + Slot.held < Slot.capacity,
-            Slot.end_at > now,
-            Slot.start_at < now + timedelta(days=LOOKAHEAD_DAYS),
         )
     )
-    seats: dict[date, int] = {}
-    for start_at, free in rows.all():
-        day = to_local(start_at, location.time_zone).date()
-        seats[day] = seats.get(day, 0) + int(free)
-    return [(day, seats[day]) for day in sorted(seats)[:FREE_DAYS_SHOWN]]
+    free_today = int(rows.scalar_one())
+    later = await free_days(
+        db, location.id, today + timedelta(days=1), today + timedelta(days=LOOKAHEAD_DAYS)
+    )
+    days = ([(today, free_today)] if free_today else []) + later
+    return days[:FREE_DAYS_SHOWN]
 
 
 async def published_locations(db: AsyncSession) -> list[Location]:

@@ -15,6 +15,7 @@ from domain.scheduling import Review
 from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
+from records.free_seats import add_free_seats, drop_free_seats, shift_free_seats
 from records.inventory import stock_by_product
 from records.locations import Location
 from records.products import current_product
@@ -52,9 +53,11 @@ async def publish_slot(
         "capacity": capacity,
         "product_code": product_code,
     }
-    slot = Slot(location_id=location.id, created_by=user_id, booked=0, is_open=True, **fields)
+    day = to_local(start_at, location.time_zone).date()
+    slot = Slot(location_id=location.id, created_by=user_id, booked=0, is_open=True, local_day=day, **fields)
     db.add(slot)
     await db.flush()
+    await add_free_seats(db, location.id, day, product_code, capacity)
     audit(
         db,
         actor=actor,
@@ -157,6 +160,7 @@ async def change_capacity(
     if cast(CursorResult[Any], changed).rowcount != 1:
         raise Conflict("seats were booked meanwhile; try again", code="capacity_below_bookings")
     before = slot.capacity
+    await shift_free_seats(db, slot.id, capacity - before)
     await db.refresh(slot)
     audit(
         db,
@@ -174,10 +178,12 @@ async def change_capacity(
     return slot
 
 
-def close_slot(db: AsyncSession, *, slot: Slot, actor: str) -> Slot:
+async def close_slot(db: AsyncSession, *, slot: Slot, actor: str) -> Slot:
     """No new bookings; appointments already booked keep their seats."""
     if slot.is_open:
         slot.is_open = False
+        await db.flush()
+        await drop_free_seats(db, slot.id)
         audit(
             db,
             actor=actor,

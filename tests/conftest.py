@@ -143,6 +143,8 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         dev_stack=True,
         # Many tests log in wrongly on purpose from one address; test_login_throttle uses the real limit.
         login_max_failures=1000,
+        # The whole suite books from one address; test_self_scheduling checks the limit itself.
+        self_registration_per_address="100000/hour",
         # The suite shares 2 cores with its Temporal server, workers and crowds of requests: a
         # longer deadline than production's keeps a slow moment from reading as an outage.
         # The outage tests (test_outages.py) set their own short one.

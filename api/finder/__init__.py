@@ -30,4 +30,5 @@ class ListingOut(BaseModel):
     published: bool
     appointments: bool
     walk_ins: bool
+    self_scheduling: bool
     opening_hours: list[OpeningHours]

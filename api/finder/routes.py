@@ -2,28 +2,35 @@
 published locations with their address, hours, products in stock, whether they take appointments
 or walk-ins, and the next days with free seats, in English or Spanish.
 
-Everything public is read live from the records at request time, so unpublishing removes a
-location at once and free seats are the slots' true remaining capacity.
+Everything public is read from the records at request time and may be kept by a CDN for
+CVMS_FINDER_CACHE_SECONDS (ETag, s-maxage, stale-while-revalidate); `near` (a ZIP code or city)
+sorts by distance.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import TypeAdapter
+from starlette.responses import Response
 
-from api.deps import Manager, Public, Reader, SessionDep
+from api.deps import Manager, Public, Reader, SessionDep, SettingsDep
+from api.finder.caching import cacheable
 from api.finder.schemas import (
     ListingIn,
     ListingOut,
     PublicLocation,
+    ReleaseIn,
+    ReleaseOut,
     find_locations,
     listing_changes,
     listing_out,
     public_location,
 )
+from api.shaping import from_attributes
 from domain.recipients import Language
-from services import catalog
+from services import catalog, waiting_room
 
 router = APIRouter(tags=["find a vaccine location"])
 
@@ -41,23 +48,52 @@ async def update_listing(body: ListingIn, actor: Manager, db: SessionDep) -> Lis
     return listing_out(location)
 
 
+@router.post("/location/releases", response_model=ReleaseOut, status_code=201)
+async def open_release(body: ReleaseIn, actor: Manager, db: SessionDep) -> ReleaseOut:
+    """Puts a waiting room in front of the location's self-booking: from `release_at` people are let
+    in first come, first served, `admit_per_minute` a minute, each with a single-use admission."""
+    release = await waiting_room.open_release(
+        db,
+        location=actor.location,
+        release_at=body.release_at,
+        admit_per_minute=body.admit_per_minute,
+        admission_seconds=body.admission_seconds,
+        actor=actor.actor,
+    )
+    return from_attributes(ReleaseOut, release)
+
+
 # --------------------------------------------------------------------------- public
+
+
+LOCATIONS = TypeAdapter(list[PublicLocation])
 
 
 @router.get("/public/locations", response_model=list[PublicLocation], dependencies=[Public])
 async def list_public_locations(
+    request: Request,
     db: SessionDep,
+    settings: SettingsDep,
     lang: Language = "en",
     product: Annotated[
         str | None, Query(max_length=40, description="only locations with this product")
     ] = None,
-) -> list[PublicLocation]:
-    """Published vaccination locations (no login)."""
-    return await find_locations(db, lang, product)
+    near: Annotated[
+        str | None, Query(max_length=80, description="a ZIP code or city: nearest first, with the distance")
+    ] = None,
+) -> Response:
+    """Published vaccination locations (no login); cacheable (ETag, s-maxage)."""
+    found = await find_locations(db, lang, product, near)
+    return cacheable(request, Response(LOCATIONS.dump_json(found), media_type="application/json"), settings)
 
 
 @router.get("/public/locations/{code}", response_model=PublicLocation, dependencies=[Public])
 async def read_public_location(
-    code: Annotated[str, Path(max_length=40)], db: SessionDep, lang: Language = "en"
-) -> PublicLocation:
-    return await public_location(db, await catalog.published_location(db, code), lang)
+    request: Request,
+    code: Annotated[str, Path(max_length=40)],
+    db: SessionDep,
+    settings: SettingsDep,
+    lang: Language = "en",
+) -> Response:
+    found = await public_location(db, await catalog.published_location(db, code), lang)
+    return cacheable(request, Response(found.model_dump_json(), media_type="application/json"), settings)

@@ -3,7 +3,7 @@ in the package's __init__, for their OpenAPI name)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
 from babel.dates import format_date, get_day_names
@@ -12,13 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.finder import ListingOut, OpeningHours
 from api.shaping import from_attributes
+from domain.refusals import Invalid
 from records.locations import Location
-from services import catalog
+from services import catalog, places
 
 
 class ListingIn(BaseModel):
     published: bool | None = None
     walk_ins: bool | None = None
+    self_scheduling: bool | None = Field(
+        default=None, description="people book themselves from the public finder (needs scheduling)"
+    )
     opening_hours: list[OpeningHours] | None = Field(default=None, max_length=21)
 
     @field_validator("opening_hours")
@@ -53,9 +57,13 @@ class PublicLocation(BaseModel):
     time_zone: str
     appointments: bool
     walk_ins: bool
+    self_scheduling: bool = Field(description="a free time can be booked online from the finder")
     hours: list[PublicHours]
     products: list[PublicProduct]
     free_days: list[FreeDay]
+    distance_miles: float | None = Field(
+        default=None, description="from the searched ZIP code or city (the ZIP centroids)"
+    )
 
 
 def listing_changes(body: ListingIn) -> dict[str, Any]:
@@ -64,6 +72,7 @@ def listing_changes(body: ListingIn) -> dict[str, Any]:
     return {
         "published": body.published,
         "walk_ins": body.walk_ins,
+        "self_scheduling": body.self_scheduling,
         "opening_hours": [h.model_dump(mode="json") for h in hours] if hours is not None else None,
     }
 
@@ -113,6 +122,8 @@ async def public_location(db: AsyncSession, location: Location, lang: Language) 
         PublicLocation,
         location,
         appointments=location.scheduling_enabled,
+        self_scheduling=location.scheduling_enabled and location.self_scheduling,
+        distance_miles=None,
         hours=public_hours(location, lang),
         products=await products_in_stock(db, location),
         free_days=await free_days(db, location, lang) if location.scheduling_enabled else [],
@@ -120,9 +131,46 @@ async def public_location(db: AsyncSession, location: Location, lang: Language) 
 
 
 async def find_locations(
-    db: AsyncSession, lang: Language, product: str | None = None
+    db: AsyncSession, lang: Language, product: str | None = None, near: str | None = None
 ) -> list[PublicLocation]:
+    """Published locations; near a ZIP code or city: nearest first, with the distance."""
+    origin = None
+    if near and near.strip():
+        origin = places.search_point(near)
+        if origin is None:
+            raise Invalid(
+                "we do not know this ZIP code or city",
+                code="unknown_place",
+                errors=[{"field": "near", "message": "unknown ZIP code or city"}],
+            )
     found = [await public_location(db, location, lang) for location in await catalog.published_locations(db)]
     if product:
         found = [loc for loc in found if any(p.code == product for p in loc.products)]
+    if origin is not None:
+        for loc in found:
+            point = places.address_point(loc.address)
+            loc.distance_miles = round(places.miles_between(origin, point), 1) if point else None
+        found.sort(key=lambda loc: (loc.distance_miles is None, loc.distance_miles or 0.0, loc.name))
     return found
+
+
+class ReleaseIn(BaseModel):
+    release_at: datetime = Field(description="when the waiting room starts letting people in")
+    admit_per_minute: int = Field(ge=1, le=100_000, description="people let in each minute")
+    admission_seconds: int = Field(
+        default=600, ge=30, le=3600, description="how long a person let in has to hold a seat"
+    )
+
+    @field_validator("release_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset")
+        return value
+
+
+class ReleaseOut(BaseModel):
+    id: int
+    release_at: datetime
+    admit_per_minute: int
+    admission_seconds: int

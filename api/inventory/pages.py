@@ -327,6 +327,7 @@ async def listing_submit(request: Request, actor: Manager, form: CheckedForm, db
     values = {
         "published": form.get("published") == "on",
         "walk_ins": form.get("walk_ins") == "on",
+        "self_scheduling": form.get("self_scheduling") == "on",
         "opening_hours": hours,
     }
     try:

@@ -400,5 +400,5 @@ async def close_slot_submit(
     )
     if isinstance(asked, Response):
         return asked
-    slots.close_slot(db, slot=slot, actor=actor.actor)
+    await slots.close_slot(db, slot=slot, actor=actor.actor)
     return redirect("/portal/slots?notice=slot_closed")

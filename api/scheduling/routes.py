@@ -90,7 +90,7 @@ async def change_capacity(
 @slots_router.post("/{slot_id}/close", response_model=SlotOut)
 async def close_slot(slot_id: int, actor: Manager, slot: SlotDep, db: SessionDep) -> SlotOut:
     """No new bookings; appointments already booked keep their seats."""
-    return slot_out(slots.close_slot(db, slot=slot, actor=actor.actor))
+    return slot_out(await slots.close_slot(db, slot=slot, actor=actor.actor))
 
 
 # --------------------------------------------------------------------------- seat holds

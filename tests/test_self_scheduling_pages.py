@@ -1,0 +1,80 @@
+"""A person books themselves from the finder on a 390 px phone, in Spanish, in a real browser:
+every page passes axe-core and fits the screen's width."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import select
+
+from records.db import transaction
+from records.scheduling import Appointment
+from tests.browser_fixtures import assert_accessible, screenshot
+from tests.inventory import headers_for, new_site, receive_lot
+from tests.journeys import mail, new_product, publish_slot, text_of
+
+PHONE = {"width": 390, "height": 844}
+
+
+async def fits_the_phone(page) -> None:
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page is {width}px wide on a {PHONE['width']}px phone"
+
+
+async def check(page, name: str) -> None:
+    await fits_the_phone(page)
+    await assert_accessible(page)
+    await screenshot(page, name)
+
+
+async def test_a_person_registers_and_books_from_the_finder_in_spanish_on_a_phone(
+    browser, live_server, api, sessions, smtp
+):
+    site = await new_site(sessions, published=True)
+    manager = await headers_for(api, site.manager)
+    product = await new_product(sessions)
+    await receive_lot(api, manager, product, 10)
+    await api.patch("/location/listing", json={"self_scheduling": True}, headers=manager)
+    slot = await publish_slot(api, manager, start_in=7200, length=900, capacity=2, product=product)
+
+    context = await browser.new_context(base_url=live_server, locale="es-US", viewport=PHONE, is_mobile=True)
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    try:
+        await page.goto("/find?near=27701")
+        section = page.locator(f"section:has(h2#loc-{site.code})")
+        await section.get_by_role("link", name="Reservar una hora en línea").click()
+        await page.wait_for_url(re.compile(f"/find/{site.code}/times"))
+        await check(page, "self-scheduling-times-es-390")
+        await page.locator(f"#slot-{slot['id']}").check()
+        await page.get_by_role("button", name="Elegir este horario").click()
+        await page.wait_for_url(re.compile("/find/register/"))
+        await check(page, "self-scheduling-register-es-390")
+
+        email = f"lucia.{uuid.uuid4().hex[:8]}@example.org"
+        await page.fill("#f-first_name", "Lucía")
+        await page.fill("#f-last_name", f"Pérez{uuid.uuid4().hex[:5]}")
+        await page.fill("#f-date_of_birth", "1975-06-30")
+        await page.select_option("#f-sex", "female")
+        await page.fill("#f-email", email)
+        await page.select_option("#f-preferred_language", "es")
+        await page.get_by_role("button", name="Enviarme el código").click()
+        await page.wait_for_url(re.compile("/find/verify/"))
+        await check(page, "self-scheduling-code-es-390")
+
+        message = await mail(smtp, email, "Su código")
+        code = re.search(r"^(\d{6})\s*$", text_of(message), re.MULTILINE).group(1)
+        await page.fill("#f-code", code)
+        await page.get_by_role("button", name="Confirmar y reservar").click()
+        await page.wait_for_url(re.compile("/find/booked/"))
+        assert await page.locator("h1").inner_text() == "Su cita está reservada"
+        assert await page.locator("#dose2").is_visible()
+        await check(page, "self-scheduling-booked-es-390")
+    finally:
+        await context.close()
+    async with transaction(sessions) as db:
+        booked = (
+            (await db.execute(select(Appointment).where(Appointment.slot_id == slot["id"]))).scalars().all()
+        )
+        assert [a.dose_number for a in booked] == [1]

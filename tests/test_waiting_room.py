@@ -1,0 +1,135 @@
+"""The waiting room in front of a release: places in arrival order, let in at the manager's rate
+with a single-use admission that expires, nobody more let in once the seats are promised, and one
+place per browser and per email. Its state is rows: any process can answer for any place."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
+from records.db import transaction, utcnow
+from records.waiting_room import QueuePlace, Release
+from tests.inventory import headers_for, new_site, receive_lot
+from tests.journeys import new_product, publish_slot
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+NONCE = "waiting-room-test-nonce"
+
+
+def post(settings, browser: str, **fields: object) -> dict:
+    return {
+        "data": {CSRF_FIELD: csrf_token(settings.secret_key, NONCE, None), **fields},
+        "headers": {**BROWSER, "Cookie": f"{CSRF_COOKIE}={NONCE}; cvms_lang=en; cvms_queue={browser}"},
+    }
+
+
+async def released_site(api, sessions, *, capacity: int):
+    site = await new_site(sessions, published=True)
+    manager = await headers_for(api, site.manager)
+    product = await new_product(sessions)
+    await receive_lot(api, manager, product, 50)
+    await api.patch("/location/listing", json={"self_scheduling": True}, headers=manager)
+    slot = await publish_slot(
+        api, manager, start_in=2 * 86400, length=900, capacity=capacity, product=product
+    )
+    opened = await api.post(
+        "/location/releases",
+        json={"release_at": (utcnow() + timedelta(hours=1)).isoformat(), "admit_per_minute": 1},
+        headers=manager,
+    )
+    assert opened.status_code == 201, opened.text
+    return site, slot, opened.json()["id"]
+
+
+async def join(api, settings, site, browser: str, email: str = "") -> str:
+    joined = await api.post(f"/find/{site.code}/queue", **post(settings, browser, email=email))
+    assert joined.status_code == 303, joined.text
+    return joined.headers["location"]
+
+
+async def turns_so_far(sessions, release_id: int, turns: int) -> None:
+    """Moves the release time back so that exactly `turns` places have had their turn (1 a minute)."""
+    async with transaction(sessions) as db:
+        await db.execute(
+            update(Release)
+            .where(Release.id == release_id)
+            .values(release_at=utcnow() - timedelta(minutes=turns, seconds=20))
+        )
+
+
+async def test_a_crowd_is_let_in_in_arrival_order_and_no_more_than_the_seats(api, sessions, settings):
+    site, slot, release_id = await released_site(api, sessions, capacity=3)
+    crowd = [await join(api, settings, site, f"b-{uuid.uuid4().hex}") for _ in range(6)]
+
+    before = [await api.get(place, headers=BROWSER) for place in crowd]
+    assert all(page.status_code == 200 for page in before)
+    assert [
+        f"{i} people are ahead" in page.text or f"{i} person is ahead" in page.text
+        for i, page in enumerate(before)
+    ] == [True] * 6
+    assert "no-store" in before[0].headers["cache-control"]
+
+    # Two turns given; the crowd looks in reverse order, the first two arrivals are let in.
+    await turns_so_far(sessions, release_id, 2)
+    seen = {place: await api.get(place, headers=BROWSER) for place in reversed(crowd)}
+    admitted = [place for place in crowd if 'id="admitted"' in seen[place].text]
+    assert admitted == crowd[:2]
+
+    # Five turns given, but 3 seats: the third is let in, the rest are told the seats are gone.
+    await turns_so_far(sessions, release_id, 5)
+    seen = {place: await api.get(place, headers=BROWSER) for place in reversed(crowd)}
+    admitted = [place for place in crowd if 'id="admitted"' in seen[place].text]
+    assert admitted == crowd[:3]
+    assert all("all taken" in seen[place].text for place in crowd[3:5])
+    assert "people are ahead" not in seen[crowd[5]].text or "0 people" in seen[crowd[5]].text
+
+
+async def test_an_admission_works_once_and_not_after_it_expires(api, sessions, settings):
+    site, slot, release_id = await released_site(api, sessions, capacity=5)
+    first = await join(api, settings, site, f"b-{uuid.uuid4().hex}")
+    second = await join(api, settings, site, f"b-{uuid.uuid4().hex}")
+    redirected = await api.get(f"/find/{site.code}/times", headers=BROWSER)
+    assert redirected.status_code == 303 and redirected.headers["location"] == f"/find/{site.code}/queue"
+    without = await api.post(f"/find/{site.code}/times", **post(settings, "x", slot_id=slot["id"]))
+    assert without.status_code == 403
+
+    await turns_so_far(sessions, release_id, 2)
+    tokens = []
+    for place in (first, second):
+        page = await api.get(place, headers=BROWSER)
+        link = page.text.split('id="admitted" href="', 1)[1].split('"', 1)[0]
+        tokens.append(link.split("admission=", 1)[1])
+    times = await api.get(f"/find/{site.code}/times?admission={tokens[0]}", headers=BROWSER)
+    assert times.status_code == 200 and f'value="{tokens[0]}"' in times.text
+
+    held = await api.post(
+        f"/find/{site.code}/times", **post(settings, "x", slot_id=slot["id"], admission=tokens[0])
+    )
+    assert held.status_code == 303, held.text
+    again = await api.post(
+        f"/find/{site.code}/times", **post(settings, "x", slot_id=slot["id"], admission=tokens[0])
+    )
+    assert again.status_code == 409 and "already been used" in again.text
+
+    async with transaction(sessions) as db:
+        await db.execute(
+            update(QueuePlace)
+            .where(QueuePlace.release_id == release_id, QueuePlace.status == "admitted")
+            .values(admission_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    late = await api.post(
+        f"/find/{site.code}/times", **post(settings, "x", slot_id=slot["id"], admission=tokens[1])
+    )
+    assert late.status_code == 410
+
+
+async def test_one_place_per_browser_and_per_email(api, sessions, settings):
+    site, _slot, _release = await released_site(api, sessions, capacity=2)
+    browser, email = f"b-{uuid.uuid4().hex}", f"q.{uuid.uuid4().hex[:8]}@example.org"
+    place = await join(api, settings, site, browser, email)
+    assert await join(api, settings, site, browser) == place
+    assert await join(api, settings, site, f"b-{uuid.uuid4().hex}", email.upper()) == place
+    assert await join(api, settings, site, f"b-{uuid.uuid4().hex}") != place
