@@ -163,7 +163,9 @@ class JourneyWorkflow(SeriesState):
                 self._changed()
         elif timer.event in (DOSE_DUE, OVERDUE) and timer.dose_number is not None:
             template = "dose2_due" if timer.event == DOSE_DUE else "dose2_overdue"
-            window = next_dose_window(self._rule(), self.doses[-1].given_at, self.input.day_seconds)
+            window = next_dose_window(
+                self._rule(), self.doses[-1].given_at, self.input.day_seconds, timer.dose_number
+            )
             self._announce(
                 template,
                 timer.mark.split(":", 1)[1],
