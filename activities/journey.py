@@ -53,6 +53,7 @@ from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_f
 from records.journeys import Dose, Journey
 from records.locations import Location
 from records.recipients import Recipient
+from records.schedules import rule_as_json
 from records.scheduling import Appointment, Slot, claim_seat, release_seat
 
 # --------------------------------------------------------------------------- facts
@@ -221,6 +222,10 @@ class JourneyActivities:
                 administered_by=step.administered_by,
                 given_at=step.given_at,
                 warning=step.warning,
+                schedule_code=step.rule.schedule_code or None,
+                schedule_version=step.rule.schedule_version or None,
+                series_kind=step.rule.series_kind if step.rule.schedule_code else None,
+                family_dose_number=step.rule.first_dose_number + step.dose_number - 1,
                 documented_by=step.actor,
                 idempotency_key=step.idempotency_key,
             )
@@ -409,6 +414,9 @@ class JourneyActivities:
             db.add(journey)
         journey.product_code = rule.code
         journey.product_version = rule.version
+        if rule.schedule_code:
+            journey.family = rule.family
+            journey.series_rule = rule_as_json(rule)
         await db.flush()
         return journey
 

@@ -45,6 +45,7 @@ from api.recipients import pages as recipient_pages
 from api.recipients import routes as recipients
 from api.recipients import upload_pages
 from api.recipients import upload_routes as recipient_uploads
+from api.schedules import routes as schedules
 from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
 from api.security import SecurityHeaders
@@ -142,6 +143,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
     app.include_router(products.router)
+    app.include_router(schedules.router)
     app.include_router(scheduling.slots_router)
     app.include_router(scheduling.appointments_router)
     app.include_router(doses.router)

@@ -92,6 +92,7 @@ class ProductRule:
     # Set when the series follows a schedule (domain.schedules): which one, which version, a
     # primary series or a booster, the family's number of its first dose, and the minimum interval
     # before each later dose (empty: ``interval_days`` before every one).
+    family: str = ""
     schedule_code: str = ""
     schedule_version: int = 0
     series_kind: str = "primary"

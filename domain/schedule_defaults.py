@@ -6,7 +6,7 @@ an administrator changes a schedule by adding a version.
 
 from __future__ import annotations
 
-from domain.dose_rules import ProductRule
+from domain.dose_rules import DEFAULT_PRODUCTS, ProductRule
 from domain.schedules import IMMUNOCOMPROMISED, Booster, Schedule, ScheduledDose
 
 YEAR_MONTHS = 12
@@ -25,6 +25,10 @@ SCHEDULE_PRODUCTS: tuple[ProductRule, ...] = (
     ProductRule(code="influenza", name="Influenza (seasonal)", version=1, doses=1, interval_days=0),
     ProductRule(code="jynneos", name="JYNNEOS (mpox)", version=1, doses=2, interval_days=28),
 )
+
+SEEDED_PRODUCTS: tuple[ProductRule, ...] = DEFAULT_PRODUCTS + SCHEDULE_PRODUCTS
+# Demo lot numbers start with three letters of the product; these would collide ("PFI").
+LOT_PREFIXES = {"pfizer-paed": "PPD", "influenza": "FLU", "jynneos": "JYN"}
 
 ADULT_COVID_BOOSTERS = (
     Booster(

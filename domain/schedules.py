@@ -15,9 +15,10 @@ the versions it was given under).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from domain.dose_rules import ProductRule, RuleViolation
 
@@ -299,16 +300,19 @@ def series_rule(due: Due, product: str, conditions: Iterable[str], base: Product
         "name": base.name,
         "version": base.version,
         "grace_days": base.grace_days,
+        "family": schedule.family,
         "schedule_code": schedule.code,
         "schedule_version": schedule.version,
         "series_kind": due.kind,
-        "first_dose_number": due.dose_number - due.series_dose_number + 1,
+        "first_dose_number": due.dose_number,
     }
     if due.kind == BOOSTER:
         return ProductRule(doses=1, interval_days=0, **common)  # type: ignore[arg-type]
-    plan = schedule.doses_for(conditions)
+    # A primary series continued in a new journey (an additional dose recorded after the series
+    # ended) runs the doses still ahead.
+    plan = schedule.doses_for(conditions)[due.series_dose_number - 1 :]
     intervals = tuple(d.min_interval_days for d in plan[1:])
-    latest = max((d.recommended_interval_days or d.min_interval_days for d in plan[1:]), default=42)
+    latest = max((d.recommended_interval_days or d.min_interval_days for d in plan[1:]), default=0)
     return ProductRule(
         doses=len(plan),
         interval_days=intervals[0] if intervals else 0,
@@ -323,3 +327,24 @@ def family_of(schedules: Iterable[Schedule], product: str) -> str | None:
         if product in schedule.products():
             return schedule.family
     return None
+
+
+def schedule_as_dict(schedule: Schedule) -> dict[str, Any]:
+    """The schedule as JSON-ready data (what the records keep and the API shows)."""
+    return asdict(schedule)
+
+
+def schedule_from_dict(data: Mapping[str, Any]) -> Schedule:
+    """A schedule from data (the records, an edit through the API); ``ValueError`` when it is not one."""
+    try:
+        primary = tuple(
+            ScheduledDose(**{**dose, "products": tuple(dose["products"])}) for dose in data["primary"]
+        )
+        boosters = tuple(
+            Booster(**{**booster, "products": tuple(booster["products"])})
+            for booster in data.get("boosters", ())
+        )
+        fields = {k: v for k, v in data.items() if k not in ("primary", "boosters")}
+        return Schedule(primary=primary, boosters=boosters, **fields)
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a schedule: {error}") from None

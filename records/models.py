@@ -14,6 +14,7 @@ from records import (  # noqa: F401
     outbox,
     products,
     recipients,
+    schedules,
     scheduling,
     uploads,
     users,

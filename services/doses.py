@@ -37,6 +37,7 @@ from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
 from services.journeys import current_series, drive, end_transaction, journey_snapshot, query_view
 from services.scheduling import bookable_slots
+from services.series_plans import plan_series
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
 
@@ -176,8 +177,16 @@ async def document_dose(
             f"unknown product {new.product_code!r}",
             errors=[{"field": "product_code", "message": "unknown product"}],
         )
-    _jid, series_no = await current_series(db, recipient_id)
-    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
+    plan = await plan_series(
+        db,
+        settings,
+        recipient_id=recipient_id,
+        product=product,
+        at=given_at,
+        location_id=location.id,
+        booking=False,
+    )
+    snapshot = await journey_snapshot(db, settings, recipient_id, plan.series_no)
     check_product_fits(snapshot, product.code)
     lot = await usable_lot(db, location, product.code, new.lot_number, given_at)
     await check_eligible(
@@ -189,7 +198,7 @@ async def document_dose(
         screening=new.screening,
     )
     request = DocumentRequest(
-        rule=product.rule(),
+        rule=plan.rule,
         location_id=location.id,
         lot_number=lot.lot_number,
         expires_on=lot.expires_on,

@@ -29,6 +29,7 @@ from domain.scheduling import ACTIVE_STATUSES
 from domain.settings import Settings
 from records.journeys import Dose, Journey
 from records.products import Product
+from records.schedules import rule_from_json
 from records.scheduling import Appointment
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
@@ -61,7 +62,9 @@ async def journey_snapshot(
     jid = journey_id(recipient_id, series_no)
     journey = await db.get(Journey, jid)
     rule = None
-    if journey is not None and journey.product_code and journey.product_version:
+    if journey is not None and journey.series_rule:
+        rule = rule_from_json(journey.series_rule)
+    elif journey is not None and journey.product_code and journey.product_version:
         product = (
             await db.execute(
                 select(Product).where(

@@ -44,7 +44,8 @@ from records.products import Product, current_product
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
-from services.journeys import current_series, drive, end_transaction, journey_snapshot
+from services.journeys import drive, end_transaction, journey_snapshot
+from services.series_plans import plan_series
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
 from workflows.waitlist import SeatHoldWorkflow
@@ -129,7 +130,16 @@ async def book_slot(
         at=slot.start_at,
         screening=screening,
     )
-    jid, series_no = await current_series(db, recipient_id)
+    plan = await plan_series(
+        db,
+        settings,
+        recipient_id=recipient_id,
+        product=product,
+        at=slot.start_at,
+        location_id=slot.location_id,
+        booking=True,
+    )
+    jid, series_no = plan.journey_id, plan.series_no
     retry = await booked_with_key(db, jid, key)
     if slot.booked >= slot.capacity and not retry:
         raise slot_full(slot.id)
@@ -137,7 +147,7 @@ async def book_slot(
     await end_transaction(db)
     request = BookRequest(
         slot=slot_fact(slot),
-        rule=product.rule(),
+        rule=plan.rule,
         idempotency_key=key or f"slot-{slot.id}-{utcnow().timestamp()}",
         actor=actor,
         dose_number=dose_number,
