@@ -98,6 +98,8 @@ class ProductRule:
     series_kind: str = "primary"
     first_dose_number: int = 1
     intervals: tuple[int, ...] = ()
+    # Days after the series' last dose when the schedule's next dose (a booster) is due; 0: none.
+    next_after_days: int = 0
 
     def interval_before(self, dose_number: int | None) -> int:
         """The minimum interval (days) between dose ``dose_number`` - 1 and dose ``dose_number``."""

@@ -307,7 +307,7 @@ def series_rule(due: Due, product: str, conditions: Iterable[str], base: Product
         "first_dose_number": due.dose_number,
     }
     if due.kind == BOOSTER:
-        return ProductRule(doses=1, interval_days=0, **common)  # type: ignore[arg-type]
+        return ProductRule(doses=1, interval_days=0, next_after_days=_after_booster(due), **common)  # type: ignore[arg-type]
     # A primary series continued in a new journey (an additional dose recorded after the series
     # ended) runs the doses still ahead.
     plan = schedule.doses_for(conditions)[due.series_dose_number - 1 :]
@@ -317,9 +317,21 @@ def series_rule(due: Due, product: str, conditions: Iterable[str], base: Product
         doses=len(plan),
         interval_days=intervals[0] if intervals else 0,
         intervals=intervals,
+        next_after_days=schedule.boosters[0].min_interval_days if schedule.boosters else 0,
         recommended_latest_days=max(latest, base.recommended_latest_days if len(plan) > 1 else 0, *intervals),
         **common,  # type: ignore[arg-type]
     )
+
+
+def _after_booster(due: Due) -> int:
+    """Days from this booster to the one after it (0: none follows)."""
+    boosters = due.schedule.boosters
+    if due.booster is None or due.booster not in boosters:
+        return 0
+    if due.booster.repeats:
+        return due.booster.min_interval_days
+    index = boosters.index(due.booster)
+    return boosters[index + 1].min_interval_days if index + 1 < len(boosters) else 0
 
 
 def family_of(schedules: Iterable[Schedule], product: str) -> str | None:

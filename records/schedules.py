@@ -11,7 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.dose_rules import ProductRule
 from domain.schedule_defaults import DEFAULT_SCHEDULES
-from domain.schedules import PRIMARY, GivenDose, Schedule, family_of, schedule_as_dict, schedule_from_dict
+from domain.schedules import (
+    PRIMARY,
+    GivenDose,
+    Schedule,
+    family_of,
+    next_due,
+    schedule_as_dict,
+    schedule_from_dict,
+)
 from records.db import Base, UTCDateTime, utcnow
 
 
@@ -138,3 +146,43 @@ def rule_as_json(rule: ProductRule) -> dict[str, Any]:
 
 def rule_from_json(data: dict[str, Any]) -> ProductRule:
     return ProductRule(**{**data, "intervals": tuple(data.get("intervals", ()))})
+
+
+async def next_series_dose(db: AsyncSession, journey_id: str) -> dict[str, Any] | None:
+    """What the "next dose due" email of a complete series says (its name, products, number, from
+    when); None when the family went on meanwhile (a later series) or its schedule offers nothing."""
+    from records.journeys import Journey
+    from records.products import Product
+    from records.recipients import Recipient
+
+    journey = await db.get(Journey, journey_id)
+    recipient = await db.get(Recipient, journey.recipient_id) if journey is not None else None
+    if journey is None or recipient is None or journey.family is None:
+        return None
+    later = await db.execute(
+        select(Journey.id).where(
+            Journey.recipient_id == journey.recipient_id,
+            Journey.family == journey.family,
+            Journey.series_no > journey.series_no,
+        )
+    )
+    if later.first() is not None:
+        return None
+    schedules = await all_schedules(db, journey.family)
+    conditions = [c.condition for c in await active_conditions(db, journey.recipient_id)]
+    due = next_due(
+        schedules,
+        await family_history(db, journey.recipient_id, schedules),
+        birth=recipient.date_of_birth,
+        conditions=conditions,
+    )
+    if due is None or due.earliest is None:
+        return None
+    names = dict(
+        (await db.execute(select(Product.code, Product.name).where(Product.code.in_(due.products)))).all()
+    )
+    return {
+        "series_name": due.booster.name if due.booster else f"{due.schedule.name}, dose {due.dose_number}",
+        "products": ", ".join(names.get(code, code) for code in due.products),
+        "dose_number": due.dose_number,
+    }

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.dose_rules import ProductRule, to_local
 from domain.journey_messages import JourneyStatus, journey_id
 from domain.refusals import NotFound
-from domain.schedules import check_dose, family_of, newest, next_due, series_rule
+from domain.schedules import Due, check_dose, family_of, newest, next_due, series_rule
 from domain.settings import Settings
 from records.journeys import Dose, Journey
 from records.locations import Location
@@ -104,3 +104,18 @@ async def plan_series(
     )
     assert due is not None  # check_dose refused otherwise
     return SeriesPlan(jid, series_no, series_rule(due, product.code, conditions, base))
+
+
+async def family_next_due(db: AsyncSession, settings: Settings, journey: Journey) -> Due | None:
+    """The next dose of the family of ``journey`` (a complete series: what follows it)."""
+    recipient = await db.get(Recipient, journey.recipient_id)
+    if recipient is None:
+        return None
+    schedules = await all_schedules(db, journey.family or COVID)
+    return next_due(
+        schedules,
+        await family_history(db, journey.recipient_id, schedules),
+        birth=recipient.date_of_birth,
+        conditions=[c.condition for c in await active_conditions(db, journey.recipient_id)],
+        day_seconds=settings.day_seconds,
+    )

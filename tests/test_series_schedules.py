@@ -13,7 +13,7 @@ from records.db import transaction, utcnow
 from records.journeys import Dose, Journey
 from records.recipients import Recipient
 from tests.conftest import login
-from tests.journeys import add_lot, book, document, new_recipient, publish_slot
+from tests.journeys import add_lot, book, document, link_token, mail, new_recipient, publish_slot, text_of
 
 DAY = 2.0  # settings.day_seconds in the test session
 PFIZER_LOT = "PFI-WAKE-01-001"
@@ -80,6 +80,32 @@ async def test_a_booster_too_early_is_refused_with_its_date_then_a_moderna_boost
         "moderna",
     )
     assert rule["first_dose_number"] == 3
+
+
+async def test_the_booster_due_email_books_a_moderna_booster_after_a_pfizer_series(api, smtp, sessions):
+    provider, manager = [await login(api, n) for n in ("provider", "manager")]
+    recipient = await new_recipient(sessions)
+    for ago in (200, 179):  # the booster is due 150 days after dose 2: 29 days ago
+        given = await document(
+            api, provider, recipient.id, product="pfizer", lot=PFIZER_LOT, given_at=days_ago(ago)
+        )
+        assert given.status_code == 201, given.text
+    primary = given.json()["journey_id"]
+
+    due = await mail(smtp, recipient.email, "Your next dose is due", timeout=60)
+    text = text_of(due)
+    assert "COVID-19 booster" in text and "dose 3" in text and "Moderna" in text and "Pfizer-BioNTech" in text
+    token = link_token(due, "book")
+    slot = await publish_slot(api, manager, start_in=30, length=30, product="moderna")
+    choices = await api.get(f"/r/book/{token}")
+    assert choices.status_code == 200, choices.text
+    assert choices.json()["dose_number"] == 3 and slot["id"] in [s["id"] for s in choices.json()["slots"]]
+    booked = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"]})
+    assert booked.status_code == 201, booked.text
+    assert booked.json()["journey_id"] != primary and booked.json()["product_code"] == "moderna"
+    assert booked.json()["dose_number"] == 1  # dose 1 of the booster series (dose 3 of the family)
+    spent = await api.post(f"/r/book/{token}", json={"slot_id": slot["id"]})
+    assert spent.status_code == 409, spent.text
 
 
 async def test_an_immunocompromised_recipient_gets_a_third_primary_dose(api, sessions):

@@ -31,27 +31,29 @@ async def list_schedules(actor: Reader, db: SessionDep) -> list[ScheduleOut]:
     return [ScheduleOut.model_validate(row) for row in await service.current(db)]
 
 
-@router.get("/schedules/{code}/versions", response_model=list[ScheduleOut])
-async def schedule_versions(code: ScheduleCode, actor: Reader, db: SessionDep) -> list[ScheduleOut]:
-    return [ScheduleOut.model_validate(row) for row in await service.versions(db, code)]
+@router.get("/schedules/{schedule_code}/versions", response_model=list[ScheduleOut])
+async def schedule_versions(schedule_code: ScheduleCode, actor: Reader, db: SessionDep) -> list[ScheduleOut]:
+    return [ScheduleOut.model_validate(row) for row in await service.versions(db, schedule_code)]
 
 
-@router.post("/schedules/{code}/versions", response_model=ScheduleOut, status_code=201)
+@router.post("/schedules/{schedule_code}/versions", response_model=ScheduleOut, status_code=201)
 async def add_schedule_version(
-    code: ScheduleCode, body: ScheduleEdit, admin: Admin, db: SessionDep
+    schedule_code: ScheduleCode, body: ScheduleEdit, admin: Admin, db: SessionDep
 ) -> ScheduleOut:
     """A new version of the schedule (programme administrators): doses already given keep the
     version they were given under; the next dose of every series on it follows the new one."""
-    row = await service.add_version(db, code=code, body=body.schedule, reason=body.reason, actor=admin.actor)
+    row = await service.add_version(
+        db, code=schedule_code, body=body.schedule, reason=body.reason, actor=admin.actor
+    )
     return ScheduleOut.model_validate(row)
 
 
-@router.post("/schedules/{code}/preview", response_model=list[PreviewOut])
+@router.post("/schedules/{schedule_code}/preview", response_model=list[PreviewOut])
 async def preview_schedule_version(
-    code: ScheduleCode, body: ScheduleEdit, admin: Admin, db: SessionDep, settings: SettingsDep
+    schedule_code: ScheduleCode, body: ScheduleEdit, admin: Admin, db: SessionDep, settings: SettingsDep
 ) -> list[PreviewOut]:
     """Whose next dose the edit would move, before and after (nothing is saved)."""
-    rows = await service.preview(db, settings, code=code, body=body.schedule)
+    rows = await service.preview(db, settings, code=schedule_code, body=body.schedule)
     return [PreviewOut.model_validate(row) for row in rows]
 
 
