@@ -14,6 +14,7 @@ from records.journeys import Dose, Journey
 from records.recipients import Recipient
 from tests.conftest import login
 from tests.journeys import add_lot, book, document, link_token, mail, new_recipient, publish_slot, text_of
+from tests.portable_proof import parse_fhir_bundle, parse_vxu, split_vxu_batch, verify_card
 
 DAY = 2.0  # settings.day_seconds in the test session
 PFIZER_LOT = "PFI-WAKE-01-001"
@@ -252,3 +253,38 @@ async def test_schedules_are_edited_as_versions_by_administrators(api, sessions)
             )
         ).scalars()
         assert list(audited)
+
+
+async def test_exports_and_the_health_card_carry_family_dose_numbers_and_series(api, sessions):
+    provider = await login(api, "provider")
+    recipient = await new_recipient(sessions)
+    for product, lot, ago in (
+        ("pfizer", PFIZER_LOT, 400),
+        ("pfizer", PFIZER_LOT, 379),
+        ("moderna", MODERNA_LOT, 0),
+    ):
+        given = await document(api, provider, recipient.id, product=product, lot=lot, given_at=days_ago(ago))
+        assert given.status_code == 201, given.text
+    assert given.json()["dose_number"] == 1  # dose 1 of the booster series ...
+
+    fhir = await api.get(f"/recipients/{recipient.id}/export", params={"format": "fhir"}, headers=provider)
+    assert fhir.status_code == 200, fhir.text
+    _patient, *immunizations = (entry.resource for entry in parse_fhir_bundle(fhir.content).entry)
+    applied = [i.protocolApplied[0] for i in immunizations]
+    assert [a.doseNumberPositiveInt for a in applied] == [1, 2, 3]  # ... and dose 3 of COVID-19
+    assert [a.seriesDosesPositiveInt for a in applied] == [2, 2, None]
+    assert "primary series" in applied[0].series and "booster" in applied[2].series
+    assert "Pfizer-BioNTech" in applied[2].series  # the schedule the family started with
+
+    vxu = await api.get(f"/recipients/{recipient.id}/export", params={"format": "vxu"}, headers=provider)
+    _, (message,) = split_vxu_batch(vxu.text)
+    orders = parse_vxu(message).children.get("VXU_V04_ORDER")
+    numbers = [order.VXU_V04_OBSERVATION.OBX.OBX_5.to_er7() for order in orders]
+    assert numbers == ["1", "2", "3"], numbers
+
+    card = await api.get(f"/recipients/{recipient.id}/health-card", headers=provider)
+    assert card.status_code == 200, card.text
+    jwks = (await api.get("/.well-known/jwks.json")).json()
+    _, payload = verify_card(card.json()["verifiableCredential"][0], jwks)
+    entries = payload["vc"]["credentialSubject"]["fhirBundle"]["entry"][1:]
+    assert [e["resource"]["protocolApplied"][0]["doseNumberPositiveInt"] for e in entries] == [1, 2, 3]
