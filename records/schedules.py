@@ -16,6 +16,7 @@ from domain.schedules import (
     GivenDose,
     Schedule,
     family_of,
+    newest,
     next_due,
     schedule_as_dict,
     schedule_from_dict,
@@ -98,6 +99,11 @@ async def next_version(db: AsyncSession, code: str) -> int:
         await db.execute(select(func.max(ScheduleVersion.version)).where(ScheduleVersion.code == code))
     ).scalar()
     return (top or 0) + 1
+
+
+async def scheduled_products(db: AsyncSession) -> set[str]:
+    """Every product some schedule names."""
+    return {p for schedule in newest(await all_schedules(db)).values() for p in schedule.products()}
 
 
 async def product_family(db: AsyncSession, product_code: str) -> str | None:

@@ -400,6 +400,6 @@ async def recipient_series(
         doses=dose_rows,
         appointments=list(appointments),
         lots=list(lots),
-        open_slots=await bookable_slots(db, settings, location, given),
+        open_slots=await bookable_slots(db, settings, location, recipient_id, given),
         next_product=must_be,
     )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.refusals import Conflict, Invalid, NotFound
-from domain.schedules import CONDITIONS, Due, Schedule, newest, next_due, schedule_from_dict
+from domain.schedules import CONDITIONS, Due, Schedule, next_due, schedule_from_dict
 from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
@@ -27,6 +27,7 @@ from records.schedules import (
     next_version,
     schedule_versions,
 )
+from services.series_plans import next_dues
 
 
 @dataclass(frozen=True)
@@ -156,25 +157,7 @@ async def _due_pair(
 
 async def next_doses(db: AsyncSession, settings: Settings, recipient_id: int, on: date) -> list[NextDose]:
     """Each family's next dose for the recipient (a first dose where their age band has one)."""
-    recipient = await db.get(Recipient, recipient_id)
-    if recipient is None:
-        raise NotFound("no such recipient")
-    schedules = await all_schedules(db)
-    conditions = [c.condition for c in await active_conditions(db, recipient_id)]
-    out = []
-    for family in sorted({s.family for s in newest(schedules).values()}):
-        of_family = [s for s in schedules if s.family == family]
-        due = next_due(
-            of_family,
-            await family_history(db, recipient_id, of_family),
-            birth=recipient.date_of_birth,
-            conditions=conditions,
-            day_seconds=settings.day_seconds,
-            on=on,
-        )
-        if (found := _next(due)) is not None:
-            out.append(found)
-    return out
+    return [n for due in await next_dues(db, settings, recipient_id, on) if (n := _next(due)) is not None]
 
 
 # --------------------------------------------------------------------------- conditions

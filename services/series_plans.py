@@ -11,7 +11,7 @@ the date the person becomes due. The journey then starts with the rule the sched
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -119,3 +119,27 @@ async def family_next_due(db: AsyncSession, settings: Settings, journey: Journey
         conditions=[c.condition for c in await active_conditions(db, journey.recipient_id)],
         day_seconds=settings.day_seconds,
     )
+
+
+async def next_dues(db: AsyncSession, settings: Settings, recipient_id: int, on: date) -> list[Due]:
+    """Each vaccine family's next dose for the recipient (a first dose where their age band on
+    ``on`` has one)."""
+    recipient = await db.get(Recipient, recipient_id)
+    if recipient is None:
+        raise NotFound("no such recipient")
+    schedules = await all_schedules(db)
+    conditions = [c.condition for c in await active_conditions(db, recipient_id)]
+    dues = []
+    for family in sorted({s.family for s in newest(schedules).values()}):
+        of_family = [s for s in schedules if s.family == family]
+        due = next_due(
+            of_family,
+            await family_history(db, recipient_id, of_family),
+            birth=recipient.date_of_birth,
+            conditions=conditions,
+            day_seconds=settings.day_seconds,
+            on=on,
+        )
+        if due is not None:
+            dues.append(due)
+    return dues

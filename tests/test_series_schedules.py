@@ -11,9 +11,21 @@ from sqlalchemy import select
 from records.audit import AuditEntry
 from records.db import transaction, utcnow
 from records.journeys import Dose, Journey
+from records.locations import Location
 from records.recipients import Recipient
+from services.doses import recipient_series
 from tests.conftest import login
-from tests.journeys import add_lot, book, document, link_token, mail, new_recipient, publish_slot, text_of
+from tests.journeys import (
+    add_lot,
+    book,
+    document,
+    link_token,
+    location_id,
+    mail,
+    new_recipient,
+    publish_slot,
+    text_of,
+)
 from tests.portable_proof import parse_fhir_bundle, parse_vxu, split_vxu_batch, verify_card
 
 DAY = 2.0  # settings.day_seconds in the test session
@@ -163,7 +175,19 @@ async def test_an_immunocompromised_recipient_gets_a_third_primary_dose(api, ses
                 )
             )
         ).scalars()
-        assert [e.actor for e in entries] and True
+        assert [e.changes for e in entries] == [{"condition": [None, "immunocompromised"]}]
+    listed = (await api.get(f"/recipients/{late.id}/conditions", headers=provider)).json()
+    assert [c["condition"] for c in listed] == ["immunocompromised"] and listed[0]["recorded_at"]
+    unknown = await api.post(
+        f"/recipients/{late.id}/conditions", json={"condition": "tall"}, headers=provider
+    )
+    assert unknown.status_code == 422
+    path = f"/recipients/{late.id}/conditions/immunocompromised"
+    assert (
+        await api.delete(path, params={"reason": "recorded in error"}, headers=provider)
+    ).status_code == 204
+    assert (await api.delete(path, params={"reason": "again"}, headers=provider)).status_code == 404
+    assert (await api.get(f"/recipients/{late.id}/conditions", headers=provider)).json() == []
 
 
 async def test_a_child_follows_the_paediatric_schedule(api, sessions):
@@ -186,7 +210,7 @@ async def test_a_child_follows_the_paediatric_schedule(api, sessions):
     assert refused.status_code == 409 and refused.json()["code"] == "no_dose_due", refused.text
 
 
-async def test_a_flu_dose_beside_a_covid_series(api, sessions):
+async def test_a_flu_dose_beside_a_covid_series(api, sessions, settings):
     provider = await login(api, "provider")
     recipient = await new_recipient(sessions)
     covid = await document(
@@ -198,6 +222,19 @@ async def test_a_flu_dose_beside_a_covid_series(api, sessions):
     assert flu.status_code == 201 and flu.json()["series_complete"] is True, flu.text
     assert flu.json()["journey_id"] != covid.json()["journey_id"]
     assert (await journey(sessions, flu.json()["journey_id"])).family == "influenza"
+    # The portal offers the slots of each family's next dose: COVID-19 dose 2 (the same product, in
+    # its window), no flu slot before next season, no other COVID-19 product.
+    manager = await login(api, "manager")
+    offered = {
+        p: (await publish_slot(api, manager, start_in=10, product=p))["id"]
+        for p in ("pfizer", "moderna", "influenza")
+    }
+    async with transaction(sessions) as db:
+        wake = await db.get(Location, await location_id(sessions, "WAKE-01"))
+        assert wake is not None
+        shown = await recipient_series(db, settings, location=wake, recipient_id=recipient.id)
+    ids = {slot.id for slot in shown.open_slots}
+    assert offered["pfizer"] in ids and not {offered["moderna"], offered["influenza"]} & ids
     # The COVID-19 series goes on in its own journey.
     dose2 = await document(api, provider, recipient.id, product="pfizer", lot=PFIZER_LOT)
     assert dose2.status_code == 201 and dose2.json()["journey_id"] == covid.json()["journey_id"], dose2.text
