@@ -381,8 +381,23 @@ async def recipient_series(
         .scalars()
         .all()
     )
-    _jid, series_no = await current_series(db, recipient_id)
-    must_be = next_product(await journey_snapshot(db, settings, recipient_id, series_no))
+    # One open series names the product its next dose must be; with a series of several vaccine
+    # families open (COVID-19 and mpox), any of their products may be next.
+    open_series = (
+        (
+            await db.execute(
+                select(Journey.series_no).where(
+                    Journey.recipient_id == recipient_id, Journey.status == JourneyStatus.active.value
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    must_be = None
+    if len(open_series) <= 1:
+        _jid, series_no = await current_series(db, recipient_id)
+        must_be = next_product(await journey_snapshot(db, settings, recipient_id, series_no))
     today = to_local(utcnow(), location.time_zone).date()
     usable = select(InventoryLot).where(
         InventoryLot.location_id == location.id,

@@ -247,7 +247,7 @@ async def test_a_flu_dose_beside_a_covid_series(api, sessions, settings):
     assert by_family["mpox"]["dose_number"] == 1 and by_family["mpox"]["products"] == ["jynneos"]
 
 
-async def test_schedules_are_edited_as_versions_by_administrators(api, sessions):
+async def test_schedules_are_edited_as_versions_by_administrators(api, sessions, settings):
     provider, admin = await login(api, "provider"), await login(api, "agent")  # the demo administrator
     current = (await api.get("/schedules", headers=provider)).json()
     mpox = next(s for s in current if s["code"] == "mpox-jynneos")
@@ -268,6 +268,14 @@ async def test_schedules_are_edited_as_versions_by_administrators(api, sessions)
     jyn = await add_lot(sessions, "jynneos")
     given = await document(api, provider, recipient.id, product="jynneos", lot=jyn, given_at=days_ago(30))
     assert given.status_code == 201, given.text
+    # A COVID-19 series beside the open mpox series: the portal offers lots of both for the next dose.
+    covid = await document(api, provider, recipient.id, product="pfizer", lot=PFIZER_LOT)
+    assert covid.status_code == 201 and covid.json()["journey_id"] != given.json()["journey_id"], covid.text
+    async with transaction(sessions) as db:
+        wake = await db.get(Location, await location_id(sessions, "WAKE-01"))
+        assert wake is not None
+        shown = await recipient_series(db, settings, location=wake, recipient_id=recipient.id)
+    assert {"pfizer", "jynneos"} <= {lot.product_code for lot in shown.lots}
     preview = await api.post("/schedules/mpox-jynneos/preview", json=edit, headers=admin)
     assert preview.status_code == 200, preview.text
     moved = next(row for row in preview.json() if row["recipient_id"] == recipient.id)
@@ -280,7 +288,7 @@ async def test_schedules_are_edited_as_versions_by_administrators(api, sessions)
     versions = (await api.get("/schedules/mpox-jynneos/versions", headers=provider)).json()
     assert [v["version"] for v in versions][-1] == added.json()["version"]
     # The dose given keeps its version.
-    assert [d.schedule_version for d in await doses_of(sessions, recipient.id)] == [1]
+    assert [d.schedule_version for d in await doses_of(sessions, recipient.id)] == [1, 1]
     async with transaction(sessions) as db:
         audited = (
             await db.execute(
