@@ -27,6 +27,7 @@ from activities.email import EmailActivities
 from domain.dose_rules import ProductRule
 from domain.email import CalendarInvite, EmailRequest, EmailResult
 from domain.journey_messages import (
+    BOOSTER_DUE,
     LINK_APPOINTMENT,
     LINK_BOOK,
     LINK_RECORD,
@@ -53,6 +54,7 @@ from records.inventory import OutOfStock, move_for_dose, return_for_dose, take_f
 from records.journeys import Dose, Journey
 from records.locations import Location
 from records.recipients import Recipient
+from records.schedules import next_series_dose, rule_as_json
 from records.scheduling import Appointment, Slot, claim_seat, release_seat
 
 # --------------------------------------------------------------------------- facts
@@ -225,6 +227,10 @@ class JourneyActivities:
                 administered_by=step.administered_by,
                 given_at=step.given_at,
                 warning=step.warning,
+                schedule_code=step.rule.schedule_code or None,
+                schedule_version=step.rule.schedule_version or None,
+                series_kind=step.rule.series_kind if step.rule.schedule_code else None,
+                family_dose_number=step.rule.first_dose_number + step.dose_number - 1,
                 documented_by=step.actor,
                 idempotency_key=step.idempotency_key,
             )
@@ -358,11 +364,16 @@ class JourneyActivities:
             context["window_earliest"] = step.window_earliest.isoformat()
         if step.window_latest is not None:
             context["window_latest"] = step.window_latest.isoformat()
+        link: dict[str, Any] = {"j": step.journey_id, "n": step.dose_number, "t": step.key}
+        if step.template == BOOSTER_DUE:
+            next_dose = await next_series_dose(db, step.journey_id)
+            if next_dose is None:
+                return None  # booked or given meanwhile, or the schedule no longer offers one
+            context.update(next_dose)
+            link["next"] = 1  # books the family's next series, not this (complete) one
         if step.dose_number is not None:
             # "t": the link's own id (the email's natural key), recorded when it books: single use.
-            context["book_url"] = f"{base}/r/book/" + sign_link(
-                secret, LINK_BOOK, {"j": step.journey_id, "n": step.dose_number, "t": step.key}
-            )
+            context["book_url"] = f"{base}/r/book/" + sign_link(secret, LINK_BOOK, link)
         invite = None
         appointment = step.appointment
         if appointment is not None:
@@ -413,6 +424,9 @@ class JourneyActivities:
             db.add(journey)
         journey.product_code = rule.code
         journey.product_version = rule.version
+        if rule.schedule_code:
+            journey.family = rule.family
+            journey.series_rule = rule_as_json(rule)
         await db.flush()
         return journey
 

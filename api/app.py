@@ -51,6 +51,7 @@ from api.recipients import upload_pages
 from api.recipients import upload_routes as recipient_uploads
 from api.reports import pages as report_pages
 from api.reports import routes as reports
+from api.schedules import routes as schedules
 from api.scheduling import pages as booking_pages
 from api.scheduling import routes as scheduling
 from api.security import SecurityHeaders
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_mail_routes.router)
     app.include_router(helpdesk_phone_pages.router)
     app.include_router(products.router)
+    app.include_router(schedules.router)
     app.include_router(scheduling.slots_router)
     app.include_router(scheduling.appointments_router)
     app.include_router(doses.router)

@@ -89,6 +89,23 @@ class ProductRule:
     interval_days: int
     recommended_latest_days: int = 42
     grace_days: int = 4
+    # Set when the series follows a schedule (domain.schedules): which one, which version, a
+    # primary series or a booster, the family's number of its first dose, and the minimum interval
+    # before each later dose (empty: ``interval_days`` before every one).
+    family: str = ""
+    schedule_code: str = ""
+    schedule_version: int = 0
+    series_kind: str = "primary"
+    first_dose_number: int = 1
+    intervals: tuple[int, ...] = ()
+    # Days after the series' last dose when the schedule's next dose (a booster) is due; 0: none.
+    next_after_days: int = 0
+
+    def interval_before(self, dose_number: int | None) -> int:
+        """The minimum interval (days) between dose ``dose_number`` - 1 and dose ``dose_number``."""
+        if dose_number is not None and 2 <= dose_number <= len(self.intervals) + 1:
+            return self.intervals[dose_number - 2]
+        return self.interval_days
 
     def __post_init__(self) -> None:
         if not self.code:
@@ -103,6 +120,8 @@ class ProductRule:
             raise ValueError(f"{self.code}: a multi-dose product needs interval_days >= 1")
         if self.doses > 1 and self.recommended_latest_days < self.interval_days:
             raise ValueError(f"{self.code}: recommended_latest_days must be >= interval_days")
+        if any(days < 1 or days > self.recommended_latest_days for days in self.intervals):
+            raise ValueError(f"{self.code}: every interval must be 1..recommended_latest_days")
 
 
 DEFAULT_PRODUCTS: tuple[ProductRule, ...] = (
@@ -261,7 +280,9 @@ class DoseWindow:
         }
 
 
-def next_dose_window(rule: ProductRule, previous_dose_at: datetime, day_seconds: float) -> DoseWindow:
+def next_dose_window(
+    rule: ProductRule, previous_dose_at: datetime, day_seconds: float, dose_number: int | None = None
+) -> DoseWindow:
     """The window for the dose after the one given at ``previous_dose_at``.
 
     earliest = previous + interval_days; recommended_latest = previous +
@@ -276,7 +297,7 @@ def next_dose_window(rule: ProductRule, previous_dose_at: datetime, day_seconds:
             f"{rule.name} is a single-dose series; there is no next dose.",
             details={"doses": rule.doses, "product": rule.code},
         )
-    earliest = prev + _days(rule.interval_days, day_seconds)
+    earliest = prev + _days(rule.interval_before(dose_number), day_seconds)
     return DoseWindow(
         earliest=earliest,
         recommended_latest=prev + _days(rule.recommended_latest_days, day_seconds),
@@ -305,7 +326,7 @@ def check_booking(
     prev = _check_previous(rule, dose_number, previous_dose_at)
     if prev is None:
         return
-    window = next_dose_window(rule, prev, day_seconds)
+    window = next_dose_window(rule, prev, day_seconds, dose_number)
     if window.earliest <= start <= window.recommended_latest:
         return
     early = start < window.earliest
@@ -346,7 +367,7 @@ def check_documentation(
     prev = _check_previous(rule, dose_number, previous_dose_at)
     if prev is None:
         return None
-    window = next_dose_window(rule, prev, day_seconds)
+    window = next_dose_window(rule, prev, day_seconds, dose_number)
     details = {
         "dose_number": dose_number,
         "product": rule.code,

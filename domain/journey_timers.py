@@ -81,8 +81,8 @@ def pending_timers(state: TimerInputs, now: datetime) -> list[Timer]:
     has_appointment = appointment is not None and appointment.status in ("booked", "checked_in")
     if rule is not None and state.doses and len(state.doses) < rule.doses and not has_appointment:
         last = max(state.doses, key=lambda d: d.dose_number)
-        window = next_dose_window(rule, last.given_at, state.day_seconds)
         number = last.dose_number + 1
+        window = next_dose_window(rule, last.given_at, state.day_seconds, number)
         occurrence = f"d{last.dose_id}.{state.removals}"
         for at, event in ((window.earliest, DOSE_DUE), (window.recommended_latest, OVERDUE)):
             mark = f"{event}:{occurrence}"

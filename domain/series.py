@@ -229,7 +229,7 @@ class SeriesState:
         if rule is not None and not self.complete:
             next_number = len(self.doses) + 1
             if self.doses:
-                window = next_dose_window(rule, self.doses[-1].given_at, self.input.day_seconds)
+                window = next_dose_window(rule, self.doses[-1].given_at, self.input.day_seconds, next_number)
                 earliest, latest = window.earliest, window.recommended_latest
         return JourneyView(
             journey_id=self.input.journey_id,

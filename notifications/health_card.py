@@ -89,10 +89,20 @@ def card_bundle(patient: PatientFacts, doses: list[DoseFacts]) -> dict[str, Any]
                     "occurrenceDateTime": dose.given_at.date().isoformat(),
                     "performer": [{"actor": {"display": dose.location_name}}],
                     "lotNumber": dose.lot_number,
+                    # The dose's number in its family and its series (a booster after two primary
+                    # doses is dose 3), so a verifier need not count the doses itself.
+                    "protocolApplied": [_protocol(dose)],
                 },
             }
         )
     return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def _protocol(dose: DoseFacts) -> dict[str, Any]:
+    applied: dict[str, Any] = {"doseNumberPositiveInt": dose.dose_number}
+    if dose.series:
+        applied["series"] = dose.series
+    return applied
 
 
 def credential(issuer: str, issued_at: datetime, bundle: dict[str, Any]) -> dict[str, Any]:

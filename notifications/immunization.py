@@ -60,6 +60,27 @@ VACCINES: dict[str, Vaccine] = {
         manufacturer="Janssen",
         dose_ml="0.5",
     ),
+    "pfizer-paed": Vaccine(
+        cvx="218",
+        cvx_name="COVID-19, mRNA, LNP-S, PF, 10 mcg/0.2 mL dose, tris-sucrose",
+        mvx="PFR",
+        manufacturer="Pfizer, Inc",
+        dose_ml="0.2",
+    ),
+    "influenza": Vaccine(
+        cvx="150",
+        cvx_name="Influenza, injectable, quadrivalent, preservative free",
+        mvx="",
+        manufacturer="",
+        dose_ml="0.5",
+    ),
+    "jynneos": Vaccine(
+        cvx="206",
+        cvx_name="Smallpox monkeypox vaccine, live attenuated, non-replicating",
+        mvx="BN",
+        manufacturer="Bavarian Nordic A/S",
+        dose_ml="0.5",
+    ),
 }
 UNSPECIFIED_COVID_VACCINE = Vaccine(
     cvx="213",
@@ -125,6 +146,7 @@ class DoseFacts:
     location_code: str
     location_name: str
     series_doses: int | None = None
+    series: str = ""  # the schedule and its part ("COVID-19 Pfizer-BioNTech, ages 12+ (v1), booster")
     removed: bool = False  # removed as erroneous: exported as entered-in-error / a delete
 
 
@@ -202,6 +224,8 @@ def immunization_resource(dose: DoseFacts, *, base_url: str, patient_reference: 
         }
     if dose.series_doses:
         resource["protocolApplied"][0]["seriesDosesPositiveInt"] = dose.series_doses
+    if dose.series:
+        resource["protocolApplied"][0]["series"] = dose.series
     if dose.injection_site in SITES:
         code, display = SITES[dose.injection_site]
         resource["site"] = {"coding": [{"system": ACT_SITE_SYSTEM, "code": code, "display": display}]}

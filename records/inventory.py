@@ -26,7 +26,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.dose_rules import DEFAULT_PRODUCTS
+from domain.schedule_defaults import SEEDED_PRODUCTS
 from records.db import Base, UTCDateTime, utcnow
 from records.products import InventoryLot, demo_lot_number
 
@@ -253,7 +253,7 @@ async def seed_demo_stock(db: AsyncSession) -> bool:
     demo_numbers = [
         demo_lot_number(rule.code, code)
         for code in (await db.execute(select(Location.code))).scalars()
-        for rule in DEFAULT_PRODUCTS
+        for rule in SEEDED_PRODUCTS
     ]
     lots = (
         (

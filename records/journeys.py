@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.journey_messages import JourneyStatus
@@ -23,6 +24,10 @@ class Journey(Base):
     product_code: Mapped[str | None] = mapped_column(String(40), nullable=True)
     product_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     status: Mapped[str] = mapped_column(String(20), default=JourneyStatus.active.value)
+    # The vaccine family (a recipient has a series of each at once) and, for a series that follows
+    # a schedule, the rule it runs with (doses, intervals, schedule version: records.schedules).
+    family: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    series_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -53,6 +58,11 @@ class Dose(Base):
     route: Mapped[str] = mapped_column(String(40))
     administered_by: Mapped[str] = mapped_column(String(200))
     given_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The schedule version the dose was given under, primary or booster, and its number in the family.
+    schedule_code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    schedule_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    series_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    family_dose_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Set when the dose was given within the grace period before its earliest date.
     warning: Mapped[str | None] = mapped_column(Text, nullable=True)
     documented_by: Mapped[str] = mapped_column(String(80))

@@ -16,6 +16,7 @@ from records import (  # noqa: F401
     outbox,
     products,
     recipients,
+    schedules,
     scheduling,
     self_registrations,
     uploads,

@@ -8,7 +8,8 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Uniqu
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.dose_rules import DEFAULT_PRODUCTS, ProductRule
+from domain.dose_rules import ProductRule
+from domain.schedule_defaults import LOT_PREFIXES, SEEDED_PRODUCTS
 from records.db import Base, UTCDateTime, utcnow
 
 
@@ -63,7 +64,7 @@ async def current_product(db: AsyncSession, code: str) -> Product | None:
 async def seed_products(db: AsyncSession) -> bool:
     """Adds the default product rules (version 1) that are not there yet."""
     existing = set((await db.execute(select(Product.code, Product.version))).all())
-    missing = [rule for rule in DEFAULT_PRODUCTS if (rule.code, rule.version) not in existing]
+    missing = [rule for rule in SEEDED_PRODUCTS if (rule.code, rule.version) not in existing]
     for rule in missing:
         db.add(Product.from_rule(rule))
     return bool(missing)
@@ -90,7 +91,8 @@ class InventoryLot(Base):
 
 
 def demo_lot_number(product_code: str, location_code: str) -> str:
-    return f"{product_code.upper()[:3]}-{location_code}-001"
+    prefix = LOT_PREFIXES.get(product_code, product_code.upper()[:3])
+    return f"{prefix}-{location_code}-001"
 
 
 async def seed_demo_lots(db: AsyncSession) -> bool:
@@ -101,7 +103,7 @@ async def seed_demo_lots(db: AsyncSession) -> bool:
     locations = (await db.execute(select(Location).where(Location.id.not_in(stocked or {0})))).scalars()
     seeded = False
     for location in locations:
-        for rule in DEFAULT_PRODUCTS:
+        for rule in SEEDED_PRODUCTS:
             db.add(
                 InventoryLot(
                     location_id=location.id,

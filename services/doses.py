@@ -37,6 +37,7 @@ from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
 from services.journeys import current_series, drive, end_transaction, journey_snapshot, query_view
 from services.scheduling import bookable_slots
+from services.series_plans import plan_series
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
 
@@ -176,8 +177,16 @@ async def document_dose(
             f"unknown product {new.product_code!r}",
             errors=[{"field": "product_code", "message": "unknown product"}],
         )
-    _jid, series_no = await current_series(db, recipient_id)
-    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
+    plan = await plan_series(
+        db,
+        settings,
+        recipient_id=recipient_id,
+        product=product,
+        at=given_at,
+        location_id=location.id,
+        booking=False,
+    )
+    snapshot = await journey_snapshot(db, settings, recipient_id, plan.series_no)
     check_product_fits(snapshot, product.code)
     lot = await usable_lot(db, location, product.code, new.lot_number, given_at)
     await check_eligible(
@@ -189,7 +198,7 @@ async def document_dose(
         screening=new.screening,
     )
     request = DocumentRequest(
-        rule=product.rule(),
+        rule=plan.rule,
         location_id=location.id,
         lot_number=lot.lot_number,
         expires_on=lot.expires_on,
@@ -372,8 +381,23 @@ async def recipient_series(
         .scalars()
         .all()
     )
-    _jid, series_no = await current_series(db, recipient_id)
-    must_be = next_product(await journey_snapshot(db, settings, recipient_id, series_no))
+    # One open series names the product its next dose must be; with a series of several vaccine
+    # families open (COVID-19 and mpox), any of their products may be next.
+    open_series = (
+        (
+            await db.execute(
+                select(Journey.series_no).where(
+                    Journey.recipient_id == recipient_id, Journey.status == JourneyStatus.active.value
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    must_be = None
+    if len(open_series) <= 1:
+        _jid, series_no = await current_series(db, recipient_id)
+        must_be = next_product(await journey_snapshot(db, settings, recipient_id, series_no))
     today = to_local(utcnow(), location.time_zone).date()
     usable = select(InventoryLot).where(
         InventoryLot.location_id == location.id,
@@ -391,6 +415,6 @@ async def recipient_series(
         doses=dose_rows,
         appointments=list(appointments),
         lots=list(lots),
-        open_slots=await bookable_slots(db, settings, location, given),
+        open_slots=await bookable_slots(db, settings, location, recipient_id, given),
         next_product=must_be,
     )

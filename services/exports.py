@@ -28,6 +28,7 @@ from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
+from records.schedules import ScheduleVersion
 
 ExportRecords = list[tuple[PatientFacts, list[DoseFacts]]]
 
@@ -57,13 +58,14 @@ def patient_facts(recipient: Recipient) -> PatientFacts:
     )
 
 
-def _dose_facts(dose: Dose, location: Location, series_doses: int | None) -> DoseFacts:
+def _dose_facts(dose: Dose, location: Location, series_doses: int | None, series: str = "") -> DoseFacts:
     return DoseFacts(
         id=dose.id,
         recipient_id=dose.recipient_id,
         product_code=dose.product_code,
-        dose_number=dose.dose_number,
+        dose_number=family_dose_number(dose),
         series_doses=series_doses,
+        series=series,
         lot_number=dose.lot_number,
         expires_on=dose.expires_on,
         injection_site=dose.injection_site,
@@ -77,20 +79,48 @@ def _dose_facts(dose: Dose, location: Location, series_doses: int | None) -> Dos
     )
 
 
+def family_dose_number(dose: Dose) -> int:
+    """The dose's number in its vaccine family (a booster after two primary doses is dose 3)."""
+    return dose.family_dose_number or dose.dose_number
+
+
+def _series_of(
+    dose: Dose, journey: Journey, names: dict[tuple[str, int], str], product_doses: int | None
+) -> tuple[int | None, str]:
+    """(doses in the series, the series' name) as the exports state them."""
+    rule = journey.series_rule
+    if not rule or not dose.schedule_code:
+        return product_doses, ""
+    name = names.get((dose.schedule_code, dose.schedule_version or 0), dose.schedule_code)
+    part = "booster" if dose.series_kind == "booster" else "primary series"
+    if dose.series_kind == "booster":
+        return None, f"{name} (v{dose.schedule_version}), {part}"
+    return int(rule["doses"]) + int(
+        rule.get("first_dose_number", 1)
+    ) - 1, f"{name} (v{dose.schedule_version}), {part}"
+
+
 async def _records(db: AsyncSession, *conditions: Any) -> ExportRecords:
     """Doses matching `conditions` with their location and product rule, grouped by recipient."""
     rows = await db.execute(
-        select(Dose, Location, Product.doses, Recipient)
+        select(Dose, Location, Product.doses, Recipient, Journey)
         .join(Location, Location.id == Dose.location_id)
         .join(Recipient, Recipient.id == Dose.recipient_id)
+        .join(Journey, Journey.id == Dose.journey_id)
         .outerjoin(Product, (Product.code == Dose.product_code) & (Product.version == Dose.product_version))
         .where(*conditions)
         .order_by(Dose.recipient_id, Dose.given_at, Dose.id)
     )
+    names = {
+        (code, version): name
+        for code, version, name in await db.execute(
+            select(ScheduleVersion.code, ScheduleVersion.version, ScheduleVersion.name)
+        )
+    }
     grouped: dict[int, tuple[PatientFacts, list[DoseFacts]]] = {}
-    for dose, location, series_doses, recipient in rows.all():
+    for dose, location, product_doses, recipient, journey in rows.all():
         patient, doses = grouped.setdefault(recipient.id, (patient_facts(recipient), []))
-        doses.append(_dose_facts(dose, location, series_doses))
+        doses.append(_dose_facts(dose, location, *_series_of(dose, journey, names, product_doses)))
     return list(grouped.values())
 
 
@@ -232,7 +262,7 @@ async def load_record(
     )
     doses = [
         RecordDose(
-            dose_number=dose.dose_number,
+            dose_number=family_dose_number(dose),
             product=product.name,
             lot_number=dose.lot_number,
             expires_on=dose.expires_on,
@@ -296,7 +326,7 @@ async def series_record(db: AsyncSession, recipient_id: Any, journey_id: Any) ->
     ).scalar_one_or_none()
     doses = [
         SeriesDose(
-            dose_number=d.dose_number,
+            dose_number=family_dose_number(d),
             product=product.name if product else d.product_code,
             lot_number=d.lot_number,
             given_at=d.given_at,

@@ -30,6 +30,7 @@ from domain.scheduling import ACTIVE_STATUSES
 from domain.settings import Settings
 from records.journeys import Dose, Journey
 from records.products import Product
+from records.schedules import rule_from_json
 from records.scheduling import Appointment
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
@@ -70,7 +71,9 @@ async def journey_snapshot(
     if journey is None:
         return fresh  # a series not begun: no doses, no appointments (they follow its row)
     rule = None
-    if journey is not None and journey.product_code and journey.product_version:
+    if journey is not None and journey.series_rule:
+        rule = rule_from_json(journey.series_rule)
+    elif journey is not None and journey.product_code and journey.product_version:
         product = (
             await db.execute(
                 select(Product).where(

@@ -47,10 +47,12 @@ from records.links import UsedLink
 from records.locations import Location
 from records.products import Product
 from records.recipients import Recipient
+from records.schedules import rule_from_json
 from records.scheduling import Appointment, Slot
 from services.exports import SeriesRecord, series_record
 from services.journeys import drive, end_transaction, journey_snapshot
 from services.scheduling import book_slot, bookable, give_back, place_hold, slot_fact
+from services.series_plans import family_next_due
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
 
@@ -306,7 +308,9 @@ async def _options(
         )
     )
     if doses:
-        window = next_dose_window(product.rule(), doses[0].given_at, settings.day_seconds)
+        # The series' own rule (a schedule's per-dose intervals) where it has one.
+        rule = rule_from_json(journey.series_rule) if journey.series_rule else product.rule()
+        window = next_dose_window(rule, doses[0].given_at, settings.day_seconds, len(doses) + 1)
         earliest, latest = window.earliest, window.recommended_latest
         query = query.where(Slot.start_at >= earliest, Slot.start_at <= latest)
     slots = list((await db.execute(query.order_by(Slot.start_at).limit(100))).scalars())
@@ -320,10 +324,45 @@ async def _options(
     )
 
 
+async def _next_series_options(db: AsyncSession, settings: Settings, journey: Journey) -> BookingOptions:
+    """A "next dose due" link of a complete series: open slots of the products its schedule allows
+    for the family's next dose (a booster: mix and match), from the day it is due."""
+    due = await family_next_due(db, settings, journey)
+    if due is None:
+        raise Conflict("nothing is left to book in this series", code="series_complete")
+    query = (
+        select(Slot)
+        .join(Location, Location.id == Slot.location_id)
+        .where(
+            Location.scheduling_enabled.is_(True),
+            Slot.product_code.in_(due.products),
+            Slot.is_open.is_(True),
+            Slot.booked + Slot.held < Slot.capacity,
+            Slot.start_at > utcnow(),
+        )
+    )
+    if due.earliest is not None:
+        query = query.where(Slot.start_at >= due.earliest)
+    return BookingOptions(
+        journey=journey,
+        dose_number=due.dose_number,
+        product_code=due.products[0],
+        earliest=due.earliest,
+        recommended_latest=due.recommended_latest,
+        slots=list((await db.execute(query.order_by(Slot.start_at).limit(100))).scalars()),
+    )
+
+
+def for_next_series(payload: dict[str, Any]) -> bool:
+    return bool(payload.get("next"))
+
+
 async def booking_options(db: AsyncSession, settings: Settings, token: str) -> BookingOptions:
     """The open slots (any scheduling location) for the dose the link is for, within its window."""
     payload = open_link(settings, LINK_BOOK, token)
     journey = await series(db, str(payload.get("j")))
+    if for_next_series(payload):
+        return await _next_series_options(db, settings, journey)
     return await _options(db, settings, journey, payload.get("n"))
 
 
@@ -354,7 +393,8 @@ async def book_by_link(
 ) -> AppointmentFact:
     """Books one of the offered slots (with `hold_id`: the seat held for it); spends the link."""
     payload, journey, jti = await booking_link(db, settings, token)
-    still_open(journey)
+    if not for_next_series(payload):
+        still_open(journey)
     slot = await schedulable_slot(db, slot_id)
     if hold_id is not None and (await linked_hold(db, journey, hold_id)).slot_id != slot.id:
         raise NotFound("no such seat hold in this slot")
@@ -368,7 +408,7 @@ async def book_by_link(
             slot=slot,
             actor=RECIPIENT,
             key=key,
-            dose_number=int(payload["n"]) if "n" in payload else None,
+            dose_number=int(payload["n"]) if "n" in payload and not for_next_series(payload) else None,
             hold_id=hold_id,
             screening=screening,
         )
@@ -380,8 +420,9 @@ async def hold_by_link(
 ) -> SeatHold:
     """Sets the chosen seat aside while the person answers the screening questions and confirms;
     choosing again gives back the seat chosen before."""
-    _payload, journey, jti = await booking_link(db, settings, token)
-    still_open(journey)
+    payload, journey, jti = await booking_link(db, settings, token)
+    if not for_next_series(payload):
+        still_open(journey)
     if await db.get(UsedLink, jti) is not None:
         raise Conflict("this link has already been used", code="link_used")
     slot = await schedulable_slot(db, slot_id)

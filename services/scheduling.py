@@ -15,10 +15,10 @@ from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from domain.dose_rules import next_dose_window
+from domain.dose_rules import next_dose_window, to_local
 from domain.journey_messages import (
     AppointmentFact,
     AppointmentRequest,
@@ -42,9 +42,11 @@ from records.journeys import Dose, Journey
 from records.locations import Location
 from records.products import Product, current_product
 from records.recipients import Recipient
+from records.schedules import scheduled_products
 from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
-from services.journeys import current_series, drive, end_transaction, journey_snapshot
+from services.journeys import drive, end_transaction, journey_snapshot
+from services.series_plans import next_dues, plan_series
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
 from workflows.waitlist import SeatHoldWorkflow
@@ -129,7 +131,16 @@ async def book_slot(
         at=slot.start_at,
         screening=screening,
     )
-    jid, series_no = await current_series(db, recipient_id)
+    plan = await plan_series(
+        db,
+        settings,
+        recipient_id=recipient_id,
+        product=product,
+        at=slot.start_at,
+        location_id=slot.location_id,
+        booking=True,
+    )
+    jid, series_no = plan.journey_id, plan.series_no
     retry = await booked_with_key(db, jid, key)
     if slot.booked >= slot.capacity and not retry:
         raise slot_full(slot.id)
@@ -137,7 +148,7 @@ async def book_slot(
     await end_transaction(db)
     request = BookRequest(
         slot=slot_fact(slot),
-        rule=product.rule(),
+        rule=plan.rule,
         idempotency_key=key or f"slot-{slot.id}-{utcnow().timestamp()}",
         actor=actor,
         dose_number=dose_number,
@@ -240,10 +251,11 @@ async def slot_at(db: AsyncSession, location_id: int, slot_id: int) -> Slot:
 
 
 async def bookable_slots(
-    db: AsyncSession, settings: Settings, location: Location, given: list[Dose]
+    db: AsyncSession, settings: Settings, location: Location, recipient_id: int, given: list[Dose]
 ) -> list[Slot]:
-    """Open slots here for the next dose: any product for dose 1; for a later dose the same
-    product, from the earliest date of its window to the recommended latest (no grace)."""
+    """Open slots here for the recipient's next doses: of each vaccine family, the products its
+    schedule allows from the day the dose is due (to the recommended latest of a primary dose; no
+    grace); for a product no schedule knows, the same product within its window."""
     if not location.scheduling_enabled:
         return []
     query = select(Slot).where(
@@ -252,8 +264,18 @@ async def bookable_slots(
         Slot.booked + Slot.held < Slot.capacity,
         Slot.start_at > utcnow(),
     )
-    if given:
-        last = given[-1]
+    fits: list[ColumnElement[bool]] = []
+    for due in await next_dues(db, settings, recipient_id, to_local(utcnow(), location.time_zone).date()):
+        fit: ColumnElement[bool] = Slot.product_code.in_(due.products)
+        if due.earliest is not None:
+            fit = fit & (Slot.start_at >= due.earliest)
+        if due.recommended_latest is not None:
+            fit = fit & (Slot.start_at <= due.recommended_latest)
+        fits.append(fit)
+    scheduled = await scheduled_products(db)
+    unscheduled = [d for d in given if d.product_code not in scheduled]
+    if unscheduled:
+        last = unscheduled[-1]
         product = (
             await db.execute(
                 select(Product).where(
@@ -261,15 +283,18 @@ async def bookable_slots(
                 )
             )
         ).scalar_one()
-        if len(given) >= product.doses:
-            return []
-        window = next_dose_window(product.rule(), last.given_at, settings.day_seconds)
-        query = query.where(
-            Slot.product_code == product.code,
-            Slot.start_at >= window.earliest,
-            Slot.start_at <= window.recommended_latest,
-        )
-    return list((await db.execute(query.order_by(Slot.start_at).limit(50))).scalars())
+        if len([d for d in unscheduled if d.journey_id == last.journey_id]) < product.doses:
+            window = next_dose_window(product.rule(), last.given_at, settings.day_seconds)
+            fits.append(
+                (Slot.product_code == product.code)
+                & (Slot.start_at >= window.earliest)
+                & (Slot.start_at <= window.recommended_latest)
+            )
+    elif not given:
+        fits.append(Slot.product_code.not_in(scheduled))  # a first dose of a product no schedule knows
+    if not fits:
+        return []
+    return list((await db.execute(query.where(or_(*fits)).order_by(Slot.start_at).limit(50))).scalars())
 
 
 # --------------------------------------------------------------------------- seat holds by staff

@@ -118,6 +118,24 @@ async def test_journey_two_doses_with_reschedule_cancellation_and_removed_dose(a
     await save(journey, "journey")
 
 
+async def test_journey_announces_the_booster_due_then_ends(api, smtp, sessions, temporal):
+    """A primary series its schedule follows with a booster: complete, it waits for the booster's
+    due date (already past here), announces it, and ends (the "booster_due" patch)."""
+    provider = await login(api, "provider")
+    recipient = await new_recipient(sessions)
+    day = 2.0  # the test session's day_seconds
+    for ago in (200, 179):
+        given_at = utcnow() - timedelta(seconds=ago * day)
+        dose = await document(
+            api, provider, recipient.id, product="pfizer", lot="PFI-WAKE-01-001", given_at=given_at
+        )
+        assert dose.status_code == 201, dose.text
+    journey = temporal.get_workflow_handle(dose.json()["journey_id"])
+    await mail(smtp, recipient.email, "Your next dose is due")
+    assert (await completed(journey))["complete"] is True
+    await save(journey, "journey_booster")
+
+
 async def test_case_through_its_whole_life(desk, smtp, sessions, temporal):
     email, requester = await register_requester(desk, smtp)
     number = (await open_case(desk, requester))["number"]

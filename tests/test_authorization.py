@@ -35,7 +35,8 @@ ROLE_LOGINS = {"manager": "manager", "provider": "provider", "scheduler": "sched
 MISSING_ID = 987654321
 
 # Path parameters naming a record shared by every location (never a 404 by location).
-SHARED_PATH_PARAMS = {"recipient_id", "product_code"}
+# Programme-wide names (a schedule, a condition) are no record of a location either.
+SHARED_PATH_PARAMS = {"recipient_id", "product_code", "schedule_code", "condition"}
 
 
 async def _other_location_id(db: Any) -> int:

@@ -14,6 +14,7 @@ from records.helpdesk import Agent, Category, Requester, RoutingRule, Team, Team
 from records.inventory import seed_demo_stock
 from records.locations import Location
 from records.products import seed_demo_lots, seed_products
+from records.schedules import seed_schedules
 from records.users import Membership, User
 
 DEMO_PASSWORD = "cvms-demo-2026"
@@ -188,6 +189,7 @@ SEED_STEPS = [
     seed_demo_stock,
     seed_demo_listings,
     seed_minimum_ages,
+    seed_schedules,
 ]
 
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         next_dose_window,
     )
     from domain.journey_messages import (
+        BOOSTER_DUE,
         AppointmentFact,
         AppointmentRequest,
         BookRequest,
@@ -107,6 +108,8 @@ class JourneyWorkflow(SeriesState):
                 # Let in-flight handlers (a removal reopening the series) finish before deciding.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 if self.complete and not self.outbox and not self.openings:
+                    if await self._wait_for_next_series():
+                        continue
                     return self.view()
                 continue
             timer = next_timer(self._timer_inputs(), workflow.now())
@@ -163,7 +166,9 @@ class JourneyWorkflow(SeriesState):
                 self._changed()
         elif timer.event in (DOSE_DUE, OVERDUE) and timer.dose_number is not None:
             template = "dose2_due" if timer.event == DOSE_DUE else "dose2_overdue"
-            window = next_dose_window(self._rule(), self.doses[-1].given_at, self.input.day_seconds)
+            window = next_dose_window(
+                self._rule(), self.doses[-1].given_at, self.input.day_seconds, timer.dose_number
+            )
             self._announce(
                 template,
                 timer.mark.split(":", 1)[1],
@@ -173,6 +178,37 @@ class JourneyWorkflow(SeriesState):
                 window_latest=window.recommended_latest,
                 location_id=self.doses[-1].location_id,
             )
+
+    async def _wait_for_next_series(self) -> bool:
+        """A series its schedule follows with a booster sleeps until that is due, announces it (with a
+        booking link), then ends. True: the loop decides again (announced, or the series changed)."""
+        rule = self.rule
+        if rule is None or rule.next_after_days <= 0 or not self.doses:
+            return False
+        last = self.doses[-1]
+        mark = f"{BOOSTER_DUE}:d{last.dose_id}.{self.removals}"
+        if mark in self.done or not workflow.patched(BOOSTER_DUE):
+            return False
+        due_at = last.given_at + timedelta(seconds=rule.next_after_days * self.input.day_seconds)
+        delay = (due_at - workflow.now()).total_seconds()
+        if delay > 0:
+            try:
+                await workflow.wait_condition(
+                    self._woken_after(self.version), timeout=delay, timeout_summary=BOOSTER_DUE
+                )
+                return True
+            except TimeoutError:
+                pass
+        self.done.add(mark)
+        self._announce(
+            BOOSTER_DUE,
+            mark.split(":", 1)[1],
+            None,
+            dose_number=rule.first_dose_number + len(self.doses),
+            window_earliest=due_at,
+            location_id=last.location_id,
+        )
+        return True
 
     # ---- appointments
 
