@@ -38,7 +38,7 @@ from domain.journey_messages import (
 )
 from domain.refusals import Conflict, Forbidden, Gone, NotFound, Refusal
 from domain.scheduling import HoldStatus
-from domain.security import LinkError, link_identity, read_link
+from domain.security import LinkError, link_identity, read_link, sign_link
 from domain.settings import Settings
 from records.db import transaction, utcnow
 from records.holds import SeatHold
@@ -114,6 +114,15 @@ async def booking_link(
     payload = open_link(settings, LINK_BOOK, token)
     journey = await series(db, str(payload.get("j")))
     return payload, journey, link_id(settings, LINK_BOOK, token)
+
+
+def rebooking_token(settings: Settings, appointment: Appointment) -> str | None:
+    """After the recipient cancels, a booking link for the same dose ("book another time" on the
+    same page); single-use like the emailed ones, keyed by the cancelled appointment."""
+    if appointment.status != "cancelled":
+        return None
+    payload = {"j": appointment.journey_id, "n": appointment.dose_number, "t": f"rebook-{appointment.id}"}
+    return sign_link(settings.secret_key, LINK_BOOK, payload)
 
 
 def link_holder(journey: Journey) -> str:

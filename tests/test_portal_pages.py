@@ -71,8 +71,7 @@ async def test_provider_registers_is_warned_of_a_duplicate_finds_and_edits(page,
     assert await count_recipients(sessions, last) == 2
 
     await page.goto("/portal")
-    await page.locator("#f-name").fill(f"lucia {last}")
-    await page.locator("#f-date_of_birth").fill("1975-06-30")
+    await page.locator("#f-q").fill(f"lucia {last} 6/30/1975")  # one box: a name and a date of birth
     await page.get_by_role("button", name="Search").click()
     await page.get_by_role("heading", name="2 recipients found").wait_for()
     await screenshot(page, "portal-search")
@@ -93,7 +92,7 @@ async def test_provider_registers_is_warned_of_a_duplicate_finds_and_edits(page,
 async def test_pages_switch_to_spanish_with_spanish_field_errors(page):
     await log_in(page, "scheduler")
     await page.get_by_role("link", name="Español").click()
-    await page.get_by_role("heading", name="Buscar a una persona").wait_for()
+    await page.get_by_role("heading", name="Citas de hoy").wait_for()
     assert await page.locator("html").get_attribute("lang") == "es"
     await page.goto("/portal/recipients/new")
     await page.get_by_role("button", name="Registrar", exact=True).click()

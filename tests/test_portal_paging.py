@@ -1,11 +1,14 @@
 """Long lists page: the slots list and the help-desk queue show PAGE_SIZE rows a page in a
-stable order (ties broken by id), and a row beyond the first page is reached by the page links."""
+stable order (ties broken by id), and a row beyond the first page is reached by the page links;
+the slots calendar lists a whole day in the same order."""
 
 from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from api.pages.rendering import PAGE_SIZE
 from records.db import transaction
@@ -31,19 +34,22 @@ async def _pages(api: Any, headers: dict[str, str], first: str, pattern: str) ->
     return pages
 
 
-async def test_the_slots_list_pages_in_a_stable_order(api, sessions):
+async def test_the_slots_calendar_lists_a_day_in_a_stable_order(api, sessions):
     site = await new_site(sessions)
     manager = await headers_for(api, site.manager)
     product = await new_product(sessions)
-    # More slots than a page, all at one time: only the id orders them, page after page.
+    # More slots than a list page, all at one time: only the id orders them, all on their day.
     published = [
-        (await publish_slot(api, manager, start_in=7200, capacity=2, product=product))["id"]
+        (await publish_slot(api, manager, start_in=7200, capacity=2, product=product))
         for _ in range(PAGE_SIZE + 3)
     ]
-    pages = await _pages(api, manager, "/portal/slots", r'action="/portal/slots/(\d+)/close"')
-    assert [len(page) for page in pages] == [PAGE_SIZE, 3]
-    assert [slot_id for page in pages for slot_id in page] == sorted(published)
-    assert max(published) in pages[1] and max(published) not in pages[0]
+    day = datetime.fromisoformat(published[0]["start_at"]).astimezone(ZoneInfo("America/New_York")).date()
+    shown = await api.get(f"/portal/slots?view=day&day={day.isoformat()}", headers={**manager, **HTML})
+    assert shown.status_code == 200, shown.text
+    ids = [int(found) for found in re.findall(r'action="/portal/slots/(\d+)/close"', shown.text)]
+    assert ids == sorted(slot["id"] for slot in published)
+    seats = 2 * len(published)
+    assert f"0 of {seats} seats used, {seats} free" in shown.text
 
 
 async def _team_of_its_own(sessions: Any) -> tuple[str, str, str]:

@@ -24,7 +24,7 @@ from api.waitlist.schemas import entry_out
 from domain.settings import Settings
 from records.db import reading, utcnow
 from records.eligibility import screening_questions
-from services import catalog
+from services import catalog, front_desk
 from services.doses import recipient_series
 from services.recipients import load_recipient
 from services.waitlist import entries as waitlist_entries
@@ -72,6 +72,7 @@ async def recipient_context(
         "default_lot_id": found.lots[0].id if found.next_product and found.lots else None,
         "product_names": product_names,
         "open_slots": found.open_slots,
+        "next_step": await front_desk.next_step(db, settings, recipient_id),
         **await _document_screening(db, sorted({lot.product_code for lot in found.lots}), product_names),
         "waitlist_entries": [
             await entry_out(db, entry)

@@ -36,7 +36,7 @@ from records.locations import Location
 from records.products import current_product
 from records.recipients import Recipient
 from records.scheduling import Slot
-from services import link_waitlist, recipient_links
+from services import catalog, link_waitlist, recipient_links
 from services.exports import load_record
 
 router = APIRouter(prefix="/r", route_class=BrowserRoute, include_in_schema=False)
@@ -88,10 +88,16 @@ async def _appointment_page(
         location=location,
         recipient=recipient,
         choices=choices,
+        product_name=await _product_name(db, appointment.product_code),
+        rebook=recipient_links.rebooking_token(settings, appointment),
         used_for=used.purpose if used else None,
         used_to_cancel=recipient_links.USED_TO_CANCEL,
         used_to_reschedule=recipient_links.USED_TO_RESCHEDULE,
     )
+
+
+async def _product_name(db: AsyncSession, code: str | None) -> str:
+    return (await catalog.product_names(db)).get(code or "", code or "")
 
 
 @router.post("/appointments/{token}/cancel", dependencies=[Public])
@@ -151,16 +157,20 @@ async def _booking_page(
     waitlist = await link_waitlist.waitlist_choices(db, journey, choices)
     if waitlist_form is not None:  # shown again after a refusal: what was posted, and why
         waitlist.update(waitlist_form=waitlist_form, waitlist_errors=waitlist_errors or {})
+    slots = await _slot_rows(db, choices.slots)
     return render(
         request,
         "recipient/book.html",
         status_code=status_code,
+        # The times read in the zone of the places offered (one programme, one zone in practice).
+        time_zone=slots[0]["location"].time_zone if slots else None,
         here=f"/r/book/{token}",
         language=_language(request, recipient),
         notices=RECIPIENT_NOTICES,
         token=token,
         choices=choices,
-        slots=await _slot_rows(db, choices.slots),
+        product_name=await _product_name(db, choices.product_code),
+        slots=slots,
         recipient=recipient,
         failed=failed,
         **waitlist,

@@ -166,4 +166,5 @@ SERVICE_MESSAGES = [
     N_("this link is not valid"),
     N_("this link has expired"),
     N_("this is a help-desk account; it has no access to the provider portal"),
+    N_("Enter the date of birth as 1975-06-30 or 6/30/1975."),
 ]

@@ -10,7 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime, format_time
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    get_datetime_format,
+    get_timezone_name,
+)
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -84,7 +91,15 @@ def local_datetime(instant: datetime | None, time_zone: str, style: str = "mediu
         return ""
     zone = ZoneInfo(time_zone)
     locale = BABEL_LOCALE[current_language()]
-    return format_datetime(instant.astimezone(zone), style, tzinfo=zone, locale=locale)
+    local = instant.astimezone(zone)
+    if style == "medium":  # a date and a time people read: no seconds ("Dec 27, 2026, 9:30 AM")
+        day = format_date(local, "medium", locale=locale)
+        return (
+            get_datetime_format("medium", locale=locale)
+            .replace("{1}", day)
+            .replace("{0}", local_time(local, time_zone))
+        )
+    return format_datetime(local, style, tzinfo=zone, locale=locale)
 
 
 def local_time(instant: datetime | None, time_zone: str) -> str:
@@ -101,3 +116,13 @@ def long_date(day: date | datetime | None, time_zone: str | None = None) -> str:
     if isinstance(day, datetime):
         day = day.astimezone(ZoneInfo(time_zone or "UTC")).date()
     return format_date(day, "long", locale=BABEL_LOCALE[current_language()])
+
+
+def short_day(day: date) -> str:
+    """A day heading of a list of times: "Sun, Dec 27" / "dom, 27 de dic"."""
+    return format_skeleton("MMMEd", day, locale=BABEL_LOCALE[current_language()])
+
+
+def zone_label(time_zone: str) -> str:
+    """The time zone's name, said once above a list of times ("Eastern Time")."""
+    return get_timezone_name(ZoneInfo(time_zone), "long", locale=BABEL_LOCALE[current_language()])

@@ -21,7 +21,7 @@ from starlette.types import Scope
 
 from api.deps import Actor
 from api.errors import ApiError, NotFound, Unauthorized, Unprocessable, http_status
-from api.pages import i18n
+from api.pages import i18n, pickers
 from api.pages.choices import PAGE_GLOBALS
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, token_for
 from api.pages.i18n import N_
@@ -52,7 +52,13 @@ def warning_text(warning: StockWarning) -> str:
 
 # t(text): the translation of text that is only known at render time (an error, a label
 # from a list); unlike _() it returns plain text, so autoescaping still applies to it.
-environment.globals.update(PAGE_GLOBALS, t=i18n.gettext, warning_text=warning_text)
+environment.globals.update(
+    PAGE_GLOBALS,
+    t=i18n.gettext,
+    warning_text=warning_text,
+    fmt_phone=pickers.phone_text,
+    phone_link=pickers.phone_link,
+)
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -94,6 +100,9 @@ def render(
         "fmt_datetime": lambda instant, style="medium": i18n.local_datetime(instant, zone, style),
         "fmt_time": lambda instant: i18n.local_time(instant, zone),
         "fmt_date": lambda day: i18n.long_date(day, zone),
+        "fmt_day": i18n.short_day,
+        "zone_label": i18n.zone_label(zone),
+        "times_by_day": lambda rows: pickers.times_by_day(rows, zone),
         "notice": request.query_params.get("notice"),
     }
     values.update(context)

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from api.deps import Reader, RecordId, Registrar, SessionDep, SettingsDep
+from api.deps import Actor, Reader, RecordId, Registrar, SessionDep, SettingsDep
 from api.doses.recipient_pages import recipient_response
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, render
 from api.recipients.schemas import EDITABLE, RecipientCreate, RecipientUpdate
 from domain.refusals import Conflict, Invalid
+from records.db import utcnow
 from records.recipients import Recipient
+from services import front_desk
 from services.recipients import edit, load_recipient, register, search
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -25,54 +30,90 @@ router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=Fa
 SEARCH_FIELDS = ("name", "date_of_birth", "phone", "email")
 
 
+async def _home(
+    request: Request,
+    actor: Actor,
+    db: AsyncSession,
+    *,
+    query: dict[str, str],
+    errors: dict[str, str] | None = None,
+    results: list[Recipient] | None = None,
+    status_code: int = 200,
+    **shown: Any,
+) -> Response:
+    """The front desk's home: the search box, what it found, and today's appointments here."""
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    appointments = await front_desk.appointments_on(db, actor.location, today)
+    counts = Counter(row.appointment.status for row in appointments)
+    return render(
+        request,
+        "portal/home.html",
+        actor=actor,
+        status_code=status_code,
+        today=today,
+        appointments=appointments,
+        counts={status: counts.get(status, 0) for status in ("booked", "checked_in", "completed")},
+        query={"q": "", **query},
+        errors=errors or {},
+        results=results,
+        **shown,
+    )
+
+
 @router.get("")
-async def home(request: Request, actor: Reader) -> Response:
-    query = dict.fromkeys(SEARCH_FIELDS, "")
-    return render(request, "portal/home.html", actor=actor, query=query, errors={}, results=None)
+async def home(request: Request, actor: Reader, db: SessionDep) -> Response:
+    return await _home(request, actor, db, query={})
+
+
+def _search_terms(query: dict[str, str]) -> dict[str, Any]:
+    """The search's parts: the one box (q) read as a name, phone or date of birth, or the
+    separate fields of an older link."""
+    if query["q"]:
+        lookup = front_desk.read_lookup(query["q"])
+        return {
+            "name": lookup.name,
+            "date_of_birth": lookup.date_of_birth,
+            "phone": lookup.phone,
+            "email": None,
+        }
+    born = None
+    if query["date_of_birth"]:
+        try:
+            born = date.fromisoformat(query["date_of_birth"])
+        except ValueError:
+            raise Invalid("Enter a date.", errors=[{"field": "date_of_birth"}]) from None
+    return {
+        "name": query["name"] or None,
+        "date_of_birth": born,
+        "phone": query["phone"] or None,
+        "email": query["email"] or None,
+    }
 
 
 @router.get("/recipients")
 async def search_page(
     request: Request, actor: Reader, db: SessionDep, page: Annotated[int, Query(ge=1, le=10_000)] = 1
 ) -> Response:
-    query = {name: request.query_params.get(name, "").strip() for name in SEARCH_FIELDS}
-    errors: dict[str, str] = {}
-    born: date | None = None
-    if query["date_of_birth"]:
-        try:
-            born = date.fromisoformat(query["date_of_birth"])
-        except ValueError:
-            errors["date_of_birth"] = "Enter a date."
-    results: list[Recipient] | None = None
-    total = 0
+    query = {name: request.query_params.get(name, "").strip() for name in ("q", *SEARCH_FIELDS)}
     if not any(query.values()):
-        return render(request, "portal/home.html", actor=actor, query=query, errors={}, results=None)
-    if not errors:
-        try:
-            results, total = await search(
-                db,
-                name=query["name"] or None,
-                date_of_birth=born,
-                phone=query["phone"] or None,
-                email=query["email"] or None,
-                page=page,
-                page_size=PAGE_SIZE,
-            )
-        except Invalid as exc:
-            field = next((e["field"] for e in exc.extra.get("errors", [])), "form")
-            errors[field] = exc.message[:1].upper() + exc.message[1:] + "."
-    return render(
+        return await _home(request, actor, db, query=query)
+    try:
+        results, total = await search(db, **_search_terms(query), page=page, page_size=PAGE_SIZE)
+    except Invalid as exc:
+        # The one box takes every complaint; the older separate fields keep theirs beside them.
+        field = "q" if query["q"] else next((e["field"] for e in exc.extra.get("errors", [])), "form")
+        message = exc.message[:1].upper() + exc.message[1:] + ("" if exc.message.endswith(".") else ".")
+        return await _home(request, actor, db, query=query, errors={field: message}, status_code=422)
+    return await _home(
         request,
-        "portal/home.html",
-        actor=actor,
-        status_code=422 if errors else 200,
+        actor,
+        db,
         query=query,
-        errors=errors,
         results=results,
         total=total,
         page=page,
         page_size=PAGE_SIZE,
-        pager_base="/portal/recipients?" + urlencode(query),
+        pager_base="/portal/recipients?" + urlencode({k: v for k, v in query.items() if v}),
     )
 
 

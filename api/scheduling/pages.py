@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
@@ -30,7 +32,15 @@ from api.inventory.schemas import demand_out
 from api.pages.confirm import Confirm, ask_once
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
-from api.pages.rendering import PAGE_SIZE, PageRoute, field_errors, redirect, refusal_errors, render
+from api.pages.rendering import (
+    PAGE_SIZE,
+    PageRoute,
+    field_errors,
+    redirect,
+    refusal_errors,
+    render,
+    safe_next,
+)
 from api.scheduling.deps import AppointmentDep, HoldDep, SlotDep
 from api.scheduling.schemas import SlotIn, Status, from_fact, warnings_of
 from domain.scheduling import HoldStatus
@@ -38,7 +48,7 @@ from records.db import reading, utcnow
 from records.holds import SeatHold
 from records.products import current_product
 from records.scheduling import Slot
-from services import catalog, inventory, scheduling, slots
+from services import catalog, front_desk, inventory, scheduling, slots
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -177,7 +187,9 @@ async def check_in_submit(
 ) -> Response:
     recipient_id = appointment.recipient_id
     await scheduling.check_in(**wiring.io, appointment=appointment, actor=actor.actor)
-    return redirect(f"/portal/recipients/{recipient_id}?notice=checked_in")
+    # From the front desk's home, back to today's list; otherwise the recipient's page.
+    back = safe_next(str(form.get("next", "")), f"/portal/recipients/{recipient_id}")
+    return redirect(f"{back}{'&' if '?' in back else '?'}notice=checked_in")
 
 
 @router.post("/appointments/{appointment_id}/cancel")
@@ -249,6 +261,7 @@ async def appointments_page(
         request,
         "portal/appointments.html",
         actor=actor,
+        product_names=await catalog.product_names(db),
         demand=demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
         product_names=await catalog.product_names(db),
         day=day,
@@ -261,32 +274,57 @@ async def appointments_page(
     )
 
 
+@dataclass(frozen=True)
+class SlotView:
+    """What the slots calendar shows: a day, or a week from a day (today by default: what is
+    coming), of one product or all."""
+
+    view: str = "week"
+    day: date | None = None
+    product: str = ""
+
+    def days(self, today: date) -> tuple[date, int]:
+        return self.day or today, 1 if self.view == "day" else 7
+
+    def address(self, day: date, view: str | None = None) -> str:
+        query = {"view": view or self.view, "day": day.isoformat(), "product": self.product}
+        return "/portal/slots?" + urlencode({k: v for k, v in query.items() if v})
+
+
 async def _slots_page(
     request: Request,
     actor: Actor,
     db: AsyncSession,
     *,
     slot: int | None = None,
-    page: int = 1,
+    shown: SlotView | None = None,
     form: dict[str, str] | None = None,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    shown = shown or SlotView()
     published = await db.get(Slot, slot) if slot else None
     if published is not None and published.location_id != actor.location.id:
         published = None
-    total, shown = await slots.upcoming_slots(db, actor.location.id, page=page, page_size=PAGE_SIZE)
+    today = utcnow().astimezone(ZoneInfo(actor.location.time_zone)).date()
+    first, count = shown.days(today)
+    days = await front_desk.slot_days(db, actor.location, first, count, shown.product or None)
     return render(
         request,
         "portal/slots.html",
         actor=actor,
         status_code=status_code,
-        here="/portal/slots",
-        slots=shown,
-        total=total,
-        page=page,
-        page_size=PAGE_SIZE,
-        pager_base="/portal/slots",
+        here=shown.address(first),
+        shown=shown,
+        days=days,
+        first=first,
+        last=first + timedelta(days=count - 1),
+        previous=shown.address(first - timedelta(days=count)),
+        following=shown.address(first + timedelta(days=count)),
+        today_address=shown.address(today),
+        day_address=shown.address(first, "day"),
+        week_address=shown.address(first, "week"),
+        product_names=await catalog.product_names(db),
         stock_warnings=warnings_of(
             await slots.stock_shortfall(db, actor.location, published), published.product_code
         )
@@ -300,11 +338,17 @@ async def _slots_page(
 
 @router.get("/slots")
 async def slots_page(
-    request: Request, actor: Reader, db: SessionDep, slot: int | None = None, page: PageNumber = 1
+    request: Request,
+    actor: Reader,
+    db: SessionDep,
+    slot: int | None = None,
+    view: Literal["day", "week"] = "week",
+    day: date | None = None,
+    product: Annotated[str, Query(max_length=40)] = "",
 ) -> Response:
-    """The upcoming slots, soonest first, a page at a time; after publishing (?slot=id), that
-    slot's stock warnings."""
-    return await _slots_page(request, actor, db, slot=slot, page=page)
+    """The location's slots a day or a week at a time, with the seats used and free; after
+    publishing (?slot=id), that slot's stock warnings."""
+    return await _slots_page(request, actor, db, slot=slot, shown=SlotView(view, day, product))
 
 
 # The slot form: a day and two times at the location, rather than the API's two instants.
@@ -374,9 +418,11 @@ async def publish_slot_submit(
         return await _slots_page(
             request, actor, wiring.db, form=posted, errors=errors, status_code=status_code
         )
+    # Back to the calendar at the new slot's day.
+    on = f"day={body.start_at.astimezone(ZoneInfo(actor.location.time_zone)).date().isoformat()}"
     if await slots.stock_shortfall(wiring.db, actor.location, published):
-        return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}")
-    return redirect("/portal/slots?notice=slot_published")
+        return redirect(f"/portal/slots?notice=slot_published_low_stock&slot={published.id}&{on}")
+    return redirect(f"/portal/slots?notice=slot_published&{on}")
 
 
 @router.post("/slots/{slot_id}/close")
