@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from domain.journey_messages import LINK_BOOK
+from domain.journey_messages import LINK_BOOK, LINK_RECORD
 from domain.security import sign_link
 from tests.browser_fixtures import assert_accessible, screenshot
 from tests.inventory import headers_for, new_site
-from tests.journeys import book, new_product, publish_slot, unique
+from tests.journeys import add_lot, book, document, new_product, publish_slot, unique
 from tests.test_homes import recipient_with_phone, seconds_into_today
 from tests.test_portal_pages import log_in
 
@@ -128,5 +128,35 @@ async def test_a_week_of_times_fits_two_phone_screens(browser, live_server, api,
         )
         assert form_bottom <= 2 * SIZES[390]["height"], f"the week of times ends at {form_bottom} px"
         await checked_page(page, f"recipient-booking-week-{lang}-390")
+    finally:
+        await page.context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+async def test_the_record_page_on_a_phone_labels_each_dose_cell_and_shows_the_health_card(
+    browser, live_server, api, sessions, settings, lang
+):
+    site = await new_site(sessions)
+    provider = await headers_for(api, site.provider)
+    product = await new_product(sessions)
+    recipient = await recipient_with_phone(sessions, "9195550152")
+    lot = await add_lot(sessions, product, location=site.code)
+    given = await document(api, provider, recipient.id, product=product, lot=lot)
+    assert given.status_code == 201, given.text
+    token = sign_link(settings.secret_key, LINK_RECORD, {"r": recipient.id, "j": given.json()["journey_id"]})
+
+    page = await opened(browser, live_server, lang, 390)
+    try:
+        await page.goto(f"/r/record/{token}")
+        cell = page.locator("table.list tbody td").nth(2)  # the lot
+        label = await cell.evaluate("td => getComputedStyle(td, '::before').content")
+        assert label == f'"{"Lot" if lang == "en" else "Lote"}: "'
+        qr = page.locator(".health-card img")
+        await qr.scroll_into_view_if_needed()
+        shown = await qr.evaluate(
+            "img => [img.complete, img.naturalWidth, img.getBoundingClientRect().width]"
+        )
+        assert shown[0] and shown[1] > 0 and 0 < shown[2] <= SIZES[390]["width"]
+        await checked_page(page, f"recipient-record-{lang}-390")
     finally:
         await page.context.close()
