@@ -5,11 +5,13 @@ used and free), and "book another time" after a recipient cancels through their 
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from babel.dates import format_date
+from jinja2 import meta
 from sqlalchemy import select
 
 from api.pages.pickers import phone_link, phone_text
@@ -17,6 +19,7 @@ from domain.dose_rules import next_dose_window
 from domain.journey_messages import LINK_APPOINTMENT
 from domain.refusals import Invalid
 from domain.security import sign_link
+from notifications.render import TEMPLATES, _environment, render
 from records.db import transaction, utcnow
 from records.products import Product
 from records.recipients import Recipient
@@ -194,3 +197,33 @@ async def test_a_recipient_who_cancels_is_offered_another_time_on_the_same_page(
     rebook = page.text.split('id="book-again"')[1].split('href="')[1].split('"')[0]
     booking = await api.get(rebook, headers=HTML)
     assert booking.status_code == 200 and "Book dose 1" in booking.text
+
+
+RECIPIENT_MAIL = (
+    "appointment_confirmed",
+    "reminder",
+    "rescheduled",
+    "cancelled",
+    "missed",
+    "dose2_due",
+    "dose2_overdue",
+    "series_complete",
+    "waitlist_offer",
+)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+@pytest.mark.parametrize("template", RECIPIENT_MAIL)
+def test_a_recipient_email_has_a_styled_button_for_its_action_and_keeps_its_plain_text(template, lang):
+    names: set[str] = set()
+    for part in (f"{lang}/{template}.html", f"{lang}/{template}.txt", f"{lang}/{template}.subject.txt"):
+        source = (TEMPLATES / part).read_text()
+        names |= meta.find_undeclared_variables(_environment(True).parse(source))
+    context = {name: "2026-12-27T15:00:00+00:00" for name in names if name != "button"}
+    url_name = next(n for n in names if n.endswith("_url"))
+    context[url_name] = "https://cvms.example/r/x/TOKEN"
+    mail = render(template, lang, {**context, "time_zone": "America/New_York"})
+    button = re.search(r'<a href="https://cvms.example/r/x/TOKEN" style="([^"]+)">([^<]+)</a>', mail.html)
+    assert button, mail.html
+    assert "background:#0b4f8a" in button.group(1) and "color:#ffffff" in button.group(1)
+    assert "https://cvms.example/r/x/TOKEN" in mail.text and "<" not in mail.text.replace("<=", "")
