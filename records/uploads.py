@@ -23,6 +23,8 @@ from records.recipients import add_recipient, find_possible_duplicates
 MAX_ROWS = 10_000
 REQUIRED_COLUMNS = {"first_name", "last_name", "date_of_birth", "sex"}
 KNOWN_COLUMNS = set(RecipientFields.model_fields)
+# The column the failed-rows download adds (what was wrong); the file, fixed, uploads again as is.
+PROBLEM_COLUMN = "problem"
 
 Outcome = Literal["created", "duplicate", "invalid"]
 
@@ -84,7 +86,7 @@ def read_rows(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     columns = [c.strip() for c in reader.fieldnames or []]
     missing = sorted(REQUIRED_COLUMNS - set(columns))
-    unknown = sorted(set(columns) - KNOWN_COLUMNS)
+    unknown = sorted(set(columns) - KNOWN_COLUMNS - {PROBLEM_COLUMN})
     if missing or unknown:  # every column problem at once
         raise Invalid(
             "; ".join(
@@ -104,6 +106,7 @@ def read_rows(text: str) -> list[dict[str, Any]]:
     for values in reader:
         if len(rows) >= MAX_ROWS:
             raise Invalid(f"at most {MAX_ROWS} rows per upload", code="csv_too_long")
+        values.pop(PROBLEM_COLUMN, None)
         rows.append(values)
     return rows
 

@@ -4,7 +4,7 @@ progress at /recipients/uploads/{id}), then every row's outcome."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from api.deps import Actor, Manager, RecordId, SessionDep, SettingsDep, TemporalDep
+from api.downloads import download
 from api.pages.csrf import CheckedForm
 from api.pages.i18n import N_
 from api.pages.rendering import PageRoute, error_text, redirect, render
@@ -20,7 +21,7 @@ from api.recipients.schemas import RecipientFields
 from domain.refusals import Invalid
 from records.recipients import Recipient
 from records.uploads import REQUIRED_COLUMNS
-from services import uploads
+from services import upload_results, uploads
 from services.uploads import MAX_UPLOAD_BYTES
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -102,12 +103,35 @@ async def upload_submit(
     return redirect(f"/portal/uploads/{started.id}")
 
 
+@router.get("/uploads/template.csv")
+async def template_download(actor: Manager) -> Response:
+    """A CSV to start from: every registration field's column and one example row."""
+    return download(upload_results.template_csv(), "text/csv; charset=utf-8", "recipients-template.csv")
+
+
+@router.get("/uploads/{upload_id}/problems.csv")
+async def problems_download(
+    upload_id: RecordId, actor: Manager, upload: UploadDep, db: SessionDep
+) -> Response:
+    """The rows not registered, as uploaded, with a `problem` column: fix them and upload this file."""
+    content = await upload_results.problem_rows_csv(db, upload)
+    return download(content, "text/csv; charset=utf-8", f"problems-{upload.filename}")
+
+
 @router.get("/uploads/{upload_id}")
 async def upload_page(
-    request: Request, upload_id: RecordId, actor: Manager, upload: UploadDep, db: SessionDep
+    request: Request,
+    upload_id: RecordId,
+    actor: Manager,
+    upload: UploadDep,
+    db: SessionDep,
+    show: Literal["all", "problems"] = "all",
 ) -> Response:
-    """While it runs: the progress (the script updates it). Then: the counts and every row."""
+    """While it runs: the progress (the script updates it). Then: the counts and the rows (all,
+    or only those not registered), each error beside the value the file had."""
     shown = await uploads.upload_out(db, upload, outcomes=upload.status == "done")
+    _columns, cells = upload_results.file_values(upload) if upload.status == "done" else ([], {})
+    rows = [o for o in shown.outcomes if show == "all" or o.outcome != "created"]
     ids = {o.recipient_id for o in shown.outcomes if o.recipient_id}
     ids |= {i for o in shown.outcomes for i in o.duplicate_of}
     people = (await db.execute(select(Recipient).where(Recipient.id.in_(ids)))).scalars() if ids else []
@@ -117,6 +141,9 @@ async def upload_page(
         "portal/upload.html",
         actor=actor,
         upload=shown,
+        rows=rows,
+        show=show,
+        cells=cells,
         names=names,
         field_labels=FIELD_LABELS,
         outcome_names=OUTCOME_NAMES,
