@@ -190,7 +190,9 @@ async def test_a_recipient_who_cancels_is_offered_another_time_on_the_same_page(
     token = sign_link(
         settings.secret_key, LINK_APPOINTMENT, {"a": appointment["id"], "j": appointment["journey_id"]}
     )
-    cancelled = await api.post(f"/r/appointments/{token}/cancel", **page_form(settings, lang="en"))
+    cancelled = await api.post(
+        f"/r/appointments/{token}/cancel", **page_form(settings, lang="en", confirmed="yes")
+    )
     assert cancelled.status_code == 303
     page = await api.get(cancelled.headers["location"], headers=HTML)
     assert "Your appointment is cancelled." in page.text and 'id="book-again"' in page.text

@@ -78,7 +78,9 @@ async def test_a_cancel_link_works_once_and_its_page_then_says_it_was_used(api, 
     appointment, token = await booked_link(api, sessions, settings)
     other = await publish_slot(api, await login(api, "manager"), start_in=7200, length=600)
 
-    cancelled = await api.post(f"/r/appointments/{token}/cancel", **page_form(settings))
+    asked = await api.post(f"/r/appointments/{token}/cancel", **page_form(settings))
+    assert asked.status_code == 200 and "¿Cancelar mi cita?" in asked.text  # asked once, nothing changed
+    cancelled = await api.post(f"/r/appointments/{token}/cancel", **page_form(settings, confirmed="yes"))
     assert cancelled.status_code == 303, cancelled.text
     assert cancelled.headers["location"].endswith("?notice=appointment_cancelled")
 

@@ -96,12 +96,34 @@ async def _appointment_page(
     )
 
 
+async def _confirm_cancel(request: Request, token: str, db: AsyncSession, settings: Settings) -> Response:
+    appointment = await recipient_links.linked_appointment(db, settings, token)
+    location = await db.get(Location, appointment.location_id)
+    recipient = await db.get(Recipient, appointment.recipient_id)
+    return render(
+        request,
+        "recipient/confirm_cancel.html",
+        here=f"/r/appointments/{token}",
+        language=_language(request, recipient),
+        time_zone=location.time_zone if location else None,
+        token=token,
+        appointment=appointment,
+        location=location,
+        product_name=await _product_name(db, appointment.product_code),
+    )
+
+
 async def _product_name(db: AsyncSession, code: str | None) -> str:
     return (await catalog.product_names(db)).get(code or "", code or "")
 
 
 @router.post("/appointments/{token}/cancel", dependencies=[Public])
 async def cancel_submit(request: Request, token: str, form: CheckedForm, wiring: WiringDep) -> Response:
+    """Asks once ("Cancel this appointment?") while the link can still cancel; then cancels."""
+    if str(form.get("confirmed", "")) != "yes" and not await recipient_links.appointment_link_use(
+        wiring.db, wiring.settings, token
+    ):
+        return await _confirm_cancel(request, token, wiring.db, wiring.settings)
     try:
         await recipient_links.cancel_by_link(**wiring.io_sessions, token=token)
     except Conflict as exc:
