@@ -12,7 +12,7 @@ from urllib.parse import quote
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -50,6 +50,18 @@ def warning_text(warning: StockWarning) -> str:
     return i18n.gettext(STOCK_WARNING_TEXTS[warning.code], **values)
 
 
+@pass_context
+def product_name(context: Any, code: str | None) -> str:
+    """A product's name, never its code, from what the page has: `product_names` (code -> name),
+    `product_list` (products) or `product_options` (code, name pairs)."""
+    names = context.get("product_names")
+    if not names and context.get("product_list"):
+        names = {p.code: p.name for p in context["product_list"]}
+    if not names and context.get("product_options"):
+        names = dict(context["product_options"])
+    return (names or {}).get(code or "", code or "")
+
+
 # t(text): the translation of text that is only known at render time (an error, a label
 # from a list); unlike _() it returns plain text, so autoescaping still applies to it.
 environment.globals.update(
@@ -57,6 +69,7 @@ environment.globals.update(
     t=i18n.gettext,
     warning_text=warning_text,
     fmt_phone=pickers.phone_text,
+    product_name=product_name,
     phone_link=pickers.phone_link,
 )
 
