@@ -92,13 +92,12 @@ def local_datetime(instant: datetime | None, time_zone: str, style: str = "mediu
     zone = ZoneInfo(time_zone)
     locale = BABEL_LOCALE[current_language()]
     local = instant.astimezone(zone)
-    if style == "medium":  # a date and a time people read: no seconds ("Dec 27, 2026, 9:30 AM")
-        day = format_date(local, "medium", locale=locale)
-        return (
-            get_datetime_format("medium", locale=locale)
-            .replace("{1}", day)
-            .replace("{0}", local_time(local, time_zone))
-        )
+    if style in ("medium", "full"):
+        # A date and a time people read, never seconds: "Dec 27, 2026, 9:30 AM"; in full, the
+        # weekday and the zone too: "Sunday, December 27, 2026, 9:30 AM Eastern Time".
+        day = format_date(local, style, locale=locale)
+        at = local_time(local, time_zone) + (f" {zone_label(time_zone)}" if style == "full" else "")
+        return get_datetime_format(style, locale=locale).replace("{1}", day).replace("{0}", at)
     return format_datetime(local, style, tzinfo=zone, locale=locale)
 
 

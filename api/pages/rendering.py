@@ -42,14 +42,6 @@ environment = Environment(
 environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 
 
-def warning_text(warning: StockWarning) -> str:
-    """A stock warning in the page's language, its date in the page's format."""
-    values: dict[str, Any] = dict(warning.params)
-    if "date" in values:
-        values["date"] = i18n.long_date(date.fromisoformat(str(values["date"])))
-    return i18n.gettext(STOCK_WARNING_TEXTS[warning.code], **values)
-
-
 @pass_context
 def product_name(context: Any, code: str | None) -> str:
     """A product's name, never its code, from what the page has: `product_names` (code -> name),
@@ -60,6 +52,16 @@ def product_name(context: Any, code: str | None) -> str:
     if not names and context.get("product_options"):
         names = dict(context["product_options"])
     return (names or {}).get(code or "", code or "")
+
+
+@pass_context
+def warning_text(context: Any, warning: StockWarning) -> str:
+    """A stock warning in the page's language, its product by name, its date in the page's format."""
+    values: dict[str, Any] = dict(warning.params)
+    values["product"] = product_name(context, str(values.get("product", warning.product_code)))
+    if "date" in values:
+        values["date"] = i18n.long_date(date.fromisoformat(str(values["date"])))
+    return i18n.gettext(STOCK_WARNING_TEXTS[warning.code], **values)
 
 
 # t(text): the translation of text that is only known at render time (an error, a label
