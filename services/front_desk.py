@@ -16,11 +16,12 @@ from domain.journey_messages import AppointmentFact
 from domain.recipients import phone_digits
 from domain.refusals import Invalid
 from domain.settings import Settings
+from records.db import utcnow
 from records.locations import Location
 from records.scheduling import Slot
 from services.catalog import product_names
 from services.doses import recipient_doses
-from services.next_dose import NextDose, next_dose
+from services.next_dose import SeriesState, series_state
 from services.scheduling import day_bounds, search_appointments
 
 # A date of birth as people type it: 1975-06-30, 6/30/1975 or 30-06-1975 is not taken (ambiguous
@@ -79,10 +80,12 @@ async def appointments_on(db: AsyncSession, location: Location, day: date) -> li
     ]
 
 
-async def next_step(db: AsyncSession, settings: Settings, recipient_id: int) -> NextDose:
+async def next_step(
+    db: AsyncSession, settings: Settings, location: Location, recipient_id: int
+) -> SeriesState:
     """Where the recipient's series stands, by the doses given (wherever given)."""
     given = [d for d in await recipient_doses(db, recipient_id) if not d.removed]
-    return await next_dose(db, settings, given)
+    return await series_state(db, settings, given, recipient_id, local_day(utcnow(), location.time_zone))
 
 
 @dataclass(frozen=True)

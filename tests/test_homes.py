@@ -24,6 +24,7 @@ from records.db import transaction, utcnow
 from records.products import Product
 from records.recipients import Recipient
 from services.front_desk import Lookup, read_lookup
+from tests.conftest import login
 from tests.inventory import Site, headers_for, new_site
 from tests.journeys import add_lot, book, document, new_product, portal_form, publish_slot, unique
 from tests.test_recipient_link_pages import page_form
@@ -229,3 +230,15 @@ def test_a_recipient_email_has_a_styled_button_for_its_action_and_keeps_its_plai
     assert button, mail.html
     assert "background:#0b4f8a" in button.group(1) and "color:#ffffff" in button.group(1)
     assert "https://cvms.example/r/x/TOKEN" in mail.text and "<" not in mail.text.replace("<=", "")
+
+
+async def test_the_next_step_of_a_scheduled_product_comes_from_its_schedule(api, sessions):
+    provider = await login(api, "provider")
+    recipient = await recipient_with_phone(sessions, "9195550166")
+    lot = await add_lot(sessions, "pfizer")
+    given = await document(api, provider, recipient.id, product="pfizer", lot=lot)
+    assert given.status_code == 201, given.text
+    page = await api.get(f"/portal/recipients/{recipient.id}", headers={**provider, **HTML})
+    step = page.text.split('id="next-step"')[1].split("</div>")[0]
+    assert "dose 2 of " in step and "due from " in step and "recommended by " in step
+    assert (await product_name(sessions, "pfizer")) in step and "pfizer" not in step

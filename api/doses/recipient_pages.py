@@ -72,7 +72,7 @@ async def recipient_context(
         "default_lot_id": found.lots[0].id if found.next_product and found.lots else None,
         "product_names": product_names,
         "open_slots": found.open_slots,
-        "next_step": await front_desk.next_step(db, settings, recipient_id),
+        "next_step": await front_desk.next_step(db, settings, actor.location, recipient_id),
         **await _document_screening(db, sorted({lot.product_code for lot in found.lots}), product_names),
         "waitlist_entries": [
             await entry_out(db, entry)

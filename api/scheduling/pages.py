@@ -263,7 +263,6 @@ async def appointments_page(
         actor=actor,
         product_names=await catalog.product_names(db),
         demand=demand_out(await inventory.demand_against_stock(db, actor.location, 7)),
-        product_names=await catalog.product_names(db),
         day=day,
         status=status or "",
         rows=shown,
