@@ -16,6 +16,16 @@ AGE_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("65-74", 65, 74),
     ("75+", 75, None),
 )
+
+
+def age_band(age: int) -> str:
+    """The band an age in whole years falls in."""
+    for name, _bottom, top in AGE_BANDS:
+        if top is None or age <= top:
+            return name
+    return AGE_BANDS[-1][0]
+
+
 DIMENSIONS = ("race", "ethnicity", "age_band", "sex", "county")
 UNKNOWN = "unknown"  # the category of a recipient who gave no answer
 

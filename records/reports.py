@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from domain.reporting import AGE_BANDS, UNKNOWN
+from domain.reporting import UNKNOWN
 from domain.scheduling import ACTIVE_ENTRY, ACTIVE_STATUSES
 from records.journeys import Dose
 from records.products import InventoryLot
@@ -62,13 +62,7 @@ def _age_postgresql(element: age_in_years, compiler: Any, **kw: Any) -> str:
     return f"CAST(date_part('year', age(CAST({at} AS date), {birth})) AS INTEGER)"
 
 
-def _age_band() -> ColumnElement[str]:
-    age = age_in_years(Recipient.date_of_birth, Dose.given_at)
-    whens = [(age <= top, literal(name, String)) for name, _bottom, top in AGE_BANDS if top is not None]
-    return case(*whens, else_=literal(AGE_BANDS[-1][0], String))
-
-
-def _dimension(name: str) -> ColumnElement[str]:
+def _dimension(name: str) -> ColumnElement[Any]:
     columns = {
         "race": Recipient.race,
         "ethnicity": Recipient.ethnicity,
@@ -76,7 +70,8 @@ def _dimension(name: str) -> ColumnElement[str]:
         "county": Recipient.county,
     }
     if name == "age_band":
-        return _age_band()
+        # Grouped by the age in years (computed once a row); the service folds ages into bands.
+        return age_in_years(Recipient.date_of_birth, Dose.given_at)
     return func.coalesce(columns[name], literal(UNKNOWN, String))
 
 
@@ -190,7 +185,8 @@ async def doses_by_dimension(
     db: AsyncSession, dimension: str, bounds: Sequence[datetime], location_id: int | None
 ) -> Rows:
     """(period, category, doses) of the doses given in each period by the recipient's `dimension`
-    (race, ethnicity, age_band, sex, county); every location when `location_id` is None."""
+    (race, ethnicity, sex, county; for age_band the category is the age in years); every
+    location when `location_id` is None."""
     where = [Dose.removed.is_(False), *_within(Dose.given_at, bounds)]
     if location_id is not None:
         where.append(Dose.location_id == location_id)

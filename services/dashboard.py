@@ -11,7 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dose_rules import to_local
 from domain.refusals import Invalid
-from domain.reporting import AGE_BANDS, DIMENSIONS, UNKNOWN, coming_days, past_days, past_weeks, rate
+from domain.reporting import (
+    AGE_BANDS,
+    DIMENSIONS,
+    UNKNOWN,
+    age_band,
+    coming_days,
+    past_days,
+    past_weeks,
+    rate,
+)
 from domain.scheduling import AppointmentStatus
 from records import reports
 from records.db import utcnow
@@ -180,7 +189,10 @@ async def equity_report(
     today = to_local(now or utcnow(), time_zone).date()
     span = past_weeks(today, weeks, time_zone)
     rows = await reports.doses_by_dimension(db, dimension, span.bounds, location_id)
-    counts = {(int(period), str(category)): int(n) for period, category, n in rows}
+    counts: dict[tuple[int, str], int] = {}
+    for period, category, n in rows:
+        key = (int(period), age_band(int(category)) if dimension == "age_band" else str(category))
+        counts[key] = counts.get(key, 0) + int(n)
     found = {category for _, category in counts}
     if dimension == "age_band":
         categories = [name for name, _bottom, _top in AGE_BANDS]
