@@ -190,6 +190,11 @@ class Settings(BaseSettings):
         ge=0,
         description="s-maxage of the public finder's responses (stale-while-revalidate is 6x)",
     )
+    finder_server_cache_seconds: float = Field(
+        default=1,
+        ge=0,
+        description="How long an API process reuses a public finder answer it just gave (0: never)",
+    )
     self_registration_code_seconds: float = Field(
         default=15 * 60,
         gt=0,

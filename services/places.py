@@ -36,6 +36,10 @@ def _index() -> tuple[dict[str, Point], dict[str, list[tuple[str, Point]]]]:
     return by_zip, by_city
 
 
+def warm() -> None:
+    _index()
+
+
 def zip_point(code: str) -> Point | None:
     return _index()[0].get(code[:5])
 

@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.refusals import Conflict, Forbidden, Gone, NotFound
 from domain.security import LinkError, read_link, sign_link
 from domain.settings import Settings
 from records.audit import audit
-from records.db import utcnow
+from records.db import reading, transaction, utcnow
 from records.locations import Location
 from records.waiting_room import (
     ADMITTED,
@@ -170,16 +170,21 @@ async def _seats_to_give(db: AsyncSession, location: Location, release: Release)
     return free - int(choosing or 0)
 
 
-async def let_in(db: AsyncSession, location: Location, release: Release, now: datetime) -> None:
-    """Gives the turns due by now to the earliest waiting places, in arrival order: each is let in
-    while seats remain unpromised, told the seats are gone after that. Any process may run it (each
-    place moves once, by a conditional UPDATE); it runs whenever someone looks at their place."""
+async def turns_due(db: AsyncSession, release: Release, now: datetime) -> int:
+    """Turns given by now that no place has had yet."""
     had_turn = await db.scalar(
         select(func.count())
         .select_from(QueuePlace)
         .where(QueuePlace.release_id == release.id, QueuePlace.status != WAITING)
     )
-    due = turns_given(release, now) - int(had_turn or 0)
+    return turns_given(release, now) - int(had_turn or 0)
+
+
+async def let_in(db: AsyncSession, location: Location, release: Release, now: datetime) -> None:
+    """Gives the turns due by now to the earliest waiting places, in arrival order: each is let in
+    while seats remain unpromised, told the seats are gone after that. Any process may run it (each
+    place moves once, by a conditional UPDATE); it runs whenever someone looks at their place."""
+    due = await turns_due(db, release, now)
     if due <= 0:
         return
     next_up = await db.execute(
@@ -197,25 +202,35 @@ async def let_in(db: AsyncSession, location: Location, release: Release, now: da
             await sold_out(db, place_id)
 
 
-async def look(db: AsyncSession, settings: Settings, token: str) -> PlaceView:
-    """Where a place stands (the turns due by now given first, in arrival order)."""
-    place = await db.get(QueuePlace, _read(settings, PLACE_LINK, token, PLACE_MAX_AGE))
-    if place is None:
-        raise NotFound("no such place in the queue")
-    release = await db.get(Release, place.release_id)
-    location = await db.get(Location, release.location_id) if release else None
-    assert release is not None and location is not None
-    now = utcnow()
-    if place.status == WAITING:
-        await let_in(db, location, release, now)
-        await db.refresh(place)
-    if place.status == WAITING:
-        ahead = await waiting_ahead(db, place)
+async def look(sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str) -> PlaceView:
+    """Where a place stands. It reads only, one connection at a time (a crowd of lookers runs side
+    by side); when turns are due it gives them first, in arrival order, in a short transaction."""
+    place_id = _read(settings, PLACE_LINK, token, PLACE_MAX_AGE)
+    async with reading(sessions) as db:
+        place = await db.get(QueuePlace, place_id)
+        if place is None:
+            raise NotFound("no such place in the queue")
+        release = await db.get(Release, place.release_id)
+        location = await db.get(Location, release.location_id) if release else None
+        assert release is not None and location is not None
+        now = utcnow()
+        due = place.status == WAITING and await turns_due(db, release, now) > 0
+    if due:
+        async with transaction(sessions) as writer:
+            fresh_release = await writer.get(Release, release.id)
+            fresh_location = await writer.get(Location, location.id)
+            assert fresh_release is not None and fresh_location is not None
+            await let_in(writer, fresh_location, fresh_release, now)
+    async with reading(sessions) as db:
+        moved = await db.get(QueuePlace, place_id)
+        assert moved is not None
+        if moved.status != WAITING:
+            return PlaceView(moved, release, location, 0, None)
+        ahead = await waiting_ahead(db, moved)
         given = turns_given(release, now)
         until_release = max(0.0, (release.release_at - now).total_seconds())
-        wait = until_release + (await rank(db, place) - given) * 60 / release.admit_per_minute
-        return PlaceView(place, release, location, ahead, max(0, int(wait)))
-    return PlaceView(place, release, location, 0, None)
+        wait = until_release + (await rank(db, moved) - given) * 60 / release.admit_per_minute
+        return PlaceView(moved, release, location, ahead, max(0, int(wait)))
 
 
 async def spend(db: AsyncSession, settings: Settings, *, location: Location, token: str | None) -> None:

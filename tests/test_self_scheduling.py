@@ -4,6 +4,7 @@ a stranger whether an email is registered; the finder sorts by distance and is c
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import date
@@ -257,3 +258,14 @@ async def test_a_person_too_young_is_told_why_and_nothing_is_sent(api, sessions,
         kept = select(func.count()).select_from(SelfRegistration).where(SelfRegistration.email_key == email)
         assert await db.scalar(kept) == 0
     assert not [m for m in smtp.messages if m["To"] == email]
+
+
+async def test_a_crowd_for_the_last_seats_gets_exactly_the_seats(api, sessions, settings):
+    site, _manager, slot = await self_service_site(api, sessions, capacity=2)
+    answers = await asyncio.gather(
+        *(api.post(f"/find/{site.code}/times", **form(settings, slot_id=slot["id"])) for _ in range(6))
+    )
+    assert sorted(a.status_code for a in answers) == [303, 303, 409, 409, 409, 409]
+    async with transaction(sessions) as db:
+        taken = await db.get(Slot, slot["id"])
+        assert taken.booked + taken.held <= taken.capacity == 2

@@ -5,6 +5,7 @@ request into a 304 without a body."""
 from __future__ import annotations
 
 import hashlib
+import time
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -38,3 +39,29 @@ def cacheable(request: Request, response: Response, settings: Settings) -> Respo
         return Response(status_code=304, headers=headers)
     response.headers.update(headers)
     return response
+
+
+class RecentAnswers:
+    """The finder's JSON answers this process gave in the last CVMS_FINDER_SERVER_CACHE_SECONDS, by
+    address: a surge asking the same question reads the database about once a second per process
+    (0 turns it off)."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self.kept: dict[str, tuple[float, bytes]] = {}
+        self.limit = limit
+
+    def get(self, key: str) -> bytes | None:
+        found = self.kept.get(key)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, key: str, body: bytes, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if len(self.kept) >= self.limit:
+            self.kept.clear()
+        self.kept[key] = (time.monotonic() + seconds, body)
+
+
+recent = RecentAnswers()

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from api.deps import Public, SessionDep, SettingsDep
+from api.deps import Public, ReadsOnly, SessionDep, SettingsDep
 from api.finder.caching import cacheable
 from api.finder.schemas import find_locations
 from api.pages.i18n import LANGUAGES, request_language
@@ -19,7 +19,7 @@ from services.catalog import product_names
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-@router.get("/find", dependencies=[Public])
+@router.get("/find", dependencies=[Public, ReadsOnly])
 async def find_page(
     request: Request,
     db: SessionDep,

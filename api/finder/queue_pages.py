@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.deps import Public, SessionDep, SettingsDep, WiringDep
+from api.deps import Public, SessionDep, SessionsDep, SettingsDep, WiringDep
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PageRoute, redirect, render
 from records.waiting_room import current_release
@@ -43,8 +43,11 @@ async def join_submit(request: Request, code: str, form: CheckedForm, wiring: Wi
 
 
 @router.get("/queue/{token}", dependencies=[Public])
-async def position_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
-    view = await waiting_room.look(db, settings, token)
+async def position_page(
+    request: Request, token: str, sessions: SessionsDep, settings: SettingsDep
+) -> Response:
+    """No request transaction: short reads (and a short write when turns are due) of its own."""
+    view = await waiting_room.look(sessions, settings, token)
     admission = (
         waiting_room.admission_token(settings, view.place)
         if view.place.status == waiting_room.ADMITTED

@@ -15,8 +15,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import TypeAdapter
 from starlette.responses import Response
 
-from api.deps import Manager, Public, Reader, SessionDep, SettingsDep
-from api.finder.caching import cacheable
+from api.deps import Manager, Public, Reader, ReadsOnly, SessionDep, SettingsDep
+from api.finder.caching import cacheable, recent
 from api.finder.schemas import (
     ListingIn,
     ListingOut,
@@ -69,7 +69,7 @@ async def open_release(body: ReleaseIn, actor: Manager, db: SessionDep) -> Relea
 LOCATIONS = TypeAdapter(list[PublicLocation])
 
 
-@router.get("/public/locations", response_model=list[PublicLocation], dependencies=[Public])
+@router.get("/public/locations", response_model=list[PublicLocation], dependencies=[Public, ReadsOnly])
 async def list_public_locations(
     request: Request,
     db: SessionDep,
@@ -83,11 +83,15 @@ async def list_public_locations(
     ] = None,
 ) -> Response:
     """Published vaccination locations (no login); cacheable (ETag, s-maxage)."""
-    found = await find_locations(db, lang, product, near)
-    return cacheable(request, Response(LOCATIONS.dump_json(found), media_type="application/json"), settings)
+    key = str(request.url)
+    body = recent.get(key)
+    if body is None:
+        body = LOCATIONS.dump_json(await find_locations(db, lang, product, near))
+        recent.put(key, body, settings.finder_server_cache_seconds)
+    return cacheable(request, Response(body, media_type="application/json"), settings)
 
 
-@router.get("/public/locations/{code}", response_model=PublicLocation, dependencies=[Public])
+@router.get("/public/locations/{code}", response_model=PublicLocation, dependencies=[Public, ReadsOnly])
 async def read_public_location(
     request: Request,
     code: Annotated[str, Path(max_length=40)],

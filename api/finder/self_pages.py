@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from api.access.deps import client_host
-from api.deps import Public, SessionDep, SettingsDep, WiringDep
+from api.deps import Public, ReadsOnly, SessionDep, SettingsDep, WiringDep
 from api.eligibility.pages import answers_from, questions_for, refusal_of
 from api.errors import Conflict, Gone, Unprocessable, http_status
 from api.pages.csrf import CheckedForm
@@ -77,7 +77,7 @@ async def _times_page(
     )
 
 
-@router.get("/{code}/times", dependencies=[Public])
+@router.get("/{code}/times", dependencies=[Public, ReadsOnly])
 async def times_page(request: Request, code: str, db: SessionDep) -> Response:
     """Behind a waiting room, only with an admission (the line's page gives it when the turn comes)."""
     location = await selfs.self_service_location(db, code)

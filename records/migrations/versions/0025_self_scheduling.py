@@ -2,7 +2,7 @@
 the finder's free-seat summary (slots.local_day + free_seat_days, backfilled from the open slots)
 
 Revision ID: 0025
-Revises: 0018
+Revises: 0024
 Create Date: 2026-12-07 04:10:00
 """
 
