@@ -32,7 +32,7 @@ from domain.helpdesk import REOPEN_WINDOW_PASSED, CaseView, InboundNote, case_wo
 from domain.refusals import Conflict, Refusal
 from domain.settings import Settings
 from records.db import utcnow
-from records.helpdesk import Case, CaseText, Category, Requester, Topic
+from records.helpdesk import Case, CaseAttachment, CaseText, Category, Requester, Topic
 from records.helpdesk_mail import InboundMessage
 from records.outbox import OutboxMessage
 from services import helpdesk_files
@@ -189,7 +189,13 @@ async def _handle(
         async with _unit(sessions) as db:
             row, case, requester = await _reread(db, row_id)
             text = inbound_mail.body_text(parse(row.raw))
-            await _follow_up(db, settings, temporal, requester, case, row, text, [])
+            opened = await _follow_up(db, settings, temporal, requester, case, row, text, [])
+            # The files kept with the note go with it to the follow-up.
+            await db.execute(
+                update(CaseAttachment)
+                .where(CaseAttachment.text_id == row.text_id, CaseAttachment.case_id == case.id)
+                .values(case_id=opened.id)
+            )
         return "followed_up"
     async with _unit(sessions) as db:
         await _finish(db, row_id, "noted")
@@ -240,7 +246,7 @@ async def _follow_up(
     row: InboundMessage,
     text: str,
     files: list[FileIn],
-) -> None:
+) -> Case:
     category = await db.get(Category, case.category_id)
     topic = await db.get(Topic, case.topic_id)
     assert category is not None and topic is not None
@@ -249,6 +255,7 @@ async def _follow_up(
     opened = await _open(db, settings, temporal, requester, category, topic, subject, description, case)
     await _keep_files(db, settings, opened, files, requester)
     await _finish(db, row.id, "followed_up", case_id=opened.id)
+    return opened
 
 
 async def _keep_files(

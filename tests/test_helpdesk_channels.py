@@ -5,7 +5,9 @@ cases for callers through the API; what cvms sends arrives at the SMTP capture."
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import smtplib
 import uuid
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -351,6 +353,34 @@ async def test_an_attachment_is_served_only_to_its_requester_and_the_case_team(
     stored = (settings.attachment_dir or settings.state_dir / "attachments") / row.storage_key
     assert stored.read_bytes() == png
 
+    # A reply and an agent's note take files too; a file of a refused type changes nothing.
+    text = base64.b64encode(b"log line\n").decode()
+    bad = {"filename": "run.exe", "content_type": "application/x-msdownload", "content_base64": text}
+    refused = await desk.post(
+        f"/helpdesk/cases/{number}/reply",
+        json={"body": "With a program.", "attachments": [bad]},
+        headers=requester,
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "attachment_type"
+    log = {"filename": "log.txt", "content_type": "text/plain", "content_base64": text}
+    replied = await desk.post(
+        f"/helpdesk/cases/{number}/reply", json={"body": "The log.", "attachments": [log]}, headers=requester
+    )
+    assert replied.status_code == 200, replied.text
+    noted = await desk.post(
+        f"/helpdesk/agent/cases/{number}/notes",
+        json={
+            "body": "Our notes.",
+            "visibility": "internal",
+            "attachments": [{**log, "filename": "ours.txt"}],
+        },
+        headers=await agent_headers(desk),
+    )
+    assert noted.status_code == 200, noted.text
+    mine = (await desk.get(f"/helpdesk/cases/{number}", headers=requester)).json()
+    assert sorted(a["filename"] for a in mine["attachments"]) == ["card.png", "log.txt", "ours.txt"]
+    assert [n["body"] for n in mine["public_notes"]] == ["The log."]
+
 
 async def test_mail_routes_give_a_new_email_case_its_topic_by_address_and_subject(
     desk, smtp, sessions, receiver
@@ -437,3 +467,22 @@ async def test_a_reply_kept_while_temporal_is_away_reaches_its_case_once_it_is_b
     await receiver.sweep()  # Temporal is back: the sweep hands the kept reply on, once
     assert (await outcome(sessions, reply)).status == "noted"
     assert (await public_notes(sessions, case.id)).count("It shows WAKE-01 only.") == 1
+
+
+async def test_the_receiver_speaks_lmtp_for_a_mail_server_that_relays_by_lmtp(desk, smtp, sessions, receiver):
+    email, _requester = await register_requester(desk, smtp)
+    by_lmtp = MailReceiver(receiver.settings, sessions, receiver.temporal, lmtp=True)
+    await by_lmtp.start(host="127.0.0.1", port=0)
+    try:
+        message = mail(email, "Relayed by LMTP", "The mail server hands this on by LMTP.")
+
+        def relay() -> None:
+            with smtplib.LMTP("127.0.0.1", by_lmtp.port) as client:
+                client.send_message(message, to_addrs=[HELP_DESK])
+
+        await asyncio.to_thread(relay)
+        opened = await outcome(sessions, message)
+    finally:
+        await by_lmtp.stop()
+    assert opened.status == "opened"
+    assert (await case_of(sessions, opened.case_id or 0)).subject == "Relayed by LMTP"

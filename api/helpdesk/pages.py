@@ -425,7 +425,7 @@ def _note(form: Any) -> dict[str, Any]:
         raise Unprocessable(N_("Write the note first."))
     public = _text(form, "visibility") == "public"
     visibility: Literal["public", "internal"] = "public" if public else "internal"
-    return NoteIn(body=text, visibility=visibility).model_dump()
+    return NoteIn(body=text, visibility=visibility).model_dump(exclude={"attachments"})
 
 
 def _question(form: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from api.helpdesk.schemas import (
     AgentCaseOut,
     AgentOut,
     AssignIn,
+    AttachmentIn,
     CaseSummary,
     CategoryOut,
     IntakeIn,
@@ -57,13 +58,19 @@ from api.helpdesk.schemas import (
     TopicPriorityIn,
 )
 from domain.helpdesk import CaseView
+from domain.settings import Settings
 from records.helpdesk import Case
-from services import helpdesk, helpdesk_accounts, helpdesk_intake
+from services import helpdesk, helpdesk_accounts, helpdesk_files, helpdesk_intake
 from services.helpdesk import AttachedFile, SlaStatus
-from services.helpdesk_files import Upload
+from services.helpdesk_files import FileIn, Upload
 
 router = APIRouter(prefix="/helpdesk", tags=["help desk"])
 agent_router = APIRouter(prefix="/helpdesk/agent", tags=["help desk agents"])
+
+
+def _files(given: list[AttachmentIn], settings: Settings) -> list[FileIn]:
+    """JSON attachments decoded and checked (a refusal for the first that may not be attached)."""
+    return [helpdesk_files.decoded(Upload(**a.model_dump()), settings) for a in given]
 
 
 def _download(attachment: AttachedFile) -> Response:
@@ -228,6 +235,7 @@ async def reply(
         actor=current.actor,
         number=number,
         body=body.body,
+        files=_files(body.attachments, settings),
     )
     if replied.new_case_number is not None:  # the case was closed: the reply opened a new one
         response.status_code = 201
@@ -318,10 +326,27 @@ async def assign(
 
 @agent_router.post("/cases/{number}/notes", response_model=CaseView)
 async def add_note(
-    case: TeamCase, body: NoteIn, agent: AgentDep, db: SessionDep, temporal: TemporalDep
+    case: TeamCase,
+    body: NoteIn,
+    agent: AgentDep,
+    db: SessionDep,
+    settings: SettingsDep,
+    temporal: TemporalDep,
 ) -> CaseView:
-    """An internal note (never leaves the help desk) or a public one (emailed to the requester)."""
-    return await _act(case, "note", agent, db, temporal, body=body.body, visibility=body.visibility)
+    """An internal note (never leaves the help desk) or a public one (emailed to the requester),
+    with its attachments."""
+    files = _files(body.attachments, settings)
+    return await _act(
+        case,
+        "note",
+        agent,
+        db,
+        temporal,
+        body=body.body,
+        visibility=body.visibility,
+        files=files,
+        settings=settings,
+    )
 
 
 @agent_router.post("/cases/{number}/pending", response_model=CaseView)

@@ -108,8 +108,12 @@ class IntakeIn(BaseModel):
     attachment: AttachmentIn | None = None
 
 
+ATTACHMENTS_FIELD = "Files to attach (base64), within the attachment type and size limits"
+
+
 class ReplyIn(BaseModel):
     body: Paragraph = Field(min_length=1, max_length=20000)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=5, description=ATTACHMENTS_FIELD)
 
 
 class CaseSummary(BaseModel):
@@ -279,6 +283,7 @@ class AssignIn(BaseModel):
 class NoteIn(BaseModel):
     body: Paragraph = Field(min_length=1, max_length=20000)
     visibility: Literal["public", "internal"] = "internal"
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=5, description=ATTACHMENTS_FIELD)
 
 
 class PendingIn(BaseModel):
