@@ -47,7 +47,9 @@ async def _linked(db: AsyncSession, settings: Settings, token: str) -> tuple[Cas
         if error.expired:
             raise Gone("this survey link has expired", code="link_expired") from None
         raise Forbidden("this survey link is not valid", code="link_invalid") from None
-    survey = await db.get(CaseSurvey, payload.get("s"))
+    if not isinstance(payload.get("s"), int):
+        raise Forbidden("this survey link is not valid", code="link_invalid")
+    survey = await db.get(CaseSurvey, payload["s"])
     case = await db.get(Case, survey.case_id) if survey is not None else None
     if survey is None or case is None:
         raise NotFound("this case no longer exists")
