@@ -1,7 +1,7 @@
 """helpdesk: satisfaction surveys and the next-update breach flag
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0025
 Create Date: 2026-12-07 04:20:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from records.db import UTCDateTime
 
 revision: str = "0022"
-down_revision: str | Sequence[str] | None = "0018"
+down_revision: str | Sequence[str] | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
