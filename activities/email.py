@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.helpdesk_mail import compose_case_email
 from domain.email import SET_PASSWORD_LINK, CalendarInvite, EmailRequest, EmailResult
-from domain.helpdesk import CASE_MAIL
+from domain.helpdesk import CASE_MAIL, SURVEY_LINK, SURVEY_PURPOSE
 from domain.security import (
     REQUESTER_SET_PASSWORD_PURPOSE,
     SET_PASSWORD_PURPOSE,
@@ -127,6 +127,13 @@ class EmailActivities:
         base = self.settings.public_base_url.rstrip("/")
         return {"set_password_url": f"{base}{path}?token={token}"}
 
+    def survey_links(self, survey: int) -> dict[str, str]:
+        """The survey's good / bad links, minted as the message is sent: every spelling stops
+        working once the survey is answered (the survey row, not the token, is spent)."""
+        token = sign_link(self.settings.secret_key, SURVEY_PURPOSE, {"s": survey})
+        page = f"{self.settings.public_base_url.rstrip('/')}/helpdesk/survey?token={token}"
+        return {"survey_good_url": f"{page}&rating=good", "survey_bad_url": f"{page}&rating=bad"}
+
     async def send_claimed(self, row: OutboxMessage) -> EmailResult:
         """Sends a claimed outbox row (unless it was already sent) and records that it was."""
         key = row.key
@@ -137,6 +144,9 @@ class EmailActivities:
         link_for = values.pop(SET_PASSWORD_LINK, None)
         if link_for:
             values.update(await self.set_password_link(link_for["kind"], int(link_for["id"])))
+        survey = values.pop(SURVEY_LINK, None)
+        if survey:
+            values.update(self.survey_links(int(survey)))
         rendered = render(row.template, row.language, values)
         if stored.get("invite"):
             invite = CalendarInvite(**stored["invite"])

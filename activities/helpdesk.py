@@ -77,6 +77,7 @@ class HelpdeskActivities:
             case.assignee_id = change.assignee_id
             case.first_response_breached = change.first_response_breached
             case.resolution_breached = change.resolution_breached
+            case.next_update_breached = change.next_update_breached
             case.resolved_at = change.resolved_at
             case.closed_at = change.closed_at
             if change.events:

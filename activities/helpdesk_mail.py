@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.exceptions import ApplicationError
 
 from domain.email import EmailRequest
-from domain.helpdesk import CASE_MAIL
+from domain.helpdesk import CASE_MAIL, SURVEY_LINK
 from records.helpdesk import Case, CaseText, Requester, actor_name
+from records.helpdesk_survey import CaseSurvey
 
 
 async def compose_case_email(db: AsyncSession, request: EmailRequest) -> EmailRequest:
@@ -41,5 +42,17 @@ async def compose_case_email(db: AsyncSession, request: EmailRequest) -> EmailRe
             values[name] = texts.get(values.pop(ref), "")
     if "reopened_by_actor" in values:
         values["reopened_by"] = await actor_name(db, values.pop("reopened_by_actor"))
+    if request.template == "case_survey":
+        values[SURVEY_LINK] = await survey_id(db, case.id)
     values.update(subject=case.subject, name=requester.full_name)
     return dataclasses.replace(request, to=request.to or requester.email, context=values)
+
+
+async def survey_id(db: AsyncSession, case_id: int) -> int:
+    """The case's one survey, made as its email is first composed (the links name it, never a token)."""
+    found = (await db.execute(select(CaseSurvey).where(CaseSurvey.case_id == case_id))).scalar_one_or_none()
+    if found is None:
+        found = CaseSurvey(case_id=case_id)
+        db.add(found)
+        await db.flush()  # a concurrent first attempt: IntegrityError, and the caller's retry finds it
+    return found.id

@@ -35,7 +35,11 @@ from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import password_pages as helpdesk_password_pages
 from api.helpdesk import phone_pages as helpdesk_phone_pages
 from api.helpdesk import phone_routes as helpdesk_phone_routes
+from api.helpdesk import report_pages as helpdesk_report_pages
+from api.helpdesk import report_routes as helpdesk_report_routes
 from api.helpdesk import routes as helpdesk_routes
+from api.helpdesk import survey_pages as helpdesk_survey_pages
+from api.helpdesk import survey_routes as helpdesk_survey_routes
 from api.inventory import lot_pages
 from api.inventory import marketplace_routes as marketplace
 from api.inventory import pages as inventory_pages
@@ -151,12 +155,16 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     # Browsers at the help desk's addresses get its pages; every other client the JSON below.
     app.include_router(helpdesk_pages.router)
     app.include_router(helpdesk_password_pages.router)
+    app.include_router(helpdesk_survey_pages.router)
     app.include_router(helpdesk_pages.agent_router)
+    app.include_router(helpdesk_report_pages.router)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
     app.include_router(helpdesk_phone_routes.router)
     app.include_router(helpdesk_mail_routes.router)
     app.include_router(helpdesk_phone_pages.router)
+    app.include_router(helpdesk_survey_routes.router)
+    app.include_router(helpdesk_report_routes.router)
     app.include_router(products.router)
     app.include_router(schedules.router)
     app.include_router(scheduling.slots_router)

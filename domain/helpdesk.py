@@ -42,6 +42,7 @@ class CaseChange:
     resolution_breached: bool
     resolved_at: datetime | None
     closed_at: datetime | None
+    next_update_breached: bool = False
 
 
 AGENT_ACTIONS = frozenset({"assign", "note", "pending", "open", "resolve", "reopen", "priority"})
@@ -51,7 +52,14 @@ REQUESTER_ACTIONS = frozenset({"reply", "reopen"})
 
 
 # Targets in the order the SLA state names them; used in escalation keys.
-SLA_TARGET_NAMES = ("first_response", "resolution")
+SLA_TARGET_NAMES = ("first_response", "resolution", "next_update")
+
+
+# Signed-link purpose of the satisfaction survey's rating links.
+SURVEY_PURPOSE = "helpdesk-survey"
+# In the survey email's context: the survey whose rating links the sending activity mints (a link
+# token never enters a workflow history or the outbox).
+SURVEY_LINK = "_survey_link"
 
 
 # In a case email's context: the case whose requester, subject and note texts the sending activity
@@ -79,6 +87,8 @@ class CaseStart:
     requester_url: str  # where the requester sees the case
     agent_url: str  # where the team works it
     linked_number: int | None = None
+    # Business seconds after resolution before the satisfaction survey goes out (None: no survey).
+    survey_delay_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +115,7 @@ class CaseView:
     first_response_breached: bool
     resolution_breached: bool
     sla: dict[str, Any] = field(default_factory=dict)
+    next_update_breached: bool = False
 
 
 def case_workflow_id(number: int) -> str:

@@ -109,14 +109,28 @@ class Settings(BaseSettings):
         description="Help-desk holidays (closed all day): ISO dates separated by commas",
     )
     helpdesk_sla_targets: str = Field(
-        default="urgent=1h/4h,high=2h/8h,normal=4h/24h,low=8h/48h",
-        description="Business-time targets per priority: priority=first_response/resolution (s, m or h)",
+        default="urgent=1h/4h/1h,high=2h/8h/2h,normal=4h/24h/4h,low=8h/48h/8h",
+        description=(
+            "Business-time targets per priority: priority=first_response/resolution/next_update (s, m or h);"
+            " without the third, that priority has no next-update clock"
+        ),
     )
     helpdesk_reopen_window_seconds: float = Field(
         default=7 * 86400, gt=0, description="How long after resolution a case can be reopened"
     )
     helpdesk_auto_close_seconds: float = Field(
         default=3 * 86400, gt=0, description="How long a resolved case waits before it closes by itself"
+    )
+    helpdesk_survey_delay_seconds: float = Field(
+        default=24 * 3600,
+        ge=0,
+        description=(
+            "Business time (help-desk hours) after resolution before the requester is asked to rate the"
+            " case; 0 sends no survey"
+        ),
+    )
+    helpdesk_survey_link_max_age_seconds: float = Field(
+        default=30 * 86400, gt=0, description="How long the rating links of a satisfaction survey work"
     )
     helpdesk_registration_code: str = Field(
         default="CVMS-HELP-2026",

@@ -5,10 +5,11 @@ never reads the wall clock (``now`` is always passed in: the workflow passes
 ``workflow.now()``, the API the real time), uses no randomness and imports
 nothing from Temporal.
 
-Two targets run per case, both counted in business time of the help desk's
-calendar (see ``domain.business_hours``): *first response* and
-*resolution*. Rules, applied to the events in time order (events at the same
-instant keep their log order):
+Three targets run per case, all counted in business time of the help desk's
+calendar (see ``domain.business_hours``): *first response*, *resolution* and
+*next update* (the last only when the priority's targets name one). Rules,
+applied to the events in time order (events at the same instant keep their log
+order):
 
 * Both clocks start at ``created`` (whose ``priority`` gives the initial
   priority; ``normal`` when absent).
@@ -21,6 +22,13 @@ instant keep their log order):
 * ``priority`` re-targets both clocks with the new priority's values; elapsed
   time is kept. If the elapsed time already exceeds a new target, that target
   is breached at the instant of the change.
+* Next update: ``requester_wrote`` (a public note from the requester) starts a
+  wait unless one is already open (a second message does not restart the
+  clock: the requester has waited since the first unanswered one);
+  ``agent_answered`` (an agent's public note) ends it; pending pauses it like
+  the others; ``resolved`` and ``closed`` end it. Each wait is a target of its
+  own: one that runs past the target is one breach, so a case breaches (and
+  escalates) once per unanswered wait, never twice for the same one.
 * A target is *due* at the earliest instant its elapsed business time reaches
   the target. It is *breached* at that instant unless completed at or before
   it. A breach is permanent (it has been escalated): completing later, lowering
@@ -32,13 +40,12 @@ applied; the state is then observed at the last event's instant.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from domain.business_hours import BusinessCalendar, add_business_time, business_time_between
+from domain.sla_targets import DEFAULT_SLA_TARGETS, PRIORITIES, PriorityTargets, SlaTargets
 
 __all__ = [
     "AT_RISK_FRACTION",
@@ -55,104 +62,28 @@ __all__ = [
     "compute_sla",
 ]
 
-PRIORITIES = ("urgent", "high", "normal", "low")
 DEFAULT_PRIORITY = "normal"
 EVENT_KINDS = frozenset(
-    {"created", "first_response", "pending", "open", "resolved", "reopened", "closed", "priority"}
+    {
+        "created",
+        "first_response",
+        "pending",
+        "open",
+        "resolved",
+        "reopened",
+        "closed",
+        "priority",
+        "requester_wrote",
+        "agent_answered",
+    }
 )
-# Queue-view statuses of one target, in the order they are decided.
-STATUSES = ("met", "breached", "paused", "at_risk", "ok")
+# Queue-view statuses of one target, in the order they are decided ("idle": next update with no
+# requester message waiting).
+STATUSES = ("met", "breached", "paused", "at_risk", "ok", "idle")
 # A running target is "at_risk" when less than this fraction of it is left.
 AT_RISK_FRACTION = 0.25
 
-_HOUR = 3600.0
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smh]?)")
-_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": _HOUR}
-
-
-@dataclass(frozen=True)
-class PriorityTargets:
-    """Targets of one priority, in business seconds."""
-
-    first_response_seconds: float
-    resolution_seconds: float
-
-    def __post_init__(self) -> None:
-        for name in ("first_response_seconds", "resolution_seconds"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, float))
-                or isinstance(value, bool)
-                or not math.isfinite(value)
-                or value <= 0
-            ):
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
-
-
-@dataclass(frozen=True)
-class SlaTargets:
-    """First-response and resolution targets per priority (business seconds)."""
-
-    urgent: PriorityTargets
-    high: PriorityTargets
-    normal: PriorityTargets
-    low: PriorityTargets
-
-    def for_priority(self, priority: str) -> PriorityTargets:
-        if priority not in PRIORITIES:
-            raise ValueError(f"unknown priority {priority!r} (expected one of {PRIORITIES})")
-        targets: PriorityTargets = getattr(self, priority)
-        return targets
-
-    @classmethod
-    def parse(cls, text: str, defaults: SlaTargets | None = None) -> SlaTargets:
-        """Parse a setting such as ``"urgent=3600/14400, high=2h/8h"``.
-
-        Each item is ``priority=first_response/resolution``; a duration is a
-        number of seconds, or a number with unit ``s``, ``m`` or ``h`` (business
-        time). Priorities left out keep ``defaults`` (``DEFAULT_SLA_TARGETS``);
-        empty text gives the defaults.
-        """
-        values = {p: (defaults or DEFAULT_SLA_TARGETS).for_priority(p) for p in PRIORITIES}
-        seen: set[str] = set()
-        for item in text.split(","):
-            item = item.strip()
-            if not item:
-                continue
-            name, equals, durations = (part.strip() for part in item.partition("="))
-            name = name.lower()
-            if not equals or name not in PRIORITIES:
-                raise ValueError(
-                    f"cannot read SLA target {item!r}: expected priority=first/resolution "
-                    f"with priority one of {', '.join(PRIORITIES)} (e.g. 'urgent=1h/4h')"
-                )
-            if name in seen:
-                raise ValueError(f"SLA targets name priority {name!r} twice")
-            seen.add(name)
-            first, slash, resolution = durations.partition("/")
-            if not slash:
-                raise ValueError(f"SLA target {item!r} needs first-response/resolution, e.g. '{name}=1h/4h'")
-            values[name] = PriorityTargets(_parse_duration(first, item), _parse_duration(resolution, item))
-        return cls(**values)
-
-    def to_setting(self) -> str:
-        """The setting string ``parse`` reads back (seconds)."""
-        items = []
-        for name in PRIORITIES:
-            values = self.for_priority(name)
-            first = _format_seconds(values.first_response_seconds)
-            resolution = _format_seconds(values.resolution_seconds)
-            items.append(f"{name}={first}/{resolution}")
-        return ",".join(items)
-
-
-DEFAULT_SLA_TARGETS = SlaTargets(
-    urgent=PriorityTargets(1 * _HOUR, 4 * _HOUR),
-    high=PriorityTargets(2 * _HOUR, 8 * _HOUR),
-    normal=PriorityTargets(4 * _HOUR, 24 * _HOUR),
-    low=PriorityTargets(8 * _HOUR, 48 * _HOUR),
-)
 
 
 @dataclass(frozen=True)
@@ -198,17 +129,29 @@ class TargetState:
 
 @dataclass(frozen=True)
 class SlaState:
-    """Both SLA targets of a case as of ``as_of``."""
+    """The SLA targets of a case as of ``as_of``."""
 
     priority: str
     first_response: TargetState
     resolution: TargetState
     clock_running: bool  # whether any target's clock is counting
     as_of: datetime
+    # The current (or last) requester wait; None when the case's targets have no next-update clock.
+    next_update: TargetState | None = None
+    next_update_waits: int = 0  # requester waits so far
+    next_update_breaches: int = 0  # of them, those that ran past the target
 
     @property
-    def targets(self) -> tuple[TargetState, TargetState]:
-        return (self.first_response, self.resolution)
+    def targets(self) -> tuple[TargetState, ...]:
+        return tuple(self.by_name.values())
+
+    @property
+    def by_name(self) -> dict[str, TargetState]:
+        """The targets by name (``first_response``, ``resolution``, ``next_update`` if kept)."""
+        named = {"first_response": self.first_response, "resolution": self.resolution}
+        if self.next_update is not None:
+            named["next_update"] = self.next_update
+        return named
 
     @property
     def next_breach_instant(self) -> datetime | None:
@@ -257,6 +200,9 @@ class SlaState:
             "priority": self.priority,
             "first_response": target(self.first_response),
             "resolution": target(self.resolution),
+            "next_update": None if self.next_update is None else target(self.next_update),
+            "next_update_waits": self.next_update_waits,
+            "next_update_breaches": self.next_update_breaches,
             "clock_running": self.clock_running,
             "next_breach_instant": _iso(self.next_breach_instant),
             "as_of": _iso(self.as_of),
@@ -280,11 +226,13 @@ def compute_sla(
     initial = targets.for_priority(priority)
     first_response = _Clock(cal, initial.first_response_seconds)
     resolution = _Clock(cal, initial.resolution_seconds)
-    clocks = (first_response, resolution)
+    next_update_target = initial.next_update_seconds
+    waits: list[_Clock] = []  # one per requester wait; only the last may still be open
     paused = False
 
     for index, event in enumerate(ordered):
         at = event.at.astimezone(UTC)
+        clocks = (first_response, resolution, *waits[-1:])
         for clock in clocks:
             clock.breach_if_due_before(at)
         kind = event.kind
@@ -298,9 +246,15 @@ def compute_sla(
         elif kind == "open":
             paused = False
         elif kind in ("resolved", "closed"):
-            first_response.complete(at)
-            resolution.complete(at)
+            for clock in clocks:
+                clock.complete(at)
             paused = False
+        elif kind == "requester_wrote":
+            if next_update_target is not None and (not waits or waits[-1].completed_at is not None):
+                waits.append(_Clock(cal, next_update_target))
+        elif kind == "agent_answered":
+            if waits:
+                waits[-1].complete(at)
         elif kind == "reopened":
             resolution.rearm()
             paused = False
@@ -310,19 +264,46 @@ def compute_sla(
             new = targets.for_priority(priority)
             first_response.retarget(new.first_response_seconds)
             resolution.retarget(new.resolution_seconds)
+            if next_update_target is not None and new.next_update_seconds is not None:
+                next_update_target = new.next_update_seconds
+                if waits:
+                    waits[-1].retarget(next_update_target)
+        clocks = (first_response, resolution, *waits[-1:])
         for clock in clocks:
             clock.run(not paused, at)
             clock.breach_if_exceeded(at)
 
     as_of = max(now.astimezone(UTC), ordered[-1].at.astimezone(UTC))
+    clocks = (first_response, resolution, *waits[-1:])
     for clock in clocks:
         clock.breach_if_due_at_or_before(as_of)
+    next_update = None
+    if next_update_target is not None:
+        next_update = waits[-1].state(as_of) if waits else _idle(next_update_target)
     return SlaState(
         priority=priority,
         first_response=first_response.state(as_of),
         resolution=resolution.state(as_of),
         clock_running=any(clock.counting for clock in clocks),
         as_of=as_of,
+        next_update=next_update,
+        next_update_waits=len(waits),
+        next_update_breaches=sum(wait.breached_at is not None for wait in waits),
+    )
+
+
+def _idle(target_seconds: float) -> TargetState:
+    """The next-update target while no requester message waits for an answer."""
+    return TargetState(
+        target_seconds=target_seconds,
+        elapsed_business_seconds=0.0,
+        due_at=None,
+        met=False,
+        breached=False,
+        breached_at=None,
+        completed_at=None,
+        running=False,
+        status="idle",
     )
 
 
@@ -418,20 +399,6 @@ class _Clock:
             running=running,
             status=status,
         )
-
-
-def _parse_duration(text: str, item: str) -> float:
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise ValueError(
-            f"cannot read duration {text.strip()!r} in SLA target {item!r} "
-            "(seconds, or a number with unit s, m or h, e.g. '3600' or '1h')"
-        )
-    return float(match[1]) * _UNIT_SECONDS[match[2]]
-
-
-def _format_seconds(seconds: float) -> str:
-    return str(int(seconds)) if float(seconds).is_integer() else repr(float(seconds))
 
 
 def _iso(instant: datetime | None) -> str | None:

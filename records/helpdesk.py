@@ -140,6 +140,8 @@ class Case(Base):
     linked_case_id: Mapped[int | None] = mapped_column(ForeignKey("helpdesk_cases.id"), nullable=True)
     first_response_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     resolution_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set once any requester wait has run past its next-update target.
+    next_update_breached: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -6,6 +6,7 @@ from records import (  # noqa: F401
     free_seats,
     helpdesk,
     helpdesk_mail,
+    helpdesk_survey,
     holds,
     idempotency,
     inventory,

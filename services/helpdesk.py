@@ -41,6 +41,7 @@ from records.helpdesk import (
 from services import helpdesk_files
 from services.helpdesk_files import FileIn
 from services.helpdesk_intake import open_case
+from services.helpdesk_survey import Satisfaction, satisfaction_of
 from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
 
@@ -81,6 +82,7 @@ class CaseDetail:
 class AgentCaseDetail(CaseDetail):
     entry: QueueEntry
     events: list[CaseEventRecord]
+    satisfaction: Satisfaction | None = None  # the requester's rating, once a survey was asked
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ async def agent_case_detail(*, db: AsyncSession, case: Case) -> AgentCaseDetail:
         attachments=await _attachments(db, case),
         entry=entry,
         events=list(events),
+        satisfaction=await satisfaction_of(db, case),
     )
 
 
@@ -395,12 +398,17 @@ async def queue_in_order(
 
 
 def sla_events(records: Iterable[CaseEventRecord]) -> list[CaseEvent]:
-    """The SLA-relevant part of a recorded event log, in log order."""
-    return [
-        CaseEvent(at=r.at, kind=r.kind, priority=r.priority if r.kind in ("created", "priority") else None)
-        for r in sorted(records, key=lambda r: r.seq)
-        if r.kind in EVENT_KINDS
-    ]
+    """The SLA-relevant part of a recorded event log, in log order. A public note is a requester
+    writing or an agent answering (the next-update clock), as the case workflow counts it."""
+    events = []
+    for r in sorted(records, key=lambda r: r.seq):
+        if r.kind in EVENT_KINDS:
+            priority = r.priority if r.kind in ("created", "priority") else None
+            events.append(CaseEvent(at=r.at, kind=r.kind, priority=priority))
+        elif r.kind == "note" and (r.details or {}).get("visibility") == "public":
+            wrote = "agent_answered" if r.actor.startswith("agent:") else "requester_wrote"
+            events.append(CaseEvent(at=r.at, kind=wrote))
+    return events
 
 
 async def sla_of_cases(db: AsyncSession, case_ids: list[int]) -> dict[int, SlaState]:
@@ -411,7 +419,7 @@ async def sla_of_cases(db: AsyncSession, case_ids: list[int]) -> dict[int, SlaSt
     by_case: dict[int, list[CaseEventRecord]] = defaultdict(list)
     rows = await db.execute(
         select(CaseEventRecord).where(
-            CaseEventRecord.case_id.in_(case_ids), CaseEventRecord.kind.in_(sorted(EVENT_KINDS))
+            CaseEventRecord.case_id.in_(case_ids), CaseEventRecord.kind.in_(sorted(EVENT_KINDS | {"note"}))
         )
     )
     for record in rows.scalars():

@@ -188,6 +188,7 @@ async def open_case(
         requester_url=f"{base}/helpdesk/cases/{case.number}",
         agent_url=f"{base}/helpdesk/agent/cases/{case.number}",
         linked_number=linked_case.number if linked_case else None,
+        survey_delay_seconds=settings.helpdesk_survey_delay_seconds or None,
     )
 
     # Promised in this transaction: the case's workflow starts after commit, or from the worker's

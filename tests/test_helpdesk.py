@@ -41,6 +41,7 @@ FAST_HELPDESK = dict(
     helpdesk_sla_targets="urgent=600/600,high=600/600,normal=4/600,low=600/600",
     helpdesk_auto_close_seconds=4.0,
     helpdesk_reopen_window_seconds=60.0,
+    helpdesk_survey_delay_seconds=0,  # no survey: tests/test_helpdesk_survey.py asks for one
 )
 FIRST_RESPONSE_SECONDS = 4.0
 

@@ -306,14 +306,84 @@ def test_to_dict_is_json_friendly() -> None:
     assert data["first_response"]["status"] == "breached"
 
 
+# --- next update ----------------------------------------------------------------------------
+
+# QUICK with next-update targets: normal waits at most 30 s for an agent's answer.
+WITH_UPDATES = SlaTargets(
+    urgent=PriorityTargets(10, 40, 5),
+    high=PriorityTargets(20, 80, 15),
+    normal=PriorityTargets(40, 240, 30),
+    low=PriorityTargets(80, 480, 60),
+)
+
+
+def updates(events: list[CaseEvent], now: float) -> SlaState:
+    return sla(events, now, WITH_UPDATES)
+
+
+def test_next_update_is_idle_until_the_requester_writes() -> None:
+    state = updates([event(0, "created")], now=100)
+    assert state.next_update is not None and state.next_update.status == "idle"
+    assert state.next_update_waits == 0 and state.to_dict()["next_update"]["status"] == "idle"
+    # Targets without a next-update duration keep two clocks, as cases started before it did.
+    assert sla([event(0, "created"), event(5, "requester_wrote")], now=100).next_update is None
+    assert len(sla([event(0, "created")], now=1).targets) == 2
+
+
+def test_next_update_runs_from_the_first_unanswered_message_to_the_agents_answer() -> None:
+    log = [event(0, "created"), event(5, "first_response"), event(10, "requester_wrote")]
+    waiting = updates([*log, event(20, "requester_wrote")], now=30)
+    assert waiting.next_update is not None
+    assert waiting.next_update.running and waiting.next_update.elapsed_business_seconds == 20
+    assert waiting.next_update.due_at == at(40)  # a second message does not restart the clock
+    assert waiting.next_breach_instant == at(40)
+    answered = updates([*log, event(35, "agent_answered")], now=300)
+    assert answered.next_update is not None and answered.next_update.status == "met"
+    assert answered.next_update_waits == 1 and answered.next_update_breaches == 0
+
+
+def test_next_update_breaches_once_per_unanswered_wait() -> None:
+    log = [event(0, "created"), event(5, "first_response"), event(10, "requester_wrote")]
+    late = updates(log, now=41)
+    assert late.next_update is not None and late.next_update.breached_at == at(40)
+    assert late.next_update_breaches == 1 and late.next_update.status == "breached"
+    # Answered late, then a new wait answered in time: still one breach, the new wait is met.
+    log += [event(50, "agent_answered"), event(60, "requester_wrote"), event(70, "agent_answered")]
+    later = updates(log, now=500)
+    assert later.next_update_waits == 2 and later.next_update_breaches == 1
+    assert later.next_update is not None and later.next_update.status == "met"
+    # A third wait left unanswered breaches on its own.
+    third = updates([*log, event(80, "requester_wrote")], now=500)
+    assert third.next_update_waits == 3 and third.next_update_breaches == 2
+
+
+def test_next_update_pauses_while_pending_and_ends_at_resolution() -> None:
+    log = [event(0, "created"), event(10, "requester_wrote"), event(20, "pending")]
+    paused = updates(log, now=1000)
+    assert paused.next_update is not None and paused.next_update.status == "paused"
+    assert paused.next_update.elapsed_business_seconds == 10
+    resumed = updates([*log, event(100, "open")], now=110)
+    assert resumed.next_update is not None and resumed.next_update.due_at == at(120)
+    resolved = updates([*log, event(100, "open"), event(105, "resolved")], now=1000)
+    assert resolved.next_update is not None and resolved.next_update.status == "met"
+    assert resolved.next_update_breaches == 0
+
+
+def test_raising_priority_retargets_the_open_wait() -> None:
+    log = [event(0, "created"), event(10, "requester_wrote"), event(20, "priority", "urgent")]
+    state = updates(log, now=20)
+    assert state.next_update is not None and state.next_update.breached_at == at(20)
+    assert state.next_update_breaches == 1
+
+
 # --- targets --------------------------------------------------------------------------------
 
 
 def test_default_targets() -> None:
-    assert DEFAULT_SLA_TARGETS.for_priority("urgent") == PriorityTargets(1 * HOUR, 4 * HOUR)
-    assert DEFAULT_SLA_TARGETS.for_priority("high") == PriorityTargets(2 * HOUR, 8 * HOUR)
-    assert DEFAULT_SLA_TARGETS.for_priority("normal") == PriorityTargets(4 * HOUR, 24 * HOUR)
-    assert DEFAULT_SLA_TARGETS.for_priority("low") == PriorityTargets(8 * HOUR, 48 * HOUR)
+    assert DEFAULT_SLA_TARGETS.for_priority("urgent") == PriorityTargets(1 * HOUR, 4 * HOUR, 1 * HOUR)
+    assert DEFAULT_SLA_TARGETS.for_priority("high") == PriorityTargets(2 * HOUR, 8 * HOUR, 2 * HOUR)
+    assert DEFAULT_SLA_TARGETS.for_priority("normal") == PriorityTargets(4 * HOUR, 24 * HOUR, 4 * HOUR)
+    assert DEFAULT_SLA_TARGETS.for_priority("low") == PriorityTargets(8 * HOUR, 48 * HOUR, 8 * HOUR)
 
 
 def test_targets_parse_seconds_units_and_keep_unnamed_defaults() -> None:
@@ -324,7 +394,11 @@ def test_targets_parse_seconds_units_and_keep_unnamed_defaults() -> None:
     assert parsed.normal == DEFAULT_SLA_TARGETS.normal
     assert SlaTargets.parse("") == DEFAULT_SLA_TARGETS
     assert SlaTargets.parse(QUICK.to_setting()) == QUICK
-    assert DEFAULT_SLA_TARGETS.to_setting().startswith("urgent=3600/14400,high=7200/28800")
+    assert DEFAULT_SLA_TARGETS.to_setting().startswith("urgent=3600/14400/3600,high=7200/28800/7200")
+    assert SlaTargets.parse(DEFAULT_SLA_TARGETS.to_setting()) == DEFAULT_SLA_TARGETS
+    # A third duration is the next-update target; without it the priority has no such clock.
+    assert SlaTargets.parse("urgent=1h/4h/30m").urgent == PriorityTargets(3600, 14400, 1800)
+    assert SlaTargets.parse("urgent=1h/4h").urgent.next_update_seconds is None
 
 
 @pytest.mark.parametrize(
@@ -333,6 +407,8 @@ def test_targets_parse_seconds_units_and_keep_unnamed_defaults() -> None:
         ("urgent", "expected priority=first/resolution"),
         ("critical=1/2", "expected priority=first/resolution"),
         ("urgent=3600", "needs first-response/resolution"),
+        ("urgent=1/2/3/4", "needs first-response/resolution"),
+        ("urgent=1/2/0", "positive"),
         ("urgent=1h/4x", "cannot read duration"),
         ("urgent=/4h", "cannot read duration"),
         ("urgent=-1/4h", "cannot read duration"),
@@ -352,7 +428,17 @@ def test_unknown_priority_lookup_raises() -> None:
 
 # --- properties -----------------------------------------------------------------------------
 
-KINDS = ["first_response", "pending", "open", "resolved", "reopened", "closed", "priority"]
+KINDS = [
+    "first_response",
+    "pending",
+    "open",
+    "resolved",
+    "reopened",
+    "closed",
+    "priority",
+    "requester_wrote",
+    "agent_answered",
+]
 PRIORITY_NAMES = ["urgent", "high", "normal", "low"]
 
 
@@ -377,7 +463,7 @@ def test_a_timer_at_the_next_breach_instant_observes_that_breach(
     state = compute_sla(log, cal, DEFAULT_SLA_TARGETS, now)
     assert compute_sla(log, cal, DEFAULT_SLA_TARGETS, now) == state  # deterministic
     for target in state.targets:
-        assert target.status in ("met", "breached", "paused", "at_risk", "ok")
+        assert target.status in ("met", "breached", "paused", "at_risk", "ok", "idle")
         assert target.met + target.breached <= 1
         assert (target.breached_at is not None) == target.breached
         assert target.elapsed_business_seconds >= 0
@@ -393,3 +479,22 @@ def test_a_timer_at_the_next_breach_instant_observes_that_breach(
     ]
     assert newly and all(t.breached_at == upcoming for t in newly)
     assert fired.next_breach_instant is None or fired.next_breach_instant > upcoming
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_logs(), st.integers(0, 30000), st.integers(1, 30000), st.sampled_from([DESK, ALWAYS]))
+def test_next_update_breaches_never_go_back_and_never_exceed_the_waits(
+    log: list[CaseEvent], minutes_after: int, more_minutes: int, cal: BusinessCalendar
+) -> None:
+    now = log[-1].at + timedelta(minutes=minutes_after)
+    state = compute_sla(log, cal, DEFAULT_SLA_TARGETS, now)
+    later = compute_sla(log, cal, DEFAULT_SLA_TARGETS, now + timedelta(minutes=more_minutes))
+    assert state.next_update is not None
+    assert 0 <= state.next_update_breaches <= state.next_update_waits
+    assert state.next_update_waits <= sum(e.kind == "requester_wrote" for e in log)
+    # Time passing alone never adds a wait, and never takes back a breach (it was escalated).
+    assert later.next_update_waits == state.next_update_waits
+    assert state.next_update_breaches <= later.next_update_breaches <= state.next_update_breaches + 1
+    # An agent's answer right away leaves nothing running on the next-update clock.
+    answered = compute_sla([*log, CaseEvent(log[-1].at, "agent_answered")], cal, DEFAULT_SLA_TARGETS, now)
+    assert answered.next_update is not None and not answered.next_update.running

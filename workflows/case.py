@@ -22,7 +22,7 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from activities.email import EmailActivities
     from activities.helpdesk import HelpdeskActivities
-    from domain.business_hours import BusinessCalendar
+    from domain.business_hours import BusinessCalendar, add_business_time
     from domain.deadlines import too_late
     from domain.email import EmailRequest
     from domain.helpdesk import (
@@ -70,6 +70,7 @@ class CaseWorkflow:
         self.breaches: dict[str, int] = {name: 0 for name in SLA_TARGET_NAMES}
         # Inbound emails already added (InboundNote.ref): a redelivered one adds nothing.
         self._inbound_refs: set[str] = set()
+        self.survey_queued = False  # the satisfaction survey is asked once a case
         self._queue_mail("received", "case_received")
 
     @workflow.run
@@ -81,7 +82,8 @@ class CaseWorkflow:
                 await self._escalate_breaches()
                 if self._auto_close_due():
                     await self._close()
-            if self.state == "closed":
+                self._queue_survey_if_due()
+            if self.state == "closed" and self._survey_due_at() is None:
                 break
             self._woken = False
             try:
@@ -150,6 +152,7 @@ class CaseWorkflow:
             first_response_breached=self.breaches["first_response"] > 0,
             resolution_breached=self.breaches["resolution"] > 0,
             sla=self._sla().to_dict(),
+            next_update_breached=self.breaches["next_update"] > 0,
         )
 
     def _refusal(self, action: CaseAction) -> str | None:
@@ -212,6 +215,9 @@ class CaseWorkflow:
             note = NoteIn(action.actor, visibility, purpose, text_id=action.text_id)
             add("note", note=note, visibility=visibility, purpose=purpose)
             if visibility == "public":
+                # The next-update clock reads public notes (services.helpdesk.sla_events does too).
+                wrote = "agent_answered" if action.actor.startswith("agent:") else "requester_wrote"
+                self.sla_events.append(CaseEvent(at=now, kind=wrote))
                 self.public_notes.append(
                     {
                         "at": now.isoformat(),
@@ -281,8 +287,10 @@ class CaseWorkflow:
         """Flags the case and emails the team once for each target that has newly breached."""
         sla = self._sla()
         events: list[CaseEventIn] = []
-        for name, target in zip(SLA_TARGET_NAMES, sla.targets, strict=True):
-            if not target.breached or self.breaches[name] > 0:
+        for name, target in sla.by_name.items():
+            # First response and resolution breach once a case; next update once a requester wait.
+            owed = sla.next_update_breaches if name == "next_update" else int(target.breached)
+            if self.breaches[name] >= owed:
                 continue
             self.breaches[name] += 1
             self.seq += 1
@@ -322,9 +330,27 @@ class CaseWorkflow:
         await self._record([CaseEventIn(seq=self.seq, at=now, kind="closed", actor="system")])
         self._queue_mail("closed", "case_closed")
 
+    def _survey_due_at(self) -> datetime | None:
+        """When the satisfaction survey goes out: the configured business time after resolution.
+        A reopen clears the resolution, so it cancels a survey not yet sent; a closed case still
+        gets its survey when the time comes."""
+        delay = self.start.survey_delay_seconds
+        if not delay or self.survey_queued or self.resolved_at is None:
+            return None
+        return add_business_time(self.calendar, self.resolved_at, timedelta(seconds=delay))
+
+    def _queue_survey_if_due(self) -> None:
+        due = self._survey_due_at()
+        if due is not None and workflow.now() >= due:
+            self.survey_queued = True
+            self._queue_mail("survey", "case_survey")
+
     def _time_to_next_deadline(self) -> timedelta | None:
         now = workflow.now()
         deadlines = []
+        survey = self._survey_due_at()
+        if survey is not None:
+            deadlines.append(survey)
         upcoming = self._sla().next_breach_instant
         if upcoming is not None:
             deadlines.append(upcoming)
@@ -350,6 +376,7 @@ class CaseWorkflow:
                 resolution_breached=self.breaches["resolution"] > 0,
                 resolved_at=self.resolved_at,
                 closed_at=self.closed_at,
+                next_update_breached=self.breaches["next_update"] > 0,
             ),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=ACTIVITY_RETRY,

@@ -109,6 +109,16 @@ SLA_BADGES = {
     "met": ("ok", N_("SLA met")),
 }
 
+# One SLA clock's status, as the case page and the queue name it.
+SLA_CLOCK_WORDS = {
+    "met": N_("met"),
+    "breached": N_("breached"),
+    "paused": N_("paused"),
+    "at_risk": N_("at risk"),
+    "ok": N_("on track"),
+    "idle": N_("no message waiting"),
+}
+
 
 def _page(
     request: Request, template: str, *, time_zone: str, status_code: int = 200, **context: Any
@@ -124,6 +134,7 @@ def _page(
         notices=HELP_NOTICES,
         case_states=dict(CASE_STATES),
         sla_badges=SLA_BADGES,
+        sla_clock_words=SLA_CLOCK_WORDS,
         **context,
     )
 

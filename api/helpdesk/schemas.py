@@ -214,6 +214,7 @@ class QueueItem(CaseSummary):
     sla_status: SlaStatus
     first_response_breached: bool
     resolution_breached: bool
+    next_update_breached: bool = False
     next_due_at: datetime | None
     sla: dict[str, Any]
 
@@ -228,6 +229,7 @@ class QueueItem(CaseSummary):
             sla_status=sla_status(sla),
             first_response_breached=case.first_response_breached,
             resolution_breached=case.resolution_breached,
+            next_update_breached=case.next_update_breached,
             next_due_at=sla.next_breach_instant if sla else None,
             sla=sla.to_dict() if sla else {},
         )
@@ -254,6 +256,13 @@ class EventOut(BaseModel):
 EventOut.model_rebuild()
 
 
+class SatisfactionOut(BaseModel):
+    rating: Literal["good", "bad"] | None = Field(description="None: asked, not answered yet")
+    comment: str
+    asked_at: datetime
+    rated_at: datetime | None
+
+
 class AgentCaseOut(QueueItem):
     description: str
     contact_phone: str
@@ -261,6 +270,7 @@ class AgentCaseOut(QueueItem):
     notes: list[NoteOut]
     events: list[EventOut]
     attachments: list[dict[str, Any]]
+    satisfaction: SatisfactionOut | None = None
 
     @classmethod
     def of_detail(cls, detail: AgentCaseDetail) -> AgentCaseOut:
@@ -273,6 +283,11 @@ class AgentCaseOut(QueueItem):
             notes=[NoteOut.of(n) for n in detail.notes],
             events=[EventOut.of(e) for e in detail.events],
             attachments=[AttachmentOut.of(a).model_dump() for a in detail.attachments],
+            satisfaction=(
+                SatisfactionOut.model_validate(detail.satisfaction, from_attributes=True)
+                if detail.satisfaction
+                else None
+            ),
         )
 
 
