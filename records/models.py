@@ -4,6 +4,7 @@ from records import (  # noqa: F401
     audit,
     eligibility,
     helpdesk,
+    helpdesk_desk,
     helpdesk_mail,
     holds,
     idempotency,

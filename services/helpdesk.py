@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.business_hours import BusinessCalendar
 from domain.helpdesk import CaseAction, CaseView, case_workflow_id
 from domain.refusals import Conflict, Invalid, NotFound
 from domain.settings import Settings
-from domain.sla import EVENT_KINDS, CaseEvent, SlaState, SlaTargets, compute_sla
+from domain.sla import EVENT_KINDS, PRIORITIES, CaseEvent, SlaState, SlaTargets, compute_sla
 from records.db import utcnow
 from records.helpdesk import (
     Agent,
@@ -45,6 +45,8 @@ from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
 
 SlaStatus = Literal["breached", "at_risk", "ok", "paused", "met"]
+QueueSort = Literal["urgency", "priority", "newest", "oldest", "updated"]
+QUEUE_SORTS: tuple[str, ...] = ("urgency", "priority", "newest", "oldest", "updated")
 
 
 @dataclass(frozen=True)
@@ -218,24 +220,47 @@ async def act(
     workflow records the change through an activity, which must not wait behind this request's
     database lock. Nothing may be read from `db` after this call.
     """
+    return await act_in_turn(case, [(action, body)], db=db, temporal=temporal, files=files, settings=settings)
+
+
+async def act_in_turn(
+    case: Case,
+    changes: list[tuple[CaseAction, str]],
+    *,
+    db: AsyncSession,
+    temporal: TemporalGateway,
+    files: Sequence[FileIn] = (),
+    settings: Settings | None = None,
+) -> CaseView:
+    """Several changes (action, note text) to one case, one workflow update each, in order; the
+    texts (and files, kept with the last change's text) are kept and committed before the first
+    is sent (as `act` does for one). Answers the state after the last. Nothing may be read from
+    `db` after this call."""
     if case.state == "closed":
         raise Conflict(f"case {case.number} is closed", code="invalid_transition")
     if files:
         assert settings is not None, "attachments need the settings of the attachment store"
         helpdesk_files.checked(list(files), settings)
-    if body.strip():
-        text = CaseText(case_id=case.id, body=body.strip())
-        db.add(text)
-        await db.flush()
-        action = dataclasses.replace(action, text_id=text.id)
+    actions = []
+    for action, body in changes:
+        if body.strip():
+            text = CaseText(case_id=case.id, body=body.strip())
+            db.add(text)
+            await db.flush()
+            action = dataclasses.replace(action, text_id=text.id)
+        actions.append(action)
     for given in files:
         assert settings is not None
-        await helpdesk_files.keep(db, settings, case, given, added_by=action.actor, text_id=action.text_id)
+        last = actions[-1]
+        await helpdesk_files.keep(db, settings, case, given, added_by=last.actor, text_id=last.text_id)
     await db.commit()
     closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
-    view: CaseView = await temporal.update(
-        case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
-    )
+    view: CaseView | None = None
+    for action in actions:
+        view = await temporal.update(
+            case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
+        )
+    assert view is not None, "no change to send"
     return view
 
 
@@ -366,11 +391,19 @@ async def queue_in_order(
     priority: list[str] | None = None,
     sla: list[SlaStatus] | None = None,
     assignee: str | None = None,
+    search: str = "",
+    team_id: int | None = None,
+    sort: QueueSort = "urgency",
 ) -> list[tuple[Case, SlaState | None]]:
     """The agent's teams' cases (not closed unless asked) in the queue's order (oldest breach
-    first, then nearest due, then by case), each with its SLA state; a page of it becomes
-    entries with `queue_entry`."""
+    first, then nearest due, then by case; or as `sort` says), each with its SLA state; a page
+    of it becomes entries with `queue_entry`. `search` finds a case number, words of the
+    subject, the requester's name or email, or text of a public note."""
     query = select(Case).where(Case.team_id.in_(list(team_ids)))
+    if team_id is not None:
+        query = query.where(Case.team_id == team_id)
+    if search.strip():
+        query = query.where(_matches(search.strip()))
     query = query.where(Case.state.in_(state)) if state else query.where(Case.state != "closed")
     if priority:
         query = query.where(Case.priority.in_(priority))
@@ -379,7 +412,7 @@ async def queue_in_order(
     elif assignee == "none":
         query = query.where(Case.assignee_id.is_(None))
     elif assignee:
-        if not assignee.isdigit():
+        if not (assignee.isascii() and assignee.isdigit() and len(assignee) <= 9):
             raise Invalid("assignee is 'me', 'none' or an agent id", code="bad_assignee")
         query = query.where(Case.assignee_id == int(assignee))
     cases = list((await db.execute(query)).scalars())
@@ -391,7 +424,39 @@ async def queue_in_order(
         state_of = states.get(case.id)
         return (*state_of.breach_sort_key, case.id) if state_of else (3, datetime.max, case.id)
 
-    return [(case, states.get(case.id)) for case in sorted(cases, key=order)]
+    if sort not in QUEUE_SORTS:
+        raise Invalid(f"sort is one of {', '.join(QUEUE_SORTS)}", code="bad_sort")
+    if sort == "urgency":
+        cases.sort(key=order)
+    elif sort == "priority":
+        rank = {name: index for index, name in enumerate(PRIORITIES)}
+        cases.sort(key=lambda c: (rank.get(c.priority, len(rank)), order(c)))
+    else:  # newest / oldest by when opened, updated: most recently changed first
+        column = "updated_at" if sort == "updated" else "created_at"
+        cases.sort(key=lambda c: (getattr(c, column), c.id), reverse=sort != "oldest")
+    return [(case, states.get(case.id)) for case in cases]
+
+
+def _matches(search: str) -> Any:
+    """A case whose number, subject, requester or public note text holds `search`."""
+    pattern = f"%{search.lower().replace('%', '').replace('_', '')}%"
+    number = search.lstrip("#").strip()
+    requesters = select(Requester.id).where(
+        or_(
+            func.lower(Requester.first_name + " " + Requester.last_name).like(pattern),
+            func.lower(Requester.email).like(pattern),
+        )
+    )
+    public_notes = select(CaseNote.case_id).where(
+        CaseNote.visibility == "public", func.lower(CaseNote.body).like(pattern)
+    )
+    found = or_(
+        func.lower(Case.subject).like(pattern),
+        Case.requester_id.in_(requesters),
+        Case.id.in_(public_notes),
+    )
+    is_number = number.isascii() and number.isdigit() and len(number) <= 9
+    return or_(Case.number == int(number), found) if is_number else found
 
 
 def sla_events(records: Iterable[CaseEventRecord]) -> list[CaseEvent]:

@@ -59,7 +59,7 @@ from api.helpdesk.schemas import (
 from domain.helpdesk import CaseView
 from records.helpdesk import Case
 from services import helpdesk, helpdesk_accounts, helpdesk_intake
-from services.helpdesk import AttachedFile, SlaStatus
+from services.helpdesk import AttachedFile, QueueSort, SlaStatus
 from services.helpdesk_files import Upload
 
 router = APIRouter(prefix="/helpdesk", tags=["help desk"])
@@ -271,12 +271,23 @@ async def agent_me(agent: AgentDep, db: SessionDep) -> AgentOut:
 async def queue(
     agent: AgentDep,
     db: SessionDep,
+    response: Response,
     state: Annotated[list[str] | None, Query(description="new, open, pending, resolved, closed")] = None,
     priority: Annotated[list[str] | None, Query()] = None,
     sla: Annotated[list[SlaStatus] | None, Query(description="SLA status of the case")] = None,
     assignee: Annotated[str | None, Query(description="'me', 'none' or an agent id")] = None,
+    q: Annotated[
+        str, Query(max_length=200, description="Case number, subject, requester, public note text")
+    ] = "",
+    team: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="One of my teams")] = None,
+    sort: Annotated[
+        QueueSort, Query(description="urgency (default), priority, newest, oldest, updated")
+    ] = "urgency",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int | None, Query(ge=1, le=500, description="Empty: every case")] = None,
 ) -> list[QueueItem]:
-    """My teams' cases (not closed unless asked), oldest breach first, then nearest due."""
+    """My teams' cases (not closed unless asked), oldest breach first, then nearest due (or as
+    `sort` says). With `page_size`, one page; the X-Total-Count header counts every match."""
     ordered = await helpdesk.queue_in_order(
         db=db,
         agent=agent.agent,
@@ -285,7 +296,13 @@ async def queue(
         priority=priority,
         sla=sla,
         assignee=assignee,
+        search=q,
+        team_id=team,
+        sort=sort,
     )
+    response.headers["X-Total-Count"] = str(len(ordered))
+    if page_size is not None:
+        ordered = ordered[(page - 1) * page_size : page * page_size]
     return [
         QueueItem.of_entry(await helpdesk.queue_entry(db, case, sla_state)) for case, sla_state in ordered
     ]

@@ -4,7 +4,7 @@ shaped from what `services.helpdesk` returns."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
@@ -361,3 +361,124 @@ class MailRouteOut(BaseModel):
     @classmethod
     def of(cls, route: MailRoute, category: Category, topic: Topic) -> MailRouteOut:
         return from_attributes(cls, route, category=category.code, topic=topic.code)
+
+
+# --- the agent workspace: reply box, team, macros, presence ----------------------------------------
+
+PriorityOrKeep = Literal["", "urgent", "high", "normal", "low"]
+# A record id or case number in a body (the database's integer range).
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class ReplyBoxIn(BaseModel):
+    body: Paragraph = Field(default="", max_length=20000, description="Empty only to wait with no question")
+    visibility: Literal["public", "internal"] = "public"
+    then: Literal["", "pending", "resolved"] = Field(
+        default="", description="Then wait on the requester or resolve"
+    )
+    priority: PriorityOrKeep = Field(default="", description="A new priority; empty keeps it")
+    macro_id: Id | None = Field(
+        default=None,
+        description="A macro of the case's team: its text (when body is empty), state and priority",
+    )
+
+
+class TeamChangeIn(BaseModel):
+    team_id: Id
+
+
+class MacroIn(BaseModel):
+    team_id: Id
+    name: Line = Field(min_length=1, max_length=100)
+    body_en: Paragraph = Field(
+        min_length=1,
+        max_length=20000,
+        description="Placeholders: {requester_name}, {case_number}, {agent_name}",
+    )
+    body_es: Paragraph = Field(min_length=1, max_length=20000)
+    set_state: Literal["", "pending", "resolved"] = ""
+    set_priority: PriorityOrKeep = ""
+    public: bool = True
+
+
+class MacroOut(MacroIn):
+    id: int
+    team: str
+
+
+class FilledMacroOut(BaseModel):
+    id: int
+    name: str
+    body: str = Field(description="In the requester's language, placeholders filled")
+    visibility: Literal["public", "internal"]
+    then: str
+    priority: str
+
+
+class PresenceIn(BaseModel):
+    replying: bool = False
+
+
+class PresenceOut(BaseModel):
+    agent: str
+    replying: bool
+
+
+class TeamAgentOut(BaseModel):
+    agent_id: int
+    name: str
+
+
+class MergeIn(BaseModel):
+    into: Id = Field(description="The number of the case this duplicate merges into")
+
+
+class LinkIn(BaseModel):
+    number: Id = Field(description="The number of the related case")
+
+
+class RelatedCaseOut(BaseModel):
+    number: int
+    subject: str
+    state: str
+
+
+# --- administration: teams and agents ---------------------------------------------------------------
+
+
+class TeamIn(BaseModel):
+    name: Line = Field(min_length=1, max_length=100)
+    email: EmailStr = Field(description="Where the team's breach escalations go")
+    is_default: bool = Field(default=False, description="Cases no routing rule matches go here")
+
+
+class TeamAdminOut(TeamIn):
+    id: int
+
+
+class AgentIn(BaseModel):
+    login_name: Line = Field(min_length=3, max_length=80, description="An existing login, or a new one")
+    email: EmailStr = Field(description="The login's email (a new login gets its set-up email there)")
+    first_name: Line = Field(default="", max_length=100)
+    last_name: Line = Field(default="", max_length=100)
+    display_name: Line = Field(default="", max_length=200)
+    is_admin: bool = False
+    team_ids: list[Id] = Field(min_length=1, max_length=100)
+    preferred_language: Literal["en", "es"] = "en"
+
+
+class AgentChangeIn(BaseModel):
+    display_name: Line = Field(default="", max_length=200)
+    is_admin: bool = False
+    is_active: bool = True
+    team_ids: list[Id] = Field(min_length=1, max_length=100)
+
+
+class AgentAdminOut(BaseModel):
+    agent_id: int
+    login_name: str
+    email: str
+    name: str
+    is_admin: bool
+    is_active: bool
+    team_ids: list[int]
