@@ -7,7 +7,9 @@ and sets the case's columns to the same absolute values again.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -15,7 +17,17 @@ from temporalio.exceptions import ApplicationError
 from domain.helpdesk import CaseChange
 from domain.settings import Settings
 from records.db import transaction
-from records.helpdesk import Agent, Case, CaseEventRecord, CaseNote, CaseText, actor_name
+from records.helpdesk import (
+    Agent,
+    Case,
+    CaseAttachment,
+    CaseEventRecord,
+    CaseNote,
+    CaseText,
+    Team,
+    actor_name,
+)
+from records.helpdesk_desk import CaseLink
 
 
 class HelpdeskActivities:
@@ -47,6 +59,11 @@ class HelpdeskActivities:
                     # The workflow names the agent by id; the event log shows the name too.
                     assignee = await db.get(Agent, int(details["assignee_id"]))
                     details.setdefault("assignee_name", assignee.display_name if assignee else "")
+                await record_merge_and_link(db, case, event.kind, details)
+                if event.kind == "team" and details.get("team_id"):
+                    case.team_id = int(details["team_id"])
+                    team = await db.get(Team, case.team_id)
+                    details.setdefault("team_name", team.name if team else "")
                 db.add(
                     CaseEventRecord(
                         case_id=case.id,
@@ -82,3 +99,24 @@ class HelpdeskActivities:
             case.closed_at = change.closed_at
             if change.events:
                 case.updated_at = max(event.at for event in change.events)
+
+
+async def record_merge_and_link(db: AsyncSession, case: Case, kind: str, details: dict[str, Any]) -> None:
+    """A merge moves the duplicate's attachments here and links the closed duplicate to its
+    case; a link relates two cases both ways. Safe to repeat (a retried activity)."""
+    if kind == "merged_in":
+        await db.execute(
+            update(CaseAttachment)
+            .where(CaseAttachment.case_id == int(details["from_case_id"]))
+            .values(case_id=case.id)
+        )
+    elif kind == "merged":
+        case.linked_case_id = int(details["into_case_id"])
+    elif kind == "linked":
+        other = int(details["related_case_id"])
+        for one, two in ((case.id, other), (other, case.id)):
+            known = await db.execute(
+                select(CaseLink.id).where(CaseLink.case_id == one, CaseLink.related_case_id == two)
+            )
+            if known.first() is None:
+                db.add(CaseLink(case_id=one, related_case_id=two))

@@ -30,6 +30,10 @@ from api.exports import routes as exports
 from api.finder import pages as finder_pages
 from api.finder import queue_pages, self_pages
 from api.finder import routes as finder
+from api.helpdesk import admin_pages as helpdesk_admin_pages
+from api.helpdesk import admin_routes as helpdesk_admin_routes
+from api.helpdesk import agent_pages as helpdesk_agent_pages
+from api.helpdesk import desk_routes as helpdesk_desk_routes
 from api.helpdesk import mail_routes as helpdesk_mail_routes
 from api.helpdesk import pages as helpdesk_pages
 from api.helpdesk import password_pages as helpdesk_password_pages
@@ -158,6 +162,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_survey_pages.router)
     app.include_router(helpdesk_pages.agent_router)
     app.include_router(helpdesk_report_pages.router)
+    app.include_router(helpdesk_agent_pages.agent_router)
+    app.include_router(helpdesk_admin_pages.agent_router)
     app.include_router(helpdesk_routes.router)
     app.include_router(helpdesk_routes.agent_router)
     app.include_router(helpdesk_phone_routes.router)
@@ -165,6 +171,8 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(helpdesk_phone_pages.router)
     app.include_router(helpdesk_survey_routes.router)
     app.include_router(helpdesk_report_routes.router)
+    app.include_router(helpdesk_desk_routes.agent_router)
+    app.include_router(helpdesk_admin_routes.agent_router)
     app.include_router(products.router)
     app.include_router(schedules.router)
     app.include_router(scheduling.slots_router)

@@ -45,7 +45,21 @@ class CaseChange:
     next_update_breached: bool = False
 
 
-AGENT_ACTIONS = frozenset({"assign", "note", "pending", "open", "resolve", "reopen", "priority"})
+AGENT_ACTIONS = frozenset(
+    {
+        "assign",
+        "note",
+        "pending",
+        "open",
+        "resolve",
+        "reopen",
+        "priority",
+        "team",
+        "merge_in",
+        "merged",
+        "link",
+    }
+)
 
 
 REQUESTER_ACTIONS = frozenset({"reply", "reopen"})
@@ -96,7 +110,8 @@ class CaseAction:
     """One change asked of a case. `actor` is "agent:<id>" or "requester:<id>". A note's text is
     the ``CaseText`` row ``text_id``, kept by the API before it asks: never the text itself."""
 
-    kind: str  # assign | note | pending | open | resolve | reopen | priority | reply
+    kind: str  # assign | note | pending | open | resolve | reopen | priority | team | reply
+    # | merge_in (a duplicate's notes come in) | merged (closed into another case) | link
     actor: str
     text_id: int | None = None
     visibility: str = "public"  # for notes: public | internal
@@ -104,6 +119,13 @@ class CaseAction:
     priority: str | None = None
     body: str = ""  # only in histories recorded before text_id: the workflow reads it for its checks
     answer_by: datetime | None = None  # the caller stops waiting then (see domain.deadlines)
+    team_id: int | None = None  # for "team": the team the case moves to, and its escalation address
+    team_email: str = ""
+    # merge_in / merged / link: the other case (its row id and number). merge_in carries the
+    # duplicate's notes, copied as texts (ids only, as any note).
+    other_case_id: int | None = None
+    other_number: int | None = None
+    notes: list[NoteIn] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

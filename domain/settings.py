@@ -179,6 +179,11 @@ class Settings(BaseSettings):
     attachment_s3_endpoint: str = Field(
         default="", description="Endpoint URL of the S3-compatible service (empty: AWS)"
     )
+    helpdesk_presence_seconds: float = Field(
+        default=90,
+        gt=0,
+        description="How long an agent's opening of a case (or replying) shows to other agents",
+    )
     journey_idle_close_days: float = Field(
         default=30,
         gt=0,

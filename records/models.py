@@ -5,6 +5,7 @@ from records import (  # noqa: F401
     eligibility,
     free_seats,
     helpdesk,
+    helpdesk_desk,
     helpdesk_mail,
     helpdesk_survey,
     holds,

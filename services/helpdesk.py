@@ -10,79 +10,32 @@ requester accounts in `services.helpdesk_accounts`.
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.business_hours import BusinessCalendar
 from domain.helpdesk import CaseAction, CaseView, case_workflow_id
 from domain.refusals import Conflict, Invalid, NotFound
 from domain.settings import Settings
-from domain.sla import EVENT_KINDS, CaseEvent, SlaState, SlaTargets, compute_sla
-from records.db import utcnow
 from records.helpdesk import (
     Agent,
     Case,
     CaseAttachment,
-    CaseEventRecord,
-    CaseNote,
     CaseText,
     Category,
     Requester,
-    Team,
     TeamMember,
     Topic,
 )
 from services import helpdesk_files
 from services.helpdesk_files import FileIn
 from services.helpdesk_intake import open_case
-from services.helpdesk_survey import Satisfaction, satisfaction_of
+from services.helpdesk_views import requester_case
 from services.temporal import TemporalGateway
 from workflows.case import CaseWorkflow
-
-SlaStatus = Literal["breached", "at_risk", "ok", "paused", "met"]
-
-
-@dataclass(frozen=True)
-class CaseCard:
-    """A case with the names it is shown with."""
-
-    case: Case
-    category: str
-    topic: str
-    team: str
-    linked_case_number: int | None
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    """A case as the agents' queue shows it."""
-
-    card: CaseCard
-    assignee: Agent | None
-    requester: Requester
-    sla: SlaState | None
-
-
-@dataclass(frozen=True)
-class CaseDetail:
-    """A case with the notes and attachments its reader may see."""
-
-    card: CaseCard
-    notes: list[CaseNote]
-    attachments: list[CaseAttachment]
-
-
-@dataclass(frozen=True)
-class AgentCaseDetail(CaseDetail):
-    entry: QueueEntry
-    events: list[CaseEventRecord]
-    satisfaction: Satisfaction | None = None  # the requester's rating, once a survey was asked
 
 
 @dataclass(frozen=True)
@@ -94,88 +47,6 @@ class Replied:
 
 
 # --- reading cases --------------------------------------------------------------------------------
-
-
-async def card_of(db: AsyncSession, case: Case) -> CaseCard:
-    category = await db.get(Category, case.category_id)
-    topic = await db.get(Topic, case.topic_id)
-    team = await db.get(Team, case.team_id)
-    linked = await db.get(Case, case.linked_case_id) if case.linked_case_id else None
-    assert category is not None and topic is not None and team is not None and case.number is not None
-    return CaseCard(
-        case=case,
-        category=category.name,
-        topic=topic.name,
-        team=team.name,
-        linked_case_number=linked.number if linked else None,
-    )
-
-
-async def requester_case(*, db: AsyncSession, requester: Requester, number: int) -> Case:
-    """A case of this requester; any other case is a 404."""
-    case = (
-        await db.execute(select(Case).where(Case.number == number, Case.requester_id == requester.id))
-    ).scalar_one_or_none()
-    if case is None:
-        raise NotFound("no such case")
-    return case
-
-
-async def team_case(*, db: AsyncSession, number: int, team_ids: Iterable[int]) -> Case:
-    """A case of one of the agent's teams; any other case is a 404."""
-    case = (
-        await db.execute(select(Case).where(Case.number == number, Case.team_id.in_(list(team_ids))))
-    ).scalar_one_or_none()
-    if case is None:
-        raise NotFound("no such case in your teams' queues")
-    return case
-
-
-async def requester_cases(*, db: AsyncSession, requester: Requester) -> list[CaseCard]:
-    cases = (
-        await db.execute(select(Case).where(Case.requester_id == requester.id).order_by(Case.id.desc()))
-    ).scalars()
-    return [await card_of(db, case) for case in cases]
-
-
-async def _notes(db: AsyncSession, case: Case, *, public_only: bool) -> list[CaseNote]:
-    query = select(CaseNote).where(CaseNote.case_id == case.id)
-    if public_only:
-        query = query.where(CaseNote.visibility == "public")
-    return list((await db.execute(query.order_by(CaseNote.seq))).scalars())
-
-
-async def _attachments(db: AsyncSession, case: Case) -> list[CaseAttachment]:
-    return list((await db.execute(select(CaseAttachment).where(CaseAttachment.case_id == case.id))).scalars())
-
-
-async def requester_case_detail(*, db: AsyncSession, requester: Requester, number: int) -> CaseDetail:
-    """My case with its public notes (internal notes never appear here)."""
-    case = await requester_case(db=db, requester=requester, number=number)
-    return CaseDetail(
-        card=await card_of(db, case),
-        notes=await _notes(db, case, public_only=True),
-        attachments=await _attachments(db, case),
-    )
-
-
-async def agent_case_detail(*, db: AsyncSession, case: Case) -> AgentCaseDetail:
-    """Everything about the case: internal and public notes, the event log, SLA state."""
-    states = await sla_of_cases(db, [case.id])
-    entry = await queue_entry(db, case, states.get(case.id))
-    events = (
-        await db.execute(
-            select(CaseEventRecord).where(CaseEventRecord.case_id == case.id).order_by(CaseEventRecord.seq)
-        )
-    ).scalars()
-    return AgentCaseDetail(
-        card=entry.card,
-        notes=await _notes(db, case, public_only=False),
-        attachments=await _attachments(db, case),
-        entry=entry,
-        events=list(events),
-        satisfaction=await satisfaction_of(db, case),
-    )
 
 
 @dataclass(frozen=True)
@@ -221,24 +92,47 @@ async def act(
     workflow records the change through an activity, which must not wait behind this request's
     database lock. Nothing may be read from `db` after this call.
     """
+    return await act_in_turn(case, [(action, body)], db=db, temporal=temporal, files=files, settings=settings)
+
+
+async def act_in_turn(
+    case: Case,
+    changes: list[tuple[CaseAction, str]],
+    *,
+    db: AsyncSession,
+    temporal: TemporalGateway,
+    files: Sequence[FileIn] = (),
+    settings: Settings | None = None,
+) -> CaseView:
+    """Several changes (action, note text) to one case, one workflow update each, in order; the
+    texts (and files, kept with the last change's text) are kept and committed before the first
+    is sent (as `act` does for one). Answers the state after the last. Nothing may be read from
+    `db` after this call."""
     if case.state == "closed":
         raise Conflict(f"case {case.number} is closed", code="invalid_transition")
     if files:
         assert settings is not None, "attachments need the settings of the attachment store"
         helpdesk_files.checked(list(files), settings)
-    if body.strip():
-        text = CaseText(case_id=case.id, body=body.strip())
-        db.add(text)
-        await db.flush()
-        action = dataclasses.replace(action, text_id=text.id)
+    actions = []
+    for action, body in changes:
+        if body.strip():
+            text = CaseText(case_id=case.id, body=body.strip())
+            db.add(text)
+            await db.flush()
+            action = dataclasses.replace(action, text_id=text.id)
+        actions.append(action)
     for given in files:
         assert settings is not None
-        await helpdesk_files.keep(db, settings, case, given, added_by=action.actor, text_id=action.text_id)
+        last = actions[-1]
+        await helpdesk_files.keep(db, settings, case, given, added_by=last.actor, text_id=last.text_id)
     await db.commit()
     closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
-    view: CaseView = await temporal.update(
-        case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
-    )
+    view: CaseView | None = None
+    for action in actions:
+        view = await temporal.update(
+            case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
+        )
+    assert view is not None, "no change to send"
     return view
 
 
@@ -342,102 +236,4 @@ async def assign(
 # --- the queue and SLA ------------------------------------------------------------------------------
 
 
-def sla_status(sla: SlaState | None) -> SlaStatus:
-    """One word per case for the queue: the worst of its two targets."""
-    if sla is None:
-        return "ok"
-    statuses = {target.status for target in sla.targets}
-    for status in ("breached", "at_risk", "ok", "paused"):
-        if status in statuses:
-            return status
-    return "met"
-
-
-async def queue_entry(db: AsyncSession, case: Case, sla: SlaState | None) -> QueueEntry:
-    assignee = await db.get(Agent, case.assignee_id) if case.assignee_id else None
-    requester = await db.get(Requester, case.requester_id)
-    assert requester is not None
-    return QueueEntry(card=await card_of(db, case), assignee=assignee, requester=requester, sla=sla)
-
-
-async def queue_in_order(
-    *,
-    db: AsyncSession,
-    agent: Agent,
-    team_ids: Iterable[int],
-    state: list[str] | None = None,
-    priority: list[str] | None = None,
-    sla: list[SlaStatus] | None = None,
-    assignee: str | None = None,
-) -> list[tuple[Case, SlaState | None]]:
-    """The agent's teams' cases (not closed unless asked) in the queue's order (oldest breach
-    first, then nearest due, then by case), each with its SLA state; a page of it becomes
-    entries with `queue_entry`."""
-    query = select(Case).where(Case.team_id.in_(list(team_ids)))
-    query = query.where(Case.state.in_(state)) if state else query.where(Case.state != "closed")
-    if priority:
-        query = query.where(Case.priority.in_(priority))
-    if assignee == "me":
-        query = query.where(Case.assignee_id == agent.id)
-    elif assignee == "none":
-        query = query.where(Case.assignee_id.is_(None))
-    elif assignee:
-        if not assignee.isdigit():
-            raise Invalid("assignee is 'me', 'none' or an agent id", code="bad_assignee")
-        query = query.where(Case.assignee_id == int(assignee))
-    cases = list((await db.execute(query)).scalars())
-    states = await sla_of_cases(db, [c.id for c in cases])
-    if sla:
-        cases = [c for c in cases if sla_status(states.get(c.id)) in sla]
-
-    def order(case: Case) -> tuple[Any, ...]:
-        state_of = states.get(case.id)
-        return (*state_of.breach_sort_key, case.id) if state_of else (3, datetime.max, case.id)
-
-    return [(case, states.get(case.id)) for case in sorted(cases, key=order)]
-
-
-def sla_events(records: Iterable[CaseEventRecord]) -> list[CaseEvent]:
-    """The SLA-relevant part of a recorded event log, in log order. A public note is a requester
-    writing or an agent answering (the next-update clock), as the case workflow counts it."""
-    events = []
-    for r in sorted(records, key=lambda r: r.seq):
-        if r.kind in EVENT_KINDS:
-            priority = r.priority if r.kind in ("created", "priority") else None
-            events.append(CaseEvent(at=r.at, kind=r.kind, priority=priority))
-        elif r.kind == "note" and (r.details or {}).get("visibility") == "public":
-            wrote = "agent_answered" if r.actor.startswith("agent:") else "requester_wrote"
-            events.append(CaseEvent(at=r.at, kind=wrote))
-    return events
-
-
-async def sla_of_cases(db: AsyncSession, case_ids: list[int]) -> dict[int, SlaState]:
-    """SLA state of each case from its recorded events, now: the same pure function the
-    workflow uses, with the calendar and targets recorded in the case's "created" event."""
-    if not case_ids:
-        return {}
-    by_case: dict[int, list[CaseEventRecord]] = defaultdict(list)
-    rows = await db.execute(
-        select(CaseEventRecord).where(
-            CaseEventRecord.case_id.in_(case_ids), CaseEventRecord.kind.in_(sorted(EVENT_KINDS | {"note"}))
-        )
-    )
-    for record in rows.scalars():
-        by_case[record.case_id].append(record)
-    now = utcnow()
-    states = {}
-    for case_id, records in by_case.items():
-        created = next(r for r in records if r.kind == "created")
-        calendar = BusinessCalendar.from_dict(created.details["calendar"])
-        targets = SlaTargets.parse(created.details["sla_targets"])
-        states[case_id] = compute_sla(sla_events(records), calendar, targets, now)
-    return states
-
-
 # --- agents ---------------------------------------------------------------------------------------
-
-
-async def agent_teams(*, db: AsyncSession, team_ids: Iterable[int]) -> list[Team]:
-    return list(
-        (await db.execute(select(Team).where(Team.id.in_(list(team_ids))).order_by(Team.name))).scalars()
-    )

@@ -28,7 +28,7 @@ from domain.sla import SlaState
 from records.db import utcnow
 from records.helpdesk import Case, Team
 from records.helpdesk_survey import CaseSurvey
-from services.helpdesk import sla_of_cases
+from services.helpdesk_views import sla_of_cases
 
 CLOCKS = ("first_response", "resolution", "next_update")
 # Backlog age bands, in calendar days since the case was opened: [low, high).

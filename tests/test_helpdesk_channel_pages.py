@@ -91,7 +91,7 @@ async def test_attachments_in_the_pages_and_a_phone_case_in_spanish(browser, liv
     await agent.locator("#f-attachments-note").set_input_files(
         files=[{"name": "driver-notes.txt", "mimeType": "text/plain", "buffer": b"install 4.3\n"}]
     )
-    await agent.get_by_role("button", name="Agregar nota").click()
+    await agent.get_by_role("button", name="Enviar").click()  # the case page's one reply box
     await agent.get_by_role("link", name="driver-notes.txt").wait_for()
     await assert_accessible(agent)
     await requester_context.close()

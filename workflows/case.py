@@ -60,6 +60,9 @@ class CaseWorkflow:
         self.state = "new"
         self.priority = start.priority
         self.assignee_id: int | None = None
+        # The team whose address escalations go to; an agent may move the case to another team.
+        self.team_id: int | None = None
+        self.team_email = start.team_email
         self.seq = 1  # 1 is the "created" event intake wrote
         self.sla_events = [CaseEvent(at=start.created_at, kind="created", priority=start.priority)]
         # Public notes as references (author, text id): the texts stay in the database.
@@ -188,6 +191,15 @@ class CaseWorkflow:
                 return f"priority must be one of {', '.join(PRIORITIES)}"
             if action.priority == self.priority:
                 return f"the priority is already {self.priority}"
+        if kind == "team":
+            if action.team_id is None or not action.team_email:
+                return "name the team to move the case to"
+            if action.team_id == self.team_id:
+                return "the case is already with that team"
+        if kind in ("merge_in", "merged", "link") and (
+            action.other_case_id is None or not action.other_number
+        ):
+            return "name the other case"
         return None
 
     def _apply(self, action: CaseAction, now: datetime) -> list[CaseEventIn]:
@@ -276,6 +288,38 @@ class CaseWorkflow:
         elif kind == "priority":
             previous, self.priority = self.priority, action.priority or self.priority
             add("priority", priority=self.priority, previous=previous)
+        elif kind == "team":
+            # The new team works it from its own queue: nobody of the old team stays assigned.
+            self.team_id, self.team_email, self.assignee_id = action.team_id, action.team_email, None
+            add("team", team_id=action.team_id)
+        elif kind == "merge_in":
+            for moved in action.notes:
+                add(
+                    "note",
+                    note=moved,
+                    visibility=moved.visibility,
+                    purpose=moved.purpose,
+                    from_number=action.other_number,
+                )
+                if moved.visibility == "public":
+                    self.public_notes.append(
+                        {
+                            "at": now.isoformat(),
+                            "author": moved.author,
+                            "text_id": moved.text_id,
+                            "purpose": "note",
+                        }
+                    )
+            add("merged_in", from_case_id=action.other_case_id, from_number=action.other_number)
+        elif kind == "merged":
+            # A duplicate closes at once, pointing at the case the work goes on in; its requester is told.
+            self.state, self.closed_at = "closed", now
+            add("merged", into_case_id=action.other_case_id, into_number=action.other_number)
+            add("closed")
+            into_url = f"{self.start.requester_url.rsplit('/', 1)[0]}/{action.other_number}"
+            self._queue_mail("merged", "case_merged", into_number=action.other_number, into_url=into_url)
+        elif kind == "link":
+            add("linked", related_case_id=action.other_case_id, related_number=action.other_number)
         return events
 
     # --- SLA, escalation and auto-close ---------------------------------------------------------
@@ -307,7 +351,7 @@ class CaseWorkflow:
             self._queue_mail(
                 f"breach:{name}:{self.breaches[name]}",
                 "case_breach",
-                to=self.start.team_email,
+                to=self.team_email,
                 language="en",
                 target=name,
                 due_at=due,

@@ -1,6 +1,7 @@
 """Help-desk pages: requester sign-up, log in, first password, intake form, my cases with
-their public notes, reply and reopen; the agent's queue with SLA badges and the case page
-(internal and public notes clearly marked, assign, pending, resolve, reopen).
+their public notes, reply and reopen; the case page's single-purpose forms an agent posts
+(assign to me, note, pending, resolve, reopen, open). The agent's queue and case page are in
+`agent_pages`, administration in `admin_pages`.
 
 They sit at the /helpdesk/… addresses the help-desk email links to, beside the JSON API,
 and call the same services (`services.helpdesk*`): a browser gets the page, any other
@@ -9,10 +10,9 @@ client the JSON. Agents log in with their provider login (/portal/login)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, cast
-from urllib.parse import urlencode
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
@@ -32,14 +32,12 @@ from api.deps import (
 from api.errors import Unprocessable, http_status, retry_after
 from api.helpdesk.deps import TeamCase
 from api.helpdesk.schemas import (
-    AgentCaseOut,
     CaseSummary,
     CategoryOut,
     IntakeIn,
     MyCaseOut,
     NoteIn,
     PendingIn,
-    QueueItem,
     RegisterIn,
     RequesterLoginIn,
     ResolveIn,
@@ -47,10 +45,9 @@ from api.helpdesk.schemas import (
 from api.pages.csrf import CheckedForm
 from api.pages.form_files import form_files
 from api.pages.i18n import N_
-from api.pages.rendering import PAGE_SIZE, BrowserRoute, field_errors, redirect, render, safe_next
+from api.pages.rendering import BrowserRoute, field_errors, redirect, render, safe_next
 from domain.refusals import Refusal
-from services import helpdesk, helpdesk_accounts, helpdesk_intake
-from services.helpdesk import SlaStatus
+from services import helpdesk, helpdesk_accounts, helpdesk_intake, helpdesk_views
 
 
 class RequesterPageRoute(BrowserRoute):
@@ -120,7 +117,7 @@ SLA_CLOCK_WORDS = {
 }
 
 
-def _page(
+def help_page(
     request: Request, template: str, *, time_zone: str, status_code: int = 200, **context: Any
 ) -> Response:
     settings = request.app.state.settings
@@ -131,12 +128,16 @@ def _page(
         time_zone=time_zone,
         attachment_types=sorted(settings.helpdesk_attachment_type_list),
         attachment_max=f"{settings.helpdesk_attachment_max_bytes / 1_048_576:.3g} MB",
-        notices=HELP_NOTICES,
+        # An agent page adds its own notices to the help desk's.
+        notices=HELP_NOTICES | context.pop("extra_notices", {}),
         case_states=dict(CASE_STATES),
         sla_badges=SLA_BADGES,
         sla_clock_words=SLA_CLOCK_WORDS,
         **context,
     )
+
+
+_page = help_page
 
 
 def _text(form: Any, name: str) -> str:
@@ -258,7 +259,7 @@ async def logout_submit(current: RequesterLoginDep, form: CheckedForm, db: Sessi
 async def my_cases_page(
     request: Request, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    cards = await helpdesk.requester_cases(db=db, requester=current.requester)
+    cards = await helpdesk_views.requester_cases(db=db, requester=current.requester)
     return _page(
         request,
         "help/my_cases.html",
@@ -328,7 +329,7 @@ async def intake_submit(
 async def my_case_page(
     request: Request, number: int, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    detail = await helpdesk.requester_case_detail(db=db, requester=current.requester, number=number)
+    detail = await helpdesk_views.requester_case_detail(db=db, requester=current.requester, number=number)
     return _page(
         request,
         "help/my_case.html",
@@ -374,50 +375,6 @@ async def reopen_submit(
 
 
 # --- agent ------------------------------------------------------------------------------------
-
-
-@agent_router.get("/queue")
-async def queue_page(
-    request: Request,
-    agent: AgentDep,
-    db: SessionDep,
-    settings: SettingsDep,
-    state: str | None = None,
-    sla: str | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> Response:
-    """My teams' cases in the queue's order, a page at a time."""
-    states = [state] if state in dict(CASE_STATES) else None
-    slas = [cast(SlaStatus, sla)] if sla in SLA_BADGES else None
-    ordered = await helpdesk.queue_in_order(
-        db=db, agent=agent.agent, team_ids=agent.team_ids, state=states, sla=slas
-    )
-    shown = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    return _page(
-        request,
-        "help/queue.html",
-        time_zone=settings.helpdesk_time_zone,
-        agent=agent,
-        items=[
-            QueueItem.of_entry(await helpdesk.queue_entry(db, case, state_of)) for case, state_of in shown
-        ],
-        state=state or "",
-        sla=sla or "",
-        total=len(ordered),
-        page=page,
-        page_size=PAGE_SIZE,
-        pager_base=f"/helpdesk/agent/queue?{urlencode({'state': state or '', 'sla': sla or ''})}",
-    )
-
-
-@agent_router.get("/cases/{number}")
-async def agent_case_page(
-    request: Request, number: int, case: TeamCase, agent: AgentDep, db: SessionDep, settings: SettingsDep
-) -> Response:
-    view = AgentCaseOut.of_detail(await helpdesk.agent_case_detail(db=db, case=case))
-    return _page(
-        request, "help/agent_case.html", time_zone=settings.helpdesk_time_zone, agent=agent, case=view
-    )
 
 
 @agent_router.post("/cases/{number}/assign")

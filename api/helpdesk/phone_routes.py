@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import AgentDep, SessionDep, SettingsDep, TemporalDep
 from api.helpdesk.schemas import CallerOut, CaseSummary, PhoneCaseIn, PhoneCaseOut
-from services import helpdesk, helpdesk_phone
+from services import helpdesk_phone, helpdesk_views
 from services.helpdesk_files import Upload
 
 router = APIRouter(prefix="/helpdesk/agent", tags=["help desk agents"])
@@ -49,7 +49,7 @@ async def open_phone_case(
         contact_phone=body.contact_phone,
         upload=Upload(**body.attachment.model_dump()) if body.attachment else None,
     )
-    card = await helpdesk.card_of(db, opened.case)
+    card = await helpdesk_views.card_of(db, opened.case)
     return PhoneCaseOut(
         **CaseSummary.of(card).model_dump(),
         requester_email=opened.requester.email,

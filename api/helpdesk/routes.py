@@ -60,9 +60,10 @@ from api.helpdesk.schemas import (
 from domain.helpdesk import CaseView
 from domain.settings import Settings
 from records.helpdesk import Case
-from services import helpdesk, helpdesk_accounts, helpdesk_files, helpdesk_intake
-from services.helpdesk import AttachedFile, SlaStatus
+from services import helpdesk, helpdesk_accounts, helpdesk_files, helpdesk_intake, helpdesk_views
+from services.helpdesk import AttachedFile
 from services.helpdesk_files import FileIn, Upload
+from services.helpdesk_views import QueueSort, SlaStatus
 
 router = APIRouter(prefix="/helpdesk", tags=["help desk"])
 agent_router = APIRouter(prefix="/helpdesk/agent", tags=["help desk agents"])
@@ -188,20 +189,21 @@ async def intake(
         **body.model_dump(exclude={"attachment"}),
         upload=Upload(**body.attachment.model_dump()) if body.attachment else None,
     )
-    return CaseSummary.of(await helpdesk.card_of(db, case))
+    return CaseSummary.of(await helpdesk_views.card_of(db, case))
 
 
 @router.get("/cases", response_model=list[CaseSummary])
 async def my_cases(current: RequesterDep, db: SessionDep) -> list[CaseSummary]:
     return [
-        CaseSummary.of(card) for card in await helpdesk.requester_cases(db=db, requester=current.requester)
+        CaseSummary.of(card)
+        for card in await helpdesk_views.requester_cases(db=db, requester=current.requester)
     ]
 
 
 @router.get("/cases/{number}", response_model=MyCaseOut)
 async def my_case(number: int, current: RequesterDep, db: SessionDep) -> MyCaseOut:
     """My case with its state and public notes (internal notes never appear here)."""
-    detail = await helpdesk.requester_case_detail(db=db, requester=current.requester, number=number)
+    detail = await helpdesk_views.requester_case_detail(db=db, requester=current.requester, number=number)
     return MyCaseOut.of_detail(detail)
 
 
@@ -209,7 +211,7 @@ async def my_case(number: int, current: RequesterDep, db: SessionDep) -> MyCaseO
 async def my_attachment(
     number: int, attachment_id: int, current: RequesterDep, db: SessionDep, settings: SettingsDep
 ) -> Response:
-    case = await helpdesk.requester_case(db=db, requester=current.requester, number=number)
+    case = await helpdesk_views.requester_case(db=db, requester=current.requester, number=number)
     return _download(
         await helpdesk.attachment(db=db, settings=settings, case=case, attachment_id=attachment_id)
     )
@@ -266,7 +268,7 @@ async def _act(
 
 @agent_router.get("/me", response_model=AgentOut)
 async def agent_me(agent: AgentDep, db: SessionDep) -> AgentOut:
-    teams = await helpdesk.agent_teams(db=db, team_ids=agent.team_ids)
+    teams = await helpdesk_views.agent_teams(db=db, team_ids=agent.team_ids)
     return AgentOut(
         agent_id=agent.agent.id,
         name=agent.agent.display_name,
@@ -279,13 +281,24 @@ async def agent_me(agent: AgentDep, db: SessionDep) -> AgentOut:
 async def queue(
     agent: AgentDep,
     db: SessionDep,
+    response: Response,
     state: Annotated[list[str] | None, Query(description="new, open, pending, resolved, closed")] = None,
     priority: Annotated[list[str] | None, Query()] = None,
     sla: Annotated[list[SlaStatus] | None, Query(description="SLA status of the case")] = None,
     assignee: Annotated[str | None, Query(description="'me', 'none' or an agent id")] = None,
+    q: Annotated[
+        str, Query(max_length=200, description="Case number, subject, requester, public note text")
+    ] = "",
+    team: Annotated[int | None, Query(ge=1, le=2_147_483_647, description="One of my teams")] = None,
+    sort: Annotated[
+        QueueSort, Query(description="urgency (default), priority, newest, oldest, updated")
+    ] = "urgency",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int | None, Query(ge=1, le=500, description="Empty: every case")] = None,
 ) -> list[QueueItem]:
-    """My teams' cases (not closed unless asked), oldest breach first, then nearest due."""
-    ordered = await helpdesk.queue_in_order(
+    """My teams' cases (not closed unless asked), oldest breach first, then nearest due (or as
+    `sort` says). With `page_size`, one page; the X-Total-Count header counts every match."""
+    ordered = await helpdesk_views.queue_in_order(
         db=db,
         agent=agent.agent,
         team_ids=agent.team_ids,
@@ -293,16 +306,23 @@ async def queue(
         priority=priority,
         sla=sla,
         assignee=assignee,
+        search=q,
+        team_id=team,
+        sort=sort,
     )
+    response.headers["X-Total-Count"] = str(len(ordered))
+    if page_size is not None:
+        ordered = ordered[(page - 1) * page_size : page * page_size]
     return [
-        QueueItem.of_entry(await helpdesk.queue_entry(db, case, sla_state)) for case, sla_state in ordered
+        QueueItem.of_entry(await helpdesk_views.queue_entry(db, case, sla_state))
+        for case, sla_state in ordered
     ]
 
 
 @agent_router.get("/cases/{number}", response_model=AgentCaseOut)
 async def agent_case(case: TeamCase, agent: AgentDep, db: SessionDep) -> AgentCaseOut:
     """Everything about the case: internal and public notes, the event log, SLA state."""
-    return AgentCaseOut.of_detail(await helpdesk.agent_case_detail(db=db, case=case))
+    return AgentCaseOut.of_detail(await helpdesk_views.agent_case_detail(db=db, case=case))
 
 
 @agent_router.get("/cases/{number}/attachments/{attachment_id}")

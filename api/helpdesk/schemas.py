@@ -4,7 +4,7 @@ shaped from what `services.helpdesk` returns."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
@@ -13,7 +13,7 @@ from domain.sla import PRIORITIES
 from domain.text import Line, Paragraph
 from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester, Topic
 from records.helpdesk_mail import MailRoute
-from services.helpdesk import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
+from services.helpdesk_views import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
 
 # --- requester accounts ---------------------------------------------------------------------------
 
@@ -381,3 +381,58 @@ class MailRouteOut(BaseModel):
     @classmethod
     def of(cls, route: MailRoute, category: Category, topic: Topic) -> MailRouteOut:
         return from_attributes(cls, route, category=category.code, topic=topic.code)
+
+
+# --- the agent workspace: reply box, team, macros, presence ----------------------------------------
+
+PriorityOrKeep = Literal["", "urgent", "high", "normal", "low"]
+# A record id or case number in a body (the database's integer range).
+Id = Annotated[int, Field(ge=1, le=2_147_483_647)]
+
+
+class ReplyBoxIn(BaseModel):
+    body: Paragraph = Field(default="", max_length=20000, description="Empty only to wait with no question")
+    visibility: Literal["public", "internal"] = "public"
+    then: Literal["", "pending", "resolved"] = Field(
+        default="", description="Then wait on the requester or resolve"
+    )
+    priority: PriorityOrKeep = Field(default="", description="A new priority; empty keeps it")
+    macro_id: Id | None = Field(
+        default=None,
+        description="A macro of the case's team: its text (when body is empty), state and priority",
+    )
+
+
+class TeamChangeIn(BaseModel):
+    team_id: Id
+
+
+class PresenceIn(BaseModel):
+    replying: bool = False
+
+
+class PresenceOut(BaseModel):
+    agent: str
+    replying: bool
+
+
+class TeamAgentOut(BaseModel):
+    agent_id: int
+    name: str
+
+
+class MergeIn(BaseModel):
+    into: Id = Field(description="The number of the case this duplicate merges into")
+
+
+class LinkIn(BaseModel):
+    number: Id = Field(description="The number of the related case")
+
+
+class RelatedCaseOut(BaseModel):
+    number: int
+    subject: str
+    state: str
+
+
+# --- administration: teams and agents ---------------------------------------------------------------
