@@ -35,14 +35,22 @@ class PendingWorkflowStart(Base):
 
 
 async def pending_starts(
-    db: AsyncSession, task_queue: str, ids: list[int] | None = None, limit: int = 100
+    db: AsyncSession,
+    task_queue: str,
+    ids: list[int] | None = None,
+    limit: int = 100,
+    *,
+    workflow_id: str | None = None,
 ) -> list[PendingWorkflowStart]:
-    """Starts of the task queue not yet done, oldest first (only ``ids`` when given)."""
+    """Starts of the task queue not yet done, oldest first (only ``ids``, or only those of
+    ``workflow_id``, when given)."""
     query = select(PendingWorkflowStart).where(
         PendingWorkflowStart.started_at.is_(None), PendingWorkflowStart.task_queue == task_queue
     )
     if ids is not None:
         query = query.where(PendingWorkflowStart.id.in_(ids))
+    if workflow_id is not None:
+        query = query.where(PendingWorkflowStart.workflow_id == workflow_id)
     return list((await db.execute(query.order_by(PendingWorkflowStart.id).limit(limit))).scalars())
 
 

@@ -35,6 +35,7 @@ from services.helpdesk_files import FileIn
 from services.helpdesk_intake import open_case
 from services.helpdesk_views import requester_case
 from services.temporal import TemporalGateway
+from services.workflow_starts import start_if_promised
 from workflows.case import CaseWorkflow
 
 
@@ -127,11 +128,20 @@ async def act_in_turn(
         await helpdesk_files.keep(db, settings, case, given, added_by=last.actor, text_id=last.text_id)
     await db.commit()
     closed = Conflict(f"case {case.number} is closed", code="invalid_transition")
+    workflow_id = case_workflow_id(case.number or 0)
     view: CaseView | None = None
     for action in actions:
-        view = await temporal.update(
-            case_workflow_id(case.number or 0), CaseWorkflow.act, action, result_type=CaseView, gone=closed
-        )
+        try:
+            view = await temporal.update(
+                workflow_id, CaseWorkflow.act, action, result_type=CaseView, gone=closed
+            )
+        except Conflict as refusal:
+            # No workflow yet: the case's start may still be the promise of a just-committed intake.
+            if refusal is not closed or not await start_if_promised(db, temporal, workflow_id):
+                raise
+            view = await temporal.update(
+                workflow_id, CaseWorkflow.act, action, result_type=CaseView, gone=closed
+            )
     assert view is not None, "no change to send"
     return view
 

@@ -78,6 +78,21 @@ async def start_one(temporal: TemporalGateway, row: PendingWorkflowStart) -> Non
         )
 
 
+async def start_if_promised(db: AsyncSession, temporal: TemporalGateway, workflow_id: str) -> bool:
+    """Starts a workflow now if a committed change promised it and its first try has not run yet
+    (a change to it came first, e.g. an agent acting on a case just taken in). True when one was
+    promised. Uses sessions of its own (``db``'s transaction may be over); none is open while
+    Temporal is called; raises what the start raises."""
+    sessions = async_sessionmaker(db.bind, expire_on_commit=False)
+    async with transaction(sessions) as reading:
+        rows = await pending_starts(reading, temporal.task_queue, workflow_id=workflow_id)
+    for row in rows:
+        await start_one(temporal, row)
+        async with transaction(sessions) as writing:
+            await mark_started(writing, row.id)
+    return bool(rows)
+
+
 async def start_pending(
     temporal: TemporalGateway, sessions: async_sessionmaker[AsyncSession], *, ids: list[int] | None = None
 ) -> int:
