@@ -55,7 +55,10 @@ async def series_state(
     if unscheduled:  # a product no schedule names: its own rule, as bookable_slots reads it
         coming = await _by_product_rule(db, settings, unscheduled, names)
         return SeriesState(len(given), last, [coming] if coming else [])
-    dues = await next_dues(db, settings, recipient_id, on)
+    if not given:  # any family their age band allows may start: one step, "dose 1"
+        return SeriesState(0, None, [NextDose(1, [], None, None)])
+    # The families under way (a family never started is no next step of this series).
+    dues = [due for due in await next_dues(db, settings, recipient_id, on) if due.earliest is not None]
     return SeriesState(
         len(given),
         last,

@@ -27,6 +27,8 @@ from services.front_desk import Lookup, read_lookup
 from tests.conftest import login
 from tests.inventory import Site, headers_for, new_site
 from tests.journeys import add_lot, book, document, new_product, portal_form, publish_slot, unique
+from tests.test_helpdesk import open_case, register_requester
+from tests.test_portal_paging import _team_of_its_own
 from tests.test_recipient_link_pages import page_form
 
 HTML = {"Accept": "text/html"}
@@ -242,3 +244,17 @@ async def test_the_next_step_of_a_scheduled_product_comes_from_its_schedule(api,
     step = page.text.split('id="next-step"')[1].split("</div>")[0]
     assert "dose 2 of " in step and "due from " in step and "recommended by " in step
     assert (await product_name(sessions, "pfizer")) in step and "pfizer" not in step
+
+
+async def test_the_help_desk_queue_names_a_priority_never_its_code(api, smtp, sessions):
+    login_name, category, topic = await _team_of_its_own(sessions)
+    _email, requester = await register_requester(api, smtp)
+    case = await open_case(api, requester, category=category, topic=topic, subject="Priority words")
+    agent = await login(api, login_name)
+    queue = await api.get("/helpdesk/agent/queue", headers={**agent, **HTML})
+    row = queue.text.split(f'/helpdesk/agent/cases/{case["number"]}"')[1].split("</tr>")[0]
+    assert "<td>Normal</td>" in row and "<td>normal</td>" not in row
+    page = await api.get(
+        f"/helpdesk/agent/cases/{case['number']}", headers={**agent, **HTML, "Cookie": "cvms_lang=es"}
+    )
+    assert "<dd>Normal</dd>" in page.text

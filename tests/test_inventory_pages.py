@@ -47,14 +47,14 @@ async def test_manager_receives_wastes_and_sees_bookings_exceed_stock_then_publi
     for recipient_id in await new_recipients(sessions, 3):
         assert (await book(api, manager, recipient_id, slot["id"])).status_code == 201
     await page.goto("/portal/inventory")
-    warning = page.get_by_role("alert").filter(has_text=f"{product}: 3 booked")
+    warning = page.get_by_role("alert").filter(has_text=f"Testvax {product[-4:]}: 3 booked")
     await warning.wait_for()
     await screenshot(page, "inventory-demand-warning")
     await page.goto("/portal/appointments")
     await (
         page.locator("#demand-section")
         .get_by_role("alert")
-        .filter(has_text=f"{product}: 3 booked")
+        .filter(has_text=f"Testvax {product[-4:]}: 3 booked")
         .wait_for()
     )
 
