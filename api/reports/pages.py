@@ -35,31 +35,24 @@ def _csv(figure: Figure, name: str) -> Response:
 
 
 async def _dashboard(
-    request: Request, actor: Manager, db: SessionDep
-) -> tuple[LocationDashboard, list[Figure]]:
+    request: Request, actor: Actor, db: SessionDep
+) -> tuple[LocationDashboard, list[Figure], dict[str, str]]:
     # The language first: the charts' titles and labels are drawn in it.
     i18n.use_language(i18n.request_language(request, actor.user.preferred_language))
     board = await location_dashboard(db, actor.location)
     names = await catalog.product_names(db)
     # Drawing the charts is CPU work in vl-convert: off the event loop (the language goes along).
-    return board, await asyncio.to_thread(dashboard_figures, board, names)
+    return board, await asyncio.to_thread(dashboard_figures, board, names), names
 
 
 @router.get("/dashboard")
 async def dashboard_page(request: Request, actor: Manager, db: SessionDep) -> Response:
-    board, figures = await _dashboard(request, actor, db)
-    return render(
-        request,
-        "portal/dashboard.html",
-        actor=actor,
-        board=board,
-        figures=figures,
-        names=await catalog.product_names(db),
-    )
+    board, figures, names = await _dashboard(request, actor, db)
+    return render(request, "portal/dashboard.html", actor=actor, board=board, figures=figures, names=names)
 
 
 async def _dashboard_csv(key: str, request: Request, actor: Actor, db: SessionDep) -> Response:
-    board, figures = await _dashboard(request, actor, db)
+    board, figures, _names = await _dashboard(request, actor, db)
     figure = next(f for f in figures if f.key == key)
     return _csv(figure, f"{actor.location.code}-{key}-{board.today.isoformat()}")
 
