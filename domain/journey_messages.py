@@ -130,7 +130,7 @@ class JourneyStatus(enum.StrEnum):
     complete = "complete"
 
 
-# The email (and the journey's patch) announcing the schedule's next series (a booster) is due.
+# The email (and the journey timer) announcing the schedule's next series (a booster) is due.
 BOOSTER_DUE = "booster_due"
 
 # Purposes of the signed links a recipient gets (services/recipient_links.py reads them).

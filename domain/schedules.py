@@ -16,7 +16,7 @@ the versions it was given under).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -346,17 +346,45 @@ def schedule_as_dict(schedule: Schedule) -> dict[str, Any]:
     return asdict(schedule)
 
 
+def _typed(cls: type, data: Any) -> Any:
+    """``cls`` from a JSON object whose every field has the type the dataclass declares."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{cls.__name__}: expected an object")
+    kinds = {"str": str, "int": int, "bool": bool, "str | None": str, "int | None": int}
+    values = dict(data)
+    for spec in fields(cls):
+        if spec.name not in values:
+            continue
+        value = values[spec.name]
+        if spec.name == "products":
+            if not isinstance(value, list | tuple) or not all(isinstance(p, str) and p for p in value):
+                raise ValueError(f"{cls.__name__}.products: expected a list of product codes")
+            values[spec.name] = tuple(value)
+            continue
+        kind = kinds.get(str(spec.type))
+        if value is None and str(spec.type).endswith("| None"):
+            continue
+        if kind is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+            raise ValueError(f"{cls.__name__}.{spec.name}: expected {spec.type}")
+    return cls(**values)
+
+
 def schedule_from_dict(data: Mapping[str, Any]) -> Schedule:
     """A schedule from data (the records, an edit through the API); ``ValueError`` when it is not one."""
     try:
-        primary = tuple(
-            ScheduledDose(**{**dose, "products": tuple(dose["products"])}) for dose in data["primary"]
+        primary = data["primary"]
+        boosters = data.get("boosters") or []
+        if not isinstance(primary, list | tuple) or not isinstance(boosters, list | tuple):
+            raise ValueError("primary and boosters must be lists")
+        rest = {k: v for k, v in data.items() if k not in ("primary", "boosters")}
+        schedule: Schedule = _typed(
+            Schedule,
+            {
+                **rest,
+                "primary": tuple(_typed(ScheduledDose, dose) for dose in primary),
+                "boosters": tuple(_typed(Booster, booster) for booster in boosters),
+            },
         )
-        boosters = tuple(
-            Booster(**{**booster, "products": tuple(booster["products"])})
-            for booster in data.get("boosters", ())
-        )
-        fields = {k: v for k, v in data.items() if k not in ("primary", "boosters")}
-        return Schedule(primary=primary, boosters=boosters, **fields)
+        return schedule
     except (KeyError, TypeError) as error:
         raise ValueError(f"not a schedule: {error}") from None

@@ -8,7 +8,7 @@ rules (``domain.dose_rules``) answer for the API before it asks the workflow.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from domain.dose_rules import (
     ProductRule,
@@ -231,6 +231,13 @@ class SeriesState:
             if self.doses:
                 window = next_dose_window(rule, self.doses[-1].given_at, self.input.day_seconds, next_number)
                 earliest, latest = window.earliest, window.recommended_latest
+        next_event, next_event_at = (timer.event, timer.at) if timer else (None, None)
+        if self.complete and rule is not None and rule.next_after_days > 0 and self.doses:
+            # A complete series its schedule follows with a booster waits to announce it.
+            next_event = "booster_due"
+            next_event_at = self.doses[-1].given_at + timedelta(
+                seconds=rule.next_after_days * self.input.day_seconds
+            )
         return JourneyView(
             journey_id=self.input.journey_id,
             recipient_id=self.input.recipient_id,
@@ -244,6 +251,6 @@ class SeriesState:
             next_dose_number=next_number,
             next_dose_earliest=earliest,
             next_dose_latest=latest,
-            next_event=timer.event if timer else None,
-            next_event_at=timer.at if timer else None,
+            next_event=next_event,
+            next_event_at=next_event_at,
         )

@@ -17,6 +17,7 @@ from domain.settings import Settings
 from records.audit import audit
 from records.db import utcnow
 from records.journeys import Dose
+from records.products import Product
 from records.recipients import Recipient
 from records.schedules import (
     RecipientCondition,
@@ -92,6 +93,11 @@ async def _proposed(db: AsyncSession, code: str, body: dict[str, Any]) -> Schedu
         schedule = schedule_from_dict({**body, "code": code, "version": await next_version(db, code)})
     except ValueError as error:
         raise Invalid(str(error), code="invalid_schedule") from None
+    known = set(
+        (await db.execute(select(Product.code).where(Product.code.in_(schedule.products())))).scalars()
+    )
+    if unknown := sorted(schedule.products() - known):
+        raise Invalid(f"unknown products {unknown}", code="invalid_schedule", unknown_products=unknown)
     if schedule.family != earlier[-1].family:
         raise Invalid("a schedule keeps its family", code="invalid_schedule", family=earlier[-1].family)
     return schedule

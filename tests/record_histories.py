@@ -120,7 +120,7 @@ async def test_journey_two_doses_with_reschedule_cancellation_and_removed_dose(a
 
 async def test_journey_announces_the_booster_due_then_ends(api, smtp, sessions, temporal):
     """A primary series its schedule follows with a booster: complete, it waits for the booster's
-    due date (already past here), announces it, and ends (the "booster_due" patch)."""
+    due date (already past here), announces it, and ends."""
     provider = await login(api, "provider")
     recipient = await new_recipient(sessions)
     day = 2.0  # the test session's day_seconds

@@ -263,6 +263,16 @@ async def test_schedules_are_edited_as_versions_by_administrators(api, sessions,
         headers=admin,
     )
     assert broken.status_code == 422 and broken.json()["code"] == "invalid_schedule", broken.text
+    for wrong in (
+        {**body, "primary": [{**body["primary"][0], "products": "jynneos"}]},
+        {**body, "primary": [{**body["primary"][0], "products": ["no-such-vaccine"]}]},
+        {**body, "primary": [body["primary"][0], {**body["primary"][1], "min_interval_days": "35"}]},
+        {**body, "family": "covid19"},
+    ):
+        refused = await api.post(
+            "/schedules/mpox-jynneos/versions", json={"schedule": wrong, "reason": "bad"}, headers=admin
+        )
+        assert refused.status_code == 422 and refused.json()["code"] == "invalid_schedule", refused.text
 
     recipient = await new_recipient(sessions)
     jyn = await add_lot(sessions, "jynneos")

@@ -187,7 +187,9 @@ class JourneyWorkflow(SeriesState):
             return False
         last = self.doses[-1]
         mark = f"{BOOSTER_DUE}:d{last.dose_id}.{self.removals}"
-        if mark in self.done or not workflow.patched(BOOSTER_DUE):
+        # No patch needed: a rule from before schedules has no next_after_days, so a history recorded
+        # then never comes here.
+        if mark in self.done:
             return False
         due_at = last.given_at + timedelta(seconds=rule.next_after_days * self.input.day_seconds)
         delay = (due_at - workflow.now()).total_seconds()
