@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain import inbound_mail
 from domain.helpdesk import REOPEN_WINDOW_PASSED, CaseView, InboundNote, case_workflow_id
-from domain.refusals import Conflict, Refusal
+from domain.refusals import Refusal, Unavailable
 from domain.settings import Settings
 from records.db import utcnow
 from records.helpdesk import Case, CaseAttachment, CaseText, Category, Requester, Topic
@@ -177,10 +177,12 @@ async def _handle(
             await _keep_files(db, settings, case, files, requester, text_id=kept.id)
         note = InboundNote(ref=f"inbound-{row.id}", actor=f"requester:{requester.id}", text_id=row.text_id)
         number = case.number or 0
-    closed = Conflict(f"case {number} is closed", code="invalid_transition")
+        # No workflow runs for an open case: not started yet (Temporal was away at intake), or it has
+        # closed this moment. The message waits; the sweep tries again and finds which.
+        gone = Unavailable(f"case {number}'s workflow is not running", code="case_not_running")
     try:
         await temporal.update(
-            case_workflow_id(number), CaseWorkflow.inbound_note, note, result_type=CaseView, gone=closed
+            case_workflow_id(number), CaseWorkflow.inbound_note, note, result_type=CaseView, gone=gone
         )
     except Refusal as refusal:
         if refusal.code not in ("invalid_transition", REOPEN_WINDOW_PASSED):

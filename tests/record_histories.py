@@ -27,6 +27,7 @@ from domain.uploads import upload_workflow_id
 from records.db import transaction, utcnow
 from records.helpdesk import Requester
 from tests import test_helpdesk
+from tests import test_helpdesk_channels as channels
 from tests.conftest import eventually, login
 from tests.journeys import (
     add_lot,
@@ -47,6 +48,7 @@ HISTORIES = Path(__file__).parent / "histories"
 
 pytestmark = pytest.mark.record
 fast_app, desk = test_helpdesk.fast_app, test_helpdesk.desk  # the help desk's fixtures (SLA of seconds)
+receiver = channels.receiver  # the help-desk mail receiver
 
 
 async def save(handle: WorkflowHandle, name: str) -> None:
@@ -163,6 +165,42 @@ async def test_case_through_its_whole_life(desk, smtp, sessions, temporal):
     confirm = temporal.get_workflow_handle(email_workflow_id(f"requester-{requester_id}:confirm"))
     await completed(confirm)
     await save(confirm, "send_email")
+
+
+async def test_case_with_email_replies(desk, smtp, sessions, temporal, receiver):
+    """A case opened by email; a reply to its email while pending, and one by its tag once resolved
+    (the inbound_note update: open again, reopened)."""
+    email, _requester = await register_requester(desk, smtp)
+    first = channels.mail(email, "Printer prints blank labels", "Every label is blank.")
+    await channels.deliver(receiver, first)
+    case_id = (await channels.outcome(sessions, first)).case_id or 0
+    number = (await channels.case_of(sessions, case_id)).number
+    [received] = await smtp.wait_for(with_key(f"case-{number}:received"))
+    agent = await agent_headers(desk)
+    pending = await desk.post(
+        f"/helpdesk/agent/cases/{number}/pending", json={"body": "Model?"}, headers=agent
+    )
+    assert pending.status_code == 200, pending.text
+    reply = channels.mail(email, f"Re: {received['Subject']}", "A ZD421.", In_Reply_To=received["Message-ID"])
+    await channels.deliver(receiver, reply)
+    assert (await channels.outcome(sessions, reply)).status == "noted"
+    resolved = await desk.post(
+        f"/helpdesk/agent/cases/{number}/resolve", json={"resolution": "New ribbon."}, headers=agent
+    )
+    assert resolved.status_code == 200, resolved.text
+    again = channels.mail(email, f"[Case #{number}] blank again", "Blank again.")
+    await channels.deliver(receiver, again)
+    assert (await channels.outcome(sessions, again)).status == "noted"
+    await smtp.wait_for(lambda m: m["To"] == email and "open again" in str(m["Subject"]))
+    case = temporal.get_workflow_handle(case_workflow_id(number))
+
+    async def settled() -> bool:
+        # Still running (its timers wait for the SLA instants): nothing in flight, the mail sent.
+        described = await case.describe()
+        return not described.raw_description.pending_activities
+
+    await eventually(settled, timeout=30, what=f"{case.id} with nothing in flight")
+    await save(case, "case_email")
 
 
 async def test_waitlist_offer_expires_and_passes_on(api, smtp, sessions, temporal):

@@ -185,6 +185,7 @@ async def test_a_reply_by_case_tag_reopens_a_resolved_case_and_a_closed_case_get
     first = mail(email, "Cannot see my second dose", "The record shows one dose only.")
     await deliver(receiver, first)
     case = await case_of(sessions, (await outcome(sessions, first)).case_id or 0)
+    await smtp.wait_for(with_key(f"case-{case.number}:received"))  # its workflow runs
     agent = await agent_headers(desk)
     resolved = await desk.post(
         f"/helpdesk/agent/cases/{case.number}/resolve",
@@ -344,6 +345,7 @@ async def test_an_attachment_is_served_only_to_its_requester_and_the_case_team(
     )
     assert case.status_code == 201, case.text
     number = case.json()["number"]
+    await smtp.wait_for(with_key(f"case-{number}:received"))  # its workflow runs
     [attached] = (await desk.get(f"/helpdesk/cases/{number}", headers=requester)).json()["attachments"]
     path = f"/helpdesk/cases/{number}/attachments/{attached['id']}"
     assert (await desk.get(path, headers=requester)).content == png
