@@ -175,6 +175,7 @@ async def crowd(
                 f"/find/{code}/times", **form(s.settings, browser, slot_id=slot_id, admission=admission)
             )
             if held.status_code != 303:
+                refused.append(held.status_code)
                 return
             details = {
                 "first_name": "Launch",
@@ -185,12 +186,17 @@ async def crowd(
                 "preferred_language": "en",
             }
             sent = await http.post(held.headers["location"], **form(s.settings, browser, **details))
+            if sent.status_code != 303:
+                refused.append(sent.status_code)
+                return
             verify_at = sent.headers["location"]
             code_sent = await mailbox.code_for(email)
             started = time.perf_counter()
             booked = await http.post(verify_at, **form(s.settings, browser, code=code_sent))
             if booked.status_code == 303 and "/find/booked/" in booked.headers["location"]:
                 bookings.append(time.perf_counter() - started)
+            else:
+                refused.append(booked.status_code)
 
         scanner = asyncio.create_task(scan_mail())
         begin = time.monotonic() + 2
@@ -285,7 +291,7 @@ async def main_async(people: int, seats: int, window: float, rate: int) -> None:
     print_table(
         f"bench/launch_day: {people} people in {window:.0f} s for {seats} seats, let in {rate}/min",
         [
-            ("people turned away by an error (join or position page)", len(figures["refused"])),
+            ("people turned away by a refusal or an error on the way", len(figures["refused"])),
             ("seats booked", booked),
             ("people double-booked", doubles),
             ("share admitted in arrival order", in_order),

@@ -3,6 +3,7 @@ in the package's __init__, for their OpenAPI name)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -136,7 +137,8 @@ async def find_locations(
     """Published locations; near a ZIP code or city: nearest first, with the distance."""
     origin = None
     if near and near.strip():
-        origin = places.search_point(near)
+        # The first search may load the ZIP centroids: beside the loop, not on it.
+        origin = await asyncio.to_thread(places.search_point, near)
         if origin is None:
             raise Invalid(
                 "we do not know this ZIP code or city",
