@@ -146,6 +146,18 @@ async def crowd(
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=base_url, timeout=600, limits=limits) as http:
         done = asyncio.Event()
+        # The crowd's requests in flight at once: httpx's pool matches every queued request against
+        # every connection, so thousands queued there would spend this process's CPU (and the GIL
+        # the API's thread needs) on the client side.
+        gate = asyncio.Semaphore(150)
+
+        async def get(url: str, **kwargs: object) -> httpx.Response:
+            async with gate:
+                return await http.get(url, **kwargs)  # type: ignore[arg-type]
+
+        async def post(url: str, **kwargs: object) -> httpx.Response:
+            async with gate:
+                return await http.post(url, **kwargs)  # type: ignore[arg-type]
 
         async def scan_mail() -> None:
             while not done.is_set():
@@ -155,14 +167,14 @@ async def crowd(
         async def person(i: int, arrive_at: float) -> None:
             await asyncio.sleep(max(0.0, arrive_at - time.monotonic()))
             browser, email = f"browser-{i}", f"person{i}@launch.example.org"
-            joined = await http.post(f"/find/{code}/queue", **form(s.settings, browser, email=email))
+            joined = await post(f"/find/{code}/queue", **form(s.settings, browser, email=email))
             if joined.status_code != 303:  # e.g. 503: SQLite's one writer was busy for too long
                 refused.append(joined.status_code)
                 return
             place = joined.headers["location"]
             while True:
                 started = time.perf_counter()
-                page = await http.get(place, headers=HTML)
+                page = await get(place, headers=HTML)
                 positions.append(time.perf_counter() - started)
                 if page.status_code != 200:
                     refused.append(page.status_code)
@@ -173,7 +185,7 @@ async def crowd(
                     return
                 await asyncio.sleep(POLL_SECONDS * (0.5 + random.random()))
             admission = page.text.split("admission=", 1)[1].split('"', 1)[0]
-            held = await http.post(
+            held = await post(
                 f"/find/{code}/times", **form(s.settings, browser, slot_id=slot_id, admission=admission)
             )
             if held.status_code != 303:
@@ -187,14 +199,14 @@ async def crowd(
                 "email": email,
                 "preferred_language": "en",
             }
-            sent = await http.post(held.headers["location"], **form(s.settings, browser, **details))
+            sent = await post(held.headers["location"], **form(s.settings, browser, **details))
             if sent.status_code != 303:
                 refused.append(sent.status_code)
                 return
             verify_at = sent.headers["location"]
             code_sent = await mailbox.code_for(email)
             started = time.perf_counter()
-            booked = await http.post(verify_at, **form(s.settings, browser, code=code_sent))
+            booked = await post(verify_at, **form(s.settings, browser, code=code_sent))
             if booked.status_code == 303 and "/find/booked/" in booked.headers["location"]:
                 bookings.append(time.perf_counter() - started)
             else:
