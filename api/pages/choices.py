@@ -97,7 +97,11 @@ NOTICES = {
         "Your listing matched another location's: confirm the transfer on the inventory page."
     ),
     "listing_saved": N_("The public listing is saved."),
+    "schedule_saved": N_("The new version of the schedule is saved; next doses follow it from now on."),
 }
+
+# Conditions recorded on a recipient that change their schedule (domain.schedules.CONDITIONS).
+CONDITION_NAMES = {"immunocompromised": N_("immunocompromised")}
 
 # The recipient's own pages say it in the second person.
 RECIPIENT_NOTICES = {
@@ -122,6 +126,7 @@ PAGE_GLOBALS = {
     "role_names": dict(ROLES),
     "language_options": LANGUAGE_OPTIONS,
     "notices": NOTICES,
+    "condition_names": CONDITION_NAMES,
     "sites": SITES,
     "site_names": dict(SITES),
     "routes": ROUTES,
