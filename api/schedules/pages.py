@@ -198,6 +198,7 @@ async def preview_submit(
         body_json=json.dumps(body, sort_keys=True),
         reason=reason,
         product_names=await _product_names(db),
+        short_days=settings.day_seconds < 86400,
     )
 
 
