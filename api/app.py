@@ -59,6 +59,7 @@ from api.recipients import upload_pages
 from api.recipients import upload_routes as recipient_uploads
 from api.reports import pages as report_pages
 from api.reports import routes as reports
+from api.schedules import condition_pages
 from api.schedules import pages as schedule_pages
 from api.schedules import routes as schedules
 from api.scheduling import pages as booking_pages
@@ -204,6 +205,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(inventory_pages.router)
     app.include_router(finder_pages.router)
     app.include_router(schedule_pages.router)
+    app.include_router(condition_pages.router)
     app.include_router(report_pages.router)
     app.include_router(self_pages.router)
     app.include_router(queue_pages.router)

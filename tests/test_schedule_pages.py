@@ -123,3 +123,38 @@ async def test_a_manager_may_not_propose_a_version(api, sessions, settings):
         **portal_form(settings, manager, **form_of(body, reason="why not")),
     )
     assert refused.status_code == 403 and "administrator" in refused.text
+
+
+async def test_a_condition_is_recorded_and_removed_from_the_recipient_page(api, sessions, settings):
+    provider, readonly = await login(api, "provider"), await login(api, "readonly")
+    recipient = await new_recipient(sessions)
+    page = await api.get(f"/portal/recipients/{recipient.id}", headers={**provider, **HTML})
+    assert page.status_code == 200 and "Record: immunocompromised" in page.text, page.text
+    address = f"/portal/recipients/{recipient.id}/conditions"
+    refused = await api.post(address, **portal_form(settings, readonly, condition="immunocompromised"))
+    assert refused.status_code == 403
+    unknown = await api.post(address, **portal_form(settings, provider, condition="tall"))
+    assert unknown.status_code == 422
+    recorded = await api.post(address, **portal_form(settings, provider, condition="immunocompromised"))
+    assert recorded.status_code == 303 and recorded.headers["location"].endswith("notice=condition_recorded")
+    conditions = (await api.get(f"/recipients/{recipient.id}/conditions", headers=provider)).json()
+    assert [c["condition"] for c in conditions] == ["immunocompromised"]
+    page = await api.get(
+        f"/portal/recipients/{recipient.id}", headers={**provider, **HTML, "Cookie": "cvms_lang=es"}
+    )
+    assert "Inmunodeprimida: registrada el" in page.text and "Registrar: inmunodeprimida" not in page.text
+
+    remove = f"{address}/immunocompromised/remove"
+    assert (await api.post(remove, **portal_form(settings, provider, reason=""))).status_code == 422
+    removed = await api.post(remove, **portal_form(settings, provider, reason="recovered"))
+    assert removed.status_code == 303 and removed.headers["location"].endswith("notice=condition_removed")
+    assert (await api.get(f"/recipients/{recipient.id}/conditions", headers=provider)).json() == []
+    async with transaction(sessions) as db:
+        actions = (
+            await db.execute(
+                select(AuditEntry.action).where(
+                    AuditEntry.entity == "recipient", AuditEntry.entity_id == str(recipient.id)
+                )
+            )
+        ).scalars()
+        assert {"record_condition", "remove_condition"} <= set(actions)

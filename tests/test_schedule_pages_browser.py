@@ -1,7 +1,7 @@
 """The schedules pages in a real headless browser, in English and Spanish: a manager reads the
-schedules; the administrator proposes a longer interval, previews whose next dose moves (the
-recipient by name) and saves the version. axe-core checks every page; screenshots go to
-test-artifacts/."""
+schedules and records a condition on a recipient; the administrator proposes a longer interval,
+previews whose next dose moves (the recipient by name) and saves the version. axe-core checks
+every page; screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ WORDS = {
         "moves": "Whose next dose moves",
         "save": "Save version",
         "saved": "The new version of the schedule is saved",
+        "record": "Record: immunocompromised",
+        "condition": "Immunocompromised",
     },
     "es": {
         "list": "Esquemas de vacunación",
@@ -32,6 +34,8 @@ WORDS = {
         "moves": "A quién se le mueve la próxima dosis",
         "save": "Guardar la versión",
         "saved": "La nueva versión del esquema se guardó",
+        "record": "Registrar: inmunodeprimida",
+        "condition": "Inmunodeprimida",
     },
 }
 
@@ -73,6 +77,12 @@ async def test_an_administrator_edits_a_schedule_in_the_browser(browser, live_se
         assert await page.locator(f'a[href="/portal/schedules/{CODE}/edit"]').count() == 0
         await assert_accessible(page)
         await screenshot(page, f"schedules-manager-{lang}")
+        await page.goto(f"/portal/recipients/{recipient.id}")
+        await page.get_by_role("button", name=words["record"]).click()
+        await page.wait_for_url("**notice=condition_recorded")
+        await page.locator("#conditions li").filter(has_text=words["condition"]).wait_for()
+        await assert_accessible(page)
+        await screenshot(page, f"recipient-condition-{lang}")
     finally:
         await page.context.close()
 

@@ -25,6 +25,7 @@ from domain.settings import Settings
 from records.db import reading, utcnow
 from records.eligibility import screening_questions
 from services import catalog, front_desk
+from services import schedules as schedules_service
 from services.doses import recipient_series
 from services.recipients import load_recipient
 from services.waitlist import entries as waitlist_entries
@@ -72,6 +73,7 @@ async def recipient_context(
         "default_lot_id": found.lots[0].id if found.next_product and found.lots else None,
         "product_names": product_names,
         "open_slots": found.open_slots,
+        "conditions": await schedules_service.conditions_of(db, recipient_id),
         "next_step": await front_desk.next_step(db, settings, actor.location, recipient_id),
         **await _document_screening(db, sorted({lot.product_code for lot in found.lots}), product_names),
         "waitlist_entries": [
