@@ -54,6 +54,7 @@ async def test_an_administrator_previews_then_saves_a_new_version_in_the_portal(
     assert listed.status_code == 200, listed.text
     assert "JYNNEOS (mpox)" in listed.text and "at least 28 days after dose 1" in listed.text
     assert "/portal/schedules/mpox-jynneos/edit" not in listed.text  # a manager only reads
+    assert '<a href="/portal/schedules">' in listed.text  # in the manager's navigation
     assert (await api.get("/portal/schedules", headers={**provider, **HTML})).status_code == 403
 
     recipient = await new_recipient(sessions)
@@ -65,6 +66,9 @@ async def test_an_administrator_previews_then_saves_a_new_version_in_the_portal(
     version, body = await current_body(sessions)
     longer = str(body["primary"][1]["min_interval_days"] + 7)
     fields = form_of(body, dose2_min_interval_days=longer, reason=unique("longer interval "))
+    administered = await api.get("/portal/schedules", headers={**admin, **HTML})
+    assert f'href="/portal/schedules/{CODE}/edit"' in administered.text
+    assert '<a href="/portal/schedules">' in administered.text  # the administrator's navigation
     edit = await api.get(f"/portal/schedules/{CODE}/edit", headers={**admin, **HTML})
     assert edit.status_code == 200 and 'name="dose2_min_interval_days"' in edit.text, edit.text
 
