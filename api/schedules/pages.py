@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -19,8 +20,8 @@ from api.pages.rendering import PageRoute, redirect, render
 from api.schedules.deps import EditorDep, ScheduleViewer, ViewerDep, must_edit
 from domain.refusals import Conflict, Invalid
 from domain.schedules import schedule_from_dict
-from records.products import Product
 from records.recipients import Recipient
+from services import catalog
 from services import schedules as service
 
 router = APIRouter(prefix="/portal/schedules", route_class=PageRoute, include_in_schema=False)
@@ -35,11 +36,9 @@ NOT_A_SCHEDULE = N_("This is not a schedule the programme can follow.")
 UNCHANGED = N_("The new version is the same as the current one: change something first.")
 
 
-async def _product_names(db: Any) -> dict[str, str]:
-    rows = (
-        await db.execute(select(Product.code, Product.name).order_by(Product.code, Product.version))
-    ).all()
-    return {code: name for code, name in rows}
+async def _product_names(db: AsyncSession) -> dict[str, str]:
+    """The catalog's names by code, in the order of the names (the form lists them so)."""
+    return dict(sorted((await catalog.product_names(db)).items(), key=lambda item: item[1]))
 
 
 def _page(request: Request, viewer: ScheduleViewer, template: str, **context: Any) -> Response:
