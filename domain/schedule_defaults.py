@@ -1,7 +1,7 @@
 """The schedules (version 1) a new programme starts with, and the products they add.
 
-Data, not code paths: the records seed these once (records/schedules.py), after which a manager or
-an administrator changes a schedule by adding a version.
+Data, not code paths: the records seed these once (records/schedules.py), after which an
+administrator changes a schedule by adding a version (programme-wide rules; managers may view).
 """
 
 from __future__ import annotations
