@@ -12,7 +12,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain.email import EmailRequest
 from domain.helpdesk import CASE_MAIL, SURVEY_LINK
-from records.helpdesk import Case, CaseText, Requester, actor_name
+from records.helpdesk import Case, CaseText, Category, Requester, Topic, actor_name
 from records.helpdesk_survey import CaseSurvey
 
 
@@ -44,7 +44,15 @@ async def compose_case_email(db: AsyncSession, request: EmailRequest) -> EmailRe
         values["reopened_by"] = await actor_name(db, values.pop("reopened_by_actor"))
     if request.template == "case_survey":
         values[SURVEY_LINK] = await survey_id(db, case.id)
-    values.update(subject=case.subject, name=requester.full_name)
+    category = await db.get(Category, case.category_id)
+    topic = await db.get(Topic, case.topic_id)
+    language = request.language or requester.preferred_language
+    values.update(
+        subject=case.subject,
+        name=requester.full_name,
+        category=category.name_in(language) if category else "",
+        topic=topic.name_in(language) if topic else "",
+    )
     return dataclasses.replace(request, to=request.to or requester.email, context=values)
 
 

@@ -87,7 +87,12 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(100))
+    # The name Spanish pages and mail show ("" falls back to the English name).
+    name_es: Mapped[str] = mapped_column(String(100), default="", server_default="")
     position: Mapped[int] = mapped_column(default=0)
+
+    def name_in(self, language: str) -> str:
+        return localized_name(self.name, self.name_es, language)
 
     topics: Mapped[list[Topic]] = relationship(lazy="selectin", order_by="Topic.position")
 
@@ -100,8 +105,17 @@ class Topic(Base):
     category_id: Mapped[int] = mapped_column(ForeignKey("helpdesk_categories.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(100))
+    name_es: Mapped[str] = mapped_column(String(100), default="", server_default="")
     default_priority: Mapped[str] = mapped_column(String(10), default="normal")
     position: Mapped[int] = mapped_column(default=0)
+
+    def name_in(self, language: str) -> str:
+        return localized_name(self.name, self.name_es, language)
+
+
+def localized_name(name: str, name_es: str, language: str) -> str:
+    """A category's or topic's name in the reader's language: the Spanish one when it has one."""
+    return name_es if language == "es" and name_es.strip() else name
 
 
 class RoutingRule(Base):

@@ -48,6 +48,8 @@ class CaseCard:
     topic: str
     team: str
     linked_case_number: int | None
+    category_es: str = ""  # "" when the row has no Spanish name
+    topic_es: str = ""
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ async def card_of(db: AsyncSession, case: Case) -> CaseCard:
         topic=topic.name,
         team=team.name,
         linked_case_number=linked.number if linked else None,
+        category_es=category.name_es,
+        topic_es=topic.name_es,
     )
 
 

@@ -84,19 +84,19 @@ async def seed_foundation(db: AsyncSession) -> bool:
 
 
 HELPDESK_TOPICS = (
-    # code, name, default priority
-    ("login-access", "Login and access", "high"),
-    ("switching-locations", "Switching locations", "normal"),
-    ("documenting-doses", "Documenting doses", "high"),
-    ("scheduling", "Scheduling", "normal"),
-    ("vaccination-record", "Vaccination record", "normal"),
-    ("other", "Other", "low"),
+    # code, name, Spanish name, default priority
+    ("login-access", "Login and access", "Inicio de sesión y acceso", "high"),
+    ("switching-locations", "Switching locations", "Cambio de sede", "normal"),
+    ("documenting-doses", "Documenting doses", "Registro de dosis", "high"),
+    ("scheduling", "Scheduling", "Citas", "normal"),
+    ("vaccination-record", "Vaccination record", "Registro de vacunación", "normal"),
+    ("other", "Other", "Otro", "low"),
 )
 HELPDESK_CATEGORIES = (
-    # code, name, team its cases go to
-    ("vaccine-provider", "Vaccine Provider", "Provider Support"),
-    ("recipient", "Recipient", "Recipient Support"),
-    ("other", "Other", "General Support"),
+    # code, name, Spanish name, team its cases go to
+    ("vaccine-provider", "Vaccine Provider", "Proveedor de vacunas", "Provider Support"),
+    ("recipient", "Recipient", "Persona vacunada", "Recipient Support"),
+    ("other", "Other", "Otro", "General Support"),
 )
 HELPDESK_TEAMS = (
     # name, escalation email, default team
@@ -117,16 +117,17 @@ async def seed_helpdesk(db: AsyncSession) -> bool:
     for name, email, is_default in HELPDESK_TEAMS:
         teams[name] = Team(name=name, email=email, is_default=is_default)
         db.add(teams[name])
-    for position, (code, name, team_name) in enumerate(HELPDESK_CATEGORIES):
-        category = Category(code=code, name=name, position=position)
+    for position, (code, name, name_es, team_name) in enumerate(HELPDESK_CATEGORIES):
+        category = Category(code=code, name=name, name_es=name_es, position=position)
         db.add(category)
         await db.flush()
-        for topic_position, (topic_code, topic_name, priority) in enumerate(HELPDESK_TOPICS):
+        for topic_position, (topic_code, topic_name, topic_name_es, priority) in enumerate(HELPDESK_TOPICS):
             db.add(
                 Topic(
                     category_id=category.id,
                     code=topic_code,
                     name=topic_name,
+                    name_es=topic_name_es,
                     default_priority=priority,
                     position=topic_position,
                 )

@@ -11,7 +11,15 @@ from pydantic import BaseModel, EmailStr, Field
 from api.shaping import from_attributes
 from domain.sla import PRIORITIES
 from domain.text import Line, Paragraph
-from records.helpdesk import CaseAttachment, CaseEventRecord, CaseNote, Category, Requester, Topic
+from records.helpdesk import (
+    CaseAttachment,
+    CaseEventRecord,
+    CaseNote,
+    Category,
+    Requester,
+    Topic,
+    localized_name,
+)
 from records.helpdesk_mail import MailRoute
 from services.helpdesk_views import AgentCaseDetail, CaseCard, CaseDetail, QueueEntry, SlaStatus, sla_status
 
@@ -69,25 +77,39 @@ class PasswordIn(BaseModel):
 # --- intake and the requester's cases -------------------------------------------------------------
 
 
+NAME_ES = "The Spanish name ('' when it has none: Spanish pages show the English one)"
+
+
 class TopicOut(BaseModel):
     id: int
     code: str
     name: str
+    name_es: str = Field(default="", description=NAME_ES)
     default_priority: str
+
+    def name_in(self, language: str) -> str:
+        return localized_name(self.name, self.name_es, language)
 
 
 class CategoryOut(BaseModel):
     code: str
     name: str
+    name_es: str = Field(default="", description=NAME_ES)
     topics: list[TopicOut]
+
+    def name_in(self, language: str) -> str:
+        return localized_name(self.name, self.name_es, language)
 
     @classmethod
     def of(cls, category: Category) -> CategoryOut:
         return cls(
             code=category.code,
             name=category.name,
+            name_es=category.name_es,
             topics=[
-                TopicOut(id=t.id, code=t.code, name=t.name, default_priority=t.default_priority)
+                TopicOut(
+                    id=t.id, code=t.code, name=t.name, name_es=t.name_es, default_priority=t.default_priority
+                )
                 for t in category.topics
             ],
         )
@@ -123,6 +145,8 @@ class CaseSummary(BaseModel):
     priority: str
     category: str
     topic: str
+    category_es: str = Field(default="", description=NAME_ES)
+    topic_es: str = Field(default="", description=NAME_ES)
     team: str
     created_at: datetime
     updated_at: datetime
@@ -130,6 +154,12 @@ class CaseSummary(BaseModel):
     closed_at: datetime | None
     linked_case_number: int | None
     channel: str = Field(default="web", description="How the case came in: web, email or phone")
+
+    def category_in(self, language: str) -> str:
+        return localized_name(self.category, self.category_es, language)
+
+    def topic_in(self, language: str) -> str:
+        return localized_name(self.topic, self.topic_es, language)
 
     @classmethod
     def of(cls, card: CaseCard) -> CaseSummary:
@@ -140,6 +170,8 @@ class CaseSummary(BaseModel):
             number=case.number or 0,
             category=card.category,
             topic=card.topic,
+            category_es=card.category_es,
+            topic_es=card.topic_es,
             team=card.team,
             linked_case_number=card.linked_case_number,
         )
