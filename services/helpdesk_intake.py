@@ -271,3 +271,30 @@ async def set_topic_priority(
         changes={"default_priority": [before, topic.default_priority]},
     )
     return topic
+
+
+async def set_names(
+    *, db: AsyncSession, agent: Agent, actor: str, category: str, topic: str | None, name: str, name_es: str
+) -> Category | Topic:
+    """Renames a category (or one of its topics) in English and Spanish ("" Spanish: the English
+    name is shown to Spanish readers too); cases keep pointing at the same row."""
+    _require_admin(agent)
+    chosen_category, chosen_topic = await category_and_topic(db, category, topic)
+    row: Category | Topic = chosen_topic or chosen_category
+    name, name_es = name.strip(), name_es.strip()
+    if not name:
+        raise Invalid("a name is required", code="bad_name")
+    if len(name) > 100 or len(name_es) > 100:
+        raise Invalid("a name is at most 100 characters", code="bad_name")
+    before = {"name": row.name, "name_es": row.name_es}
+    row.name, row.name_es = name, name_es
+    await db.flush()
+    audit(
+        db,
+        actor=actor,
+        entity="topic" if chosen_topic else "category",
+        entity_id=row.id,
+        action="rename",
+        changes={key: [before[key], getattr(row, key)] for key in before},
+    )
+    return row

@@ -141,3 +141,26 @@ def _email_context() -> dict[str, Any]:
         "help_desk_address": "help@cvms.example",
         "role": "provider",
     }
+
+
+async def test_an_administrator_names_a_topic_in_spanish_and_the_pages_show_it(api, smtp):
+    _email, requester = await register_requester(api, smtp, language="es")
+    agent = await login(api, "agent", DEMO_PASSWORD)
+    names = {"category": "other", "topic": "other", "name": "Other", "name_es": "Otra consulta"}
+    try:
+        renamed = await api.put("/helpdesk/agent/names", json=names, headers=agent)
+        assert renamed.status_code == 200, renamed.text
+        assert renamed.json()["name_es"] == "Otra consulta"
+        intake = await page_text(api, "/helpdesk/cases/new", requester)
+        assert "Otro: Otra consulta" in intake
+        admin = await page_text(api, "/helpdesk/agent/admin", agent)
+        assert "<td>Other</td><td>Otra consulta</td>" in admin
+
+        blank = await api.put("/helpdesk/agent/names", json={**names, "name": " "}, headers=agent)
+        assert blank.status_code == 422 and blank.json()["code"] in ("bad_name", "invalid_input")
+        unknown = await api.put("/helpdesk/agent/names", json={**names, "topic": "nope"}, headers=agent)
+        assert unknown.status_code == 422 and unknown.json()["code"] == "bad_topic"
+        assert "Otro: Otra consulta" in await page_text(api, "/helpdesk/cases/new", requester)
+    finally:
+        restored = await api.put("/helpdesk/agent/names", json={**names, "name_es": "Otro"}, headers=agent)
+        assert restored.status_code == 200, restored.text

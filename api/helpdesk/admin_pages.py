@@ -1,5 +1,6 @@
-"""Help-desk administration pages: teams, agents and routing rules on one page, each change a
-form (administrators only; the services audit every change). Macros have their own page."""
+"""Help-desk administration pages: teams, agents, routing rules and the names of categories and
+topics on one page, each change a form (administrators only; the services audit every change).
+Macros have their own page."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ ADMIN_NOTICES = {
     "team_saved": N_("The team is saved."),
     "agent_saved": N_("The agent is saved."),
     "rule_saved": N_("The routing rule is saved."),
+    "names_saved": N_("The names are saved."),
 }
 
 
@@ -162,5 +164,25 @@ async def routing_submit(
             team_id=team,
         )
         return "rule_saved"
+
+    return await _or_page(request, agent, db, settings, change)
+
+
+@agent_router.post("/admin/names")
+async def names_submit(
+    request: Request, agent: AgentDep, form: CheckedForm, db: SessionDep, settings: SettingsDep
+) -> Response:
+    async def change() -> str:
+        category, _sep, topic = _text(form, "topic").partition("/")
+        await helpdesk_intake.set_names(
+            db=db,
+            agent=agent.agent,
+            actor=agent.actor,
+            category=category,
+            topic=topic or None,
+            name=_text(form, "name"),
+            name_es=_text(form, "name_es"),
+        )
+        return "names_saved"
 
     return await _or_page(request, agent, db, settings, change)

@@ -1,14 +1,23 @@
-"""Help-desk administration over JSON: teams and agents (administrators only, audited).
-Routing rules and topic priorities are in `routes`, macros in `desk_routes`."""
+"""Help-desk administration over JSON: teams, agents and the names of categories and topics
+(administrators only, audited). Routing rules and topic priorities are in `routes`, macros in
+`desk_routes`."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from api.deps import AgentDep, RecordId, SessionDep, SettingsDep, TemporalDep
-from api.helpdesk.admin_schemas import AgentAdminOut, AgentChangeIn, AgentIn, TeamAdminOut, TeamIn
+from api.helpdesk.admin_schemas import (
+    AgentAdminOut,
+    AgentChangeIn,
+    AgentIn,
+    NamesIn,
+    NamesOut,
+    TeamAdminOut,
+    TeamIn,
+)
 from records.helpdesk import Team
-from services import helpdesk_admin
+from services import helpdesk_admin, helpdesk_intake
 from services.helpdesk_admin import AgentRow
 
 agent_router = APIRouter(prefix="/helpdesk/agent", tags=["help desk administration"])
@@ -77,3 +86,12 @@ async def change_agent(
         db=db, agent=agent.agent, actor=agent.actor, agent_id=agent_id, **body.model_dump()
     )
     return _agent(row)
+
+
+@agent_router.put("/names", response_model=NamesOut)
+async def set_names(body: NamesIn, agent: AgentDep, db: SessionDep) -> NamesOut:
+    """Names a category (or, with `topic`, one of its topics) in English and Spanish."""
+    row = await helpdesk_intake.set_names(
+        db=db, agent=agent.agent, actor=agent.actor, **body.model_dump(mode="json")
+    )
+    return NamesOut(id=row.id, **body.model_dump(mode="json") | {"name": row.name, "name_es": row.name_es})

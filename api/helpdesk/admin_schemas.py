@@ -40,6 +40,17 @@ class FilledMacroOut(BaseModel):
     priority: str
 
 
+class NamesIn(BaseModel):
+    category: Line = Field(description="Category code, e.g. 'recipient'")
+    topic: Line | None = Field(default=None, description="Topic code in the category (none: the category)")
+    name: Line = Field(min_length=1, max_length=100)
+    name_es: Line = Field(default="", max_length=100, description="'': Spanish readers see the English name")
+
+
+class NamesOut(NamesIn):
+    id: int
+
+
 class TeamIn(BaseModel):
     name: Line = Field(min_length=1, max_length=100)
     email: EmailStr = Field(description="Where the team's breach escalations go")
