@@ -230,7 +230,8 @@ async def test_the_finder_sorts_by_distance_and_answers_304_to_its_etag(api, ses
     )
 
     page = await api.get("/find?near=27705", headers=BROWSER)
-    assert page.status_code == 200 and 'href="tel:(919) 555-0100"' in page.text
+    # The location's phone formatted, as a tap-to-call address.
+    assert page.status_code == 200 and '<a href="tel:+1-919-555-0100">(919) 555-0100</a>' in page.text
 
 
 async def test_one_address_may_start_only_so_many(settings):
