@@ -59,6 +59,8 @@ async def test_a_spanish_requester_and_agent_see_spanish_category_and_topic_name
     assert "Persona vacunada: Registro de vacunación" in worked
     # The caller's number is formatted and can be tapped to call.
     assert '<a href="tel:+1-919-555-0142">(919) 555-0142</a>' in worked
+    queue = await page_text(api, f"/helpdesk/agent/queue?q={number}", agent)
+    assert "Persona vacunada: Registro de vacunación" in queue
     phone = await page_text(api, "/helpdesk/agent/phone", agent)
     assert "Proveedor de vacunas: Cambio de sede" in phone
 
