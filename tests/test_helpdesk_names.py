@@ -47,6 +47,11 @@ async def test_a_spanish_requester_and_agent_see_spanish_category_and_topic_name
         assert "Recipient: Vaccination record" not in text
     english = await page_text(api, f"/helpdesk/cases/{number}", requester, "en")
     assert "Recipient: Vaccination record" in english
+    # Without the switch, an English browser still gets the requester's own language.
+    own = await api.get(
+        f"/helpdesk/cases/{number}", headers={**requester, "Accept": "text/html", "Accept-Language": "en-US"}
+    )
+    assert own.status_code == 200 and "Persona vacunada: Registro de vacunación" in html.unescape(own.text)
 
     # The case-received email goes out in the requester's language, the names with it.
     [received] = await smtp.wait_for(with_key(f"case-{number}:received"))

@@ -44,7 +44,7 @@ from api.helpdesk.schemas import (
 )
 from api.pages.csrf import CheckedForm
 from api.pages.form_files import form_files
-from api.pages.i18n import N_
+from api.pages.i18n import N_, request_language
 from api.pages.rendering import BrowserRoute, field_errors, redirect, render, safe_next
 from domain.refusals import Refusal
 from services import helpdesk, helpdesk_accounts, helpdesk_intake, helpdesk_views
@@ -121,11 +121,14 @@ def help_page(
     request: Request, template: str, *, time_zone: str, status_code: int = 200, **context: Any
 ) -> Response:
     settings = request.app.state.settings
+    # A requester's pages speak the language their email does, unless the switch says otherwise.
+    preferred = getattr(context.get("requester"), "preferred_language", None)
     return render(
         request,
         template,
         status_code=status_code,
         time_zone=time_zone,
+        language=context.pop("language", None) or (preferred and request_language(request, preferred)),
         attachment_types=sorted(settings.helpdesk_attachment_type_list),
         attachment_max=f"{settings.helpdesk_attachment_max_bytes / 1_048_576:.3g} MB",
         # An agent page adds its own notices to the help desk's.
