@@ -214,6 +214,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How long an API process reuses a public finder answer it just gave (0: never)",
     )
+    waiting_room_refresh_seconds: float = Field(
+        default=1,
+        ge=0,
+        description="How often an API process admits and re-reads a waiting room's line (0: every look)",
+    )
     self_registration_code_seconds: float = Field(
         default=15 * 60,
         gt=0,

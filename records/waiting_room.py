@@ -2,8 +2,8 @@
 after it) wait in a first-come queue and are let in at the manager's rate.
 
 Everything is rows and conditional UPDATEs, so the queue survives a restart of any process and
-any number of API replicas agree: a place's turn is its rank by arrival (the row id within the
-release); by `now` the first floor((now - release_at) * rate) places have had their turn. Letting a
+any number of API replicas agree: places are let in in arrival order (the row id within the
+release), floor((now - release_at) * rate) turns by `now`, under the release row's lock. Letting a
 place in (waiting -> admitted, with an expiry) and spending the admission (admitted -> used) are
 each one conditional UPDATE, so an admission works once and only before it expires.
 """
@@ -21,7 +21,9 @@ from records.db import Base, UTCDateTime, utcnow
 WAITING = "waiting"
 ADMITTED = "admitted"
 USED = "used"
-SOLD_OUT = "sold_out"  # its turn came after the released seats were gone: offered the waitlist
+# "sold_out" was written by an earlier version (a turn after the seats were gone); no longer: the
+# seats' being gone is a picture of the moment (services/waiting_room_views.py), not a state.
+SOLD_OUT = "sold_out"
 
 
 class Release(Base):
@@ -62,25 +64,42 @@ async def current_release(db: AsyncSession, location_id: int) -> Release | None:
     return found.scalar_one_or_none()
 
 
-async def rank(db: AsyncSession, place: QueuePlace) -> int:
-    """1 for the first arrival of the release, 2 for the second, ..."""
+async def room_lock(db: AsyncSession, release_id: int) -> Release | None:
+    """The release row, locked until the transaction ends (PostgreSQL: SELECT ... FOR UPDATE;
+    SQLite has one writer anyway), so one process at a time lets people in."""
+    found = await db.execute(select(Release).where(Release.id == release_id).with_for_update())
+    return found.scalar_one_or_none()
+
+
+async def line(db: AsyncSession, release_id: int) -> list[int]:
+    """The places still waiting, in arrival order."""
+    found = await db.execute(
+        select(QueuePlace.id)
+        .where(QueuePlace.release_id == release_id, QueuePlace.status == WAITING)
+        .order_by(QueuePlace.id)
+    )
+    return list(found.scalars().all())
+
+
+async def had_turn(db: AsyncSession, release_id: int) -> int:
+    """Places that have been let in (whatever became of their admission)."""
     count = await db.scalar(
         select(func.count())
         .select_from(QueuePlace)
-        .where(QueuePlace.release_id == place.release_id, QueuePlace.id <= place.id)
+        .where(QueuePlace.release_id == release_id, QueuePlace.status != WAITING)
     )
     return int(count or 0)
 
 
-async def waiting_ahead(db: AsyncSession, place: QueuePlace) -> int:
-    """Places that arrived earlier and still wait for their turn."""
+async def choosing(db: AsyncSession, release_id: int, now: datetime) -> int:
+    """Places let in whose admission is still good and not yet spent: each has a seat promised."""
     count = await db.scalar(
         select(func.count())
         .select_from(QueuePlace)
         .where(
-            QueuePlace.release_id == place.release_id,
-            QueuePlace.status == WAITING,
-            QueuePlace.id < place.id,
+            QueuePlace.release_id == release_id,
+            QueuePlace.status == ADMITTED,
+            QueuePlace.admission_expires_at > now,
         )
     )
     return int(count or 0)
@@ -94,15 +113,6 @@ async def admit(db: AsyncSession, place_id: int, expires_at: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return moved.rowcount == 1  # type: ignore[attr-defined,no-any-return]
-
-
-async def sold_out(db: AsyncSession, place_id: int) -> None:
-    await db.execute(
-        update(QueuePlace)
-        .where(QueuePlace.id == place_id, QueuePlace.status == WAITING)
-        .values(status=SOLD_OUT)
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def spend_admission(db: AsyncSession, place_id: int) -> bool:

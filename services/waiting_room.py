@@ -4,7 +4,9 @@ Arrivals join a first-come queue (one place per browser and per email, a signed 
 see how many wait ahead and an estimate, and when their turn comes (the manager's rate from the
 release time) are let in with a single-use admission that expires; the admission is spent in the
 same transaction as the seat hold it buys, so a refused hold does not spend it. Once the released
-seats are all booked or held, nobody more is let in: the rest are offered the waitlist.
+seats are all booked or held, nobody more is let in: the rest are offered the waitlist (and let
+in after all if a seat comes back). What a waiting person sees is answered from a picture of the
+room each process keeps (services/waiting_room_views.py), not a query per look.
 """
 
 from __future__ import annotations
@@ -14,29 +16,26 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.refusals import Conflict, Forbidden, Gone, NotFound
 from domain.security import LinkError, read_link, sign_link
 from domain.settings import Settings
 from records.audit import audit
-from records.db import reading, transaction, utcnow
 from records.locations import Location
 from records.waiting_room import (
-    ADMITTED,
     SOLD_OUT,
     USED,
     WAITING,
     QueuePlace,
     Release,
     admit,
+    choosing,
     current_release,
-    rank,
-    sold_out,
+    had_turn,
     spend_admission,
-    waiting_ahead,
 )
 from services.catalog import free_seats_by_day
 from services.scheduling import require_scheduling
@@ -88,11 +87,12 @@ def new_browser_key() -> str:
 
 
 def place_token(settings: Settings, place: QueuePlace) -> str:
-    return sign_link(settings.secret_key, PLACE_LINK, {"q": place.id})
+    """The place's address: its id and its release's, so a look needs no query to find the room."""
+    return sign_link(settings.secret_key, PLACE_LINK, {"q": place.id, "r": place.release_id})
 
 
-def admission_token(settings: Settings, place: QueuePlace) -> str:
-    return sign_link(settings.secret_key, ADMISSION_LINK, {"q": place.id})
+def admission_token(settings: Settings, place_id: int) -> str:
+    return sign_link(settings.secret_key, ADMISSION_LINK, {"q": place_id})
 
 
 async def join(db: AsyncSession, *, location: Location, browser_key: str, email: str | None) -> QueuePlace:
@@ -130,107 +130,68 @@ async def join(db: AsyncSession, *, location: Location, browser_key: str, email:
     return place
 
 
-def _read(settings: Settings, purpose: str, token: str, max_age: float) -> int:
+def read_token(settings: Settings, purpose: str, token: str, max_age: float) -> dict[str, int]:
     try:
-        return int(read_link(settings.secret_key, purpose, token, max_age)["q"])
+        payload = read_link(settings.secret_key, purpose, token, max_age)
+        return {key: int(value) for key, value in payload.items()}
     except LinkError as error:
         if error.expired:
             raise Gone("this admission has expired", code="admission_expired") from None
         raise Forbidden("this link is not valid", code="link_invalid") from None
-
-
-@dataclass(frozen=True)
-class PlaceView:
-    place: QueuePlace
-    release: Release
-    location: Location
-    ahead: int
-    wait_seconds: int | None  # None once the turn has come
+    except (TypeError, ValueError, AttributeError):
+        raise Forbidden("this link is not valid", code="link_invalid") from None
 
 
 def turns_given(release: Release, now: datetime) -> int:
-    """How many places have had their turn by now (the rate, counted from the release time)."""
+    """How many turns the rate has given by now, counted from the release time."""
     if now < release.release_at:
         return 0
     return math.floor((now - release.release_at).total_seconds() * release.admit_per_minute / 60)
 
 
-async def _seats_to_give(db: AsyncSession, location: Location, release: Release) -> int:
-    """Free seats not already promised to someone let in and still choosing."""
+@dataclass(frozen=True)
+class Seats:
+    """The released seats at a moment: free (not booked, not held) and promised to people let in
+    who are still choosing."""
+
+    free: int
+    choosing: int
+
+    @property
+    def to_give(self) -> int:
+        return max(0, self.free - self.choosing)
+
+    @property
+    def gone(self) -> bool:
+        """Nothing free and nothing promised that could come back: the rest are offered the waitlist."""
+        return self.free <= 0 and self.choosing <= 0
+
+
+async def seats_now(db: AsyncSession, location: Location, release: Release, now: datetime) -> Seats:
     free = sum(seats for _day, seats in await free_seats_by_day(db, location))
-    choosing = await db.scalar(
-        select(func.count())
-        .select_from(QueuePlace)
-        .where(
-            QueuePlace.release_id == release.id,
-            QueuePlace.status == ADMITTED,
-            QueuePlace.admission_expires_at > utcnow(),
-        )
-    )
-    return free - int(choosing or 0)
+    return Seats(free=free, choosing=await choosing(db, release.id, now))
 
 
-async def turns_due(db: AsyncSession, release: Release, now: datetime) -> int:
-    """Turns given by now that no place has had yet."""
-    had_turn = await db.scalar(
-        select(func.count())
-        .select_from(QueuePlace)
-        .where(QueuePlace.release_id == release.id, QueuePlace.status != WAITING)
-    )
-    return turns_given(release, now) - int(had_turn or 0)
-
-
-async def let_in(db: AsyncSession, location: Location, release: Release, now: datetime) -> None:
-    """Gives the turns due by now to the earliest waiting places, in arrival order: each is let in
-    while seats remain unpromised, told the seats are gone after that. Any process may run it (each
-    place moves once, by a conditional UPDATE); it runs whenever someone looks at their place."""
-    due = await turns_due(db, release, now)
+async def let_in(db: AsyncSession, location: Location, release: Release, now: datetime) -> Seats:
+    """Gives the turns due by now to the earliest waiting places, in arrival order, while seats
+    remain unpromised; a turn with no seat to give waits (an expired admission or a cancelled hold
+    gives its seat back). Run under the release's lock (records.waiting_room.room_lock): each place
+    also moves once, by a conditional UPDATE. Returns the seats as they are afterwards."""
+    seats = await seats_now(db, location, release, now)
+    due = min(turns_given(release, now) - await had_turn(db, release.id), seats.to_give)
     if due <= 0:
-        return
+        return seats
     next_up = await db.execute(
         select(QueuePlace.id)
         .where(QueuePlace.release_id == release.id, QueuePlace.status == WAITING)
         .order_by(QueuePlace.id)
         .limit(due)
     )
-    seats = await _seats_to_give(db, location, release)
     expires = now + timedelta(seconds=release.admission_seconds)
+    admitted = 0
     for place_id in next_up.scalars().all():
-        if seats > 0 and await admit(db, place_id, expires):
-            seats -= 1
-        elif seats <= 0:
-            await sold_out(db, place_id)
-
-
-async def look(sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str) -> PlaceView:
-    """Where a place stands. It reads only, one connection at a time (a crowd of lookers runs side
-    by side); when turns are due it gives them first, in arrival order, in a short transaction."""
-    place_id = _read(settings, PLACE_LINK, token, PLACE_MAX_AGE)
-    async with reading(sessions) as db:
-        place = await db.get(QueuePlace, place_id)
-        if place is None:
-            raise NotFound("no such place in the queue")
-        release = await db.get(Release, place.release_id)
-        location = await db.get(Location, release.location_id) if release else None
-        assert release is not None and location is not None
-        now = utcnow()
-        due = place.status == WAITING and await turns_due(db, release, now) > 0
-    if due:
-        async with transaction(sessions) as writer:
-            fresh_release = await writer.get(Release, release.id)
-            fresh_location = await writer.get(Location, location.id)
-            assert fresh_release is not None and fresh_location is not None
-            await let_in(writer, fresh_location, fresh_release, now)
-    async with reading(sessions) as db:
-        moved = await db.get(QueuePlace, place_id)
-        assert moved is not None
-        if moved.status != WAITING:
-            return PlaceView(moved, release, location, 0, None)
-        ahead = await waiting_ahead(db, moved)
-        given = turns_given(release, now)
-        until_release = max(0.0, (release.release_at - now).total_seconds())
-        wait = until_release + (await rank(db, moved) - given) * 60 / release.admit_per_minute
-        return PlaceView(moved, release, location, ahead, max(0, int(wait)))
+        admitted += await admit(db, place_id, expires)
+    return Seats(free=seats.free, choosing=seats.choosing + admitted)
 
 
 async def spend(db: AsyncSession, settings: Settings, *, location: Location, token: str | None) -> None:
@@ -240,7 +201,8 @@ async def spend(db: AsyncSession, settings: Settings, *, location: Location, tok
         return
     if not token:
         raise Forbidden("wait for your turn in the waiting room first", code="admission_required")
-    place = await db.get(QueuePlace, _read(settings, ADMISSION_LINK, token, release.admission_seconds))
+    read = read_token(settings, ADMISSION_LINK, token, release.admission_seconds)
+    place = await db.get(QueuePlace, read["q"])
     if place is None or place.release_id != release.id:
         raise Forbidden("this admission is not valid here", code="link_invalid")
     if await spend_admission(db, place.id):

@@ -147,6 +147,7 @@ def settings(state_dir: Path, temporal_address: str, smtp: CaptureServer) -> Set
         self_registration_per_address="100000/hour",
         # The finder tests look at changes at once (a published location appears, an unpublished goes).
         finder_server_cache_seconds=0,
+        waiting_room_refresh_seconds=0,
         # The suite shares 2 cores with its Temporal server, workers and crowds of requests: a
         # longer deadline than production's keeps a slow moment from reading as an outage.
         # The outage tests (test_outages.py) set their own short one.

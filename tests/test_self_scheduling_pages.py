@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from records.db import transaction
+from records.db import transaction, utcnow
 from records.scheduling import Appointment
+from records.waiting_room import Release
 from tests.browser_fixtures import assert_accessible, screenshot
 from tests.inventory import headers_for, new_site, receive_lot
 from tests.journeys import mail, new_product, publish_slot, text_of
+from tests.test_waiting_room import released_site, turns_so_far
 
 PHONE = {"width": 390, "height": 844}
 
@@ -78,3 +81,37 @@ async def test_a_person_registers_and_books_from_the_finder_in_spanish_on_a_phon
             (await db.execute(select(Appointment).where(Appointment.slot_id == slot["id"]))).scalars().all()
         )
         assert [a.dose_number for a in booked] == [1]
+
+
+async def test_the_waiting_room_page_follows_the_line_by_itself_in_spanish_on_a_phone(
+    browser, live_server, api, sessions, settings
+):
+    """The position page asks the server as it suggests and opens the way in when the turn comes,
+    with nobody pressing anything."""
+    site, _slot, release_id = await released_site(api, sessions, capacity=2)
+    context = await browser.new_context(base_url=live_server, locale="es-US", viewport=PHONE, is_mobile=True)
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    try:
+        await page.goto(f"/find/{site.code}/queue")
+        await check(page, "waiting-room-join-es-390")
+        await page.locator("form button[type=submit]").last.click()
+        await page.wait_for_url(re.compile("/find/queue/"))
+        assert "delante de usted" in await page.locator("#position").inner_text()
+        await check(page, "waiting-room-place-es-390")
+
+        # The release is seconds away: the page now asks every few seconds.
+        async with transaction(sessions) as db:
+            await db.execute(
+                update(Release)
+                .where(Release.id == release_id)
+                .values(release_at=utcnow() + timedelta(seconds=8))
+            )
+        await page.reload()
+        assert await page.locator("#position").get_attribute("data-every") == "3"
+        await turns_so_far(sessions, release_id, 1)
+        await page.locator("#admitted").wait_for()
+        assert "Es su turno" in await page.locator("#position").inner_text()
+        await check(page, "waiting-room-admitted-es-390")
+    finally:
+        await context.close()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import event, func, select, update
 
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from records.db import transaction, utcnow
 from records.waiting_room import QueuePlace, Release
+from services import waiting_room_views as views
 from tests.inventory import headers_for, new_site, receive_lot
 from tests.journeys import new_product, publish_slot
 
@@ -60,6 +63,18 @@ async def turns_so_far(sessions, release_id: int, turns: int) -> None:
         )
 
 
+def admission_of(page_text: str) -> str:
+    link = page_text.split('id="admitted" href="', 1)[1].split('"', 1)[0]
+    return link.split("admission=", 1)[1]
+
+
+async def status_of(api, place: str) -> dict:
+    answered = await api.get(f"{place}/status", headers={"Accept": "application/json"})
+    assert answered.status_code == 200, answered.text
+    assert "no-store" in answered.headers["cache-control"]
+    return answered.json()
+
+
 async def test_a_crowd_is_let_in_in_arrival_order_and_no_more_than_the_seats(api, sessions, settings):
     site, slot, release_id = await released_site(api, sessions, capacity=3)
     crowd = [await join(api, settings, site, f"b-{uuid.uuid4().hex}") for _ in range(6)]
@@ -71,6 +86,11 @@ async def test_a_crowd_is_let_in_in_arrival_order_and_no_more_than_the_seats(api
         for i, page in enumerate(before)
     ] == [True] * 6
     assert "no-store" in before[0].headers["cache-control"]
+    # The page's script asks the same thing as JSON, and is told when to ask again.
+    status = await status_of(api, crowd[4])
+    assert status["status"] == "waiting" and status["ahead"] == 4
+    assert 3 <= status["check_again_seconds"] <= 60 and status["wait_seconds"] > 3600
+    assert "4 people are ahead" in status["text"]
 
     # Two turns given; the crowd looks in reverse order, the first two arrivals are let in.
     await turns_so_far(sessions, release_id, 2)
@@ -78,13 +98,79 @@ async def test_a_crowd_is_let_in_in_arrival_order_and_no_more_than_the_seats(api
     admitted = [place for place in crowd if 'id="admitted"' in seen[place].text]
     assert admitted == crowd[:2]
 
-    # Five turns given, but 3 seats: the third is let in, the rest are told the seats are gone.
+    # Five turns given, but 3 seats: the third is let in; the next ones wait while every seat is
+    # promised to someone choosing (a promise can come back), first in line first.
     await turns_so_far(sessions, release_id, 5)
     seen = {place: await api.get(place, headers=BROWSER) for place in reversed(crowd)}
     admitted = [place for place in crowd if 'id="admitted"' in seen[place].text]
     assert admitted == crowd[:3]
-    assert all("all taken" in seen[place].text for place in crowd[3:5])
-    assert "people are ahead" not in seen[crowd[5]].text or "0 people" in seen[crowd[5]].text
+    assert [(await status_of(api, place))["ahead"] for place in crowd[3:]] == [0, 1, 2]
+
+    # The first admission runs out unused: its seat goes to the next in line, not to whoever looks.
+    earliest = select(func.min(QueuePlace.id)).where(QueuePlace.release_id == release_id)
+    async with transaction(sessions) as db:
+        await db.execute(
+            update(QueuePlace)
+            .where(QueuePlace.id == earliest.scalar_subquery())
+            .values(admission_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    for place in reversed(crowd):
+        await api.get(place, headers=BROWSER)
+    assert (await status_of(api, crowd[0]))["status"] == "expired"
+    assert "Your turn has passed" in (await api.get(crowd[0], headers=BROWSER)).text
+    assert [(await status_of(api, place))["status"] for place in crowd[1:]] == [
+        "admitted",
+        "admitted",
+        "admitted",
+        "waiting",
+        "waiting",
+    ]
+
+    # The three let in hold the three seats: nothing is free or promised any more, so the rest
+    # are told the seats are gone and offered the waitlist.
+    for place in crowd[1:4]:
+        token = admission_of((await api.get(place, headers=BROWSER)).text)
+        held = await api.post(
+            f"/find/{site.code}/times", **post(settings, "x", slot_id=slot["id"], admission=token)
+        )
+        assert held.status_code == 303, held.text
+    for place in crowd[4:]:
+        assert (await status_of(api, place))["status"] == "sold_out"
+        assert "all taken" in (await api.get(place, headers=BROWSER)).text
+    assert (await status_of(api, crowd[1]))["status"] == "used"
+
+
+async def test_a_waiting_place_is_answered_without_the_database(api, sessions, settings):
+    """Between two pictures of the room (CVMS_WAITING_ROOM_REFRESH_SECONDS) a waiting person's
+    look reads nothing: the crowd's polling costs no queries."""
+    site, _slot, _release_id = await released_site(api, sessions, capacity=3)
+    crowd = [await join(api, settings, site, f"b-{uuid.uuid4().hex}") for _ in range(3)]
+    tokens = [place.rsplit("/", 1)[1] for place in crowd]
+    slow = settings.model_copy(update={"waiting_room_refresh_seconds": 3600})
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = sessions.kw["bind"].sync_engine
+    first = await views.look(sessions, slow, tokens[0])  # takes the picture
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        looks = [await views.look(sessions, slow, token) for token in tokens * 20]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert first.status == "waiting" and first.ahead == 0
+    assert [look.ahead for look in looks[:3]] == [0, 1, 2]
+    assert statements == []
+
+
+@given(wait=st.one_of(st.none(), st.integers(min_value=0, max_value=10**7)))
+def test_a_page_asks_again_sooner_the_nearer_its_turn(wait):
+    again = views.check_again_seconds(wait)
+    assert views.CHECK_AGAIN_MIN_SECONDS <= again <= views.CHECK_AGAIN_MAX_SECONDS
+    if wait is not None and wait >= 5 * views.CHECK_AGAIN_MIN_SECONDS:
+        assert again <= max(views.CHECK_AGAIN_MIN_SECONDS, wait / 5) + 1
+        assert views.check_again_seconds(wait // 2) <= again
 
 
 async def test_an_admission_works_once_and_not_after_it_expires(api, sessions, settings):
@@ -99,9 +185,7 @@ async def test_an_admission_works_once_and_not_after_it_expires(api, sessions, s
     await turns_so_far(sessions, release_id, 2)
     tokens = []
     for place in (first, second):
-        page = await api.get(place, headers=BROWSER)
-        link = page.text.split('id="admitted" href="', 1)[1].split('"', 1)[0]
-        tokens.append(link.split("admission=", 1)[1])
+        tokens.append(admission_of((await api.get(place, headers=BROWSER)).text))
     times = await api.get(f"/find/{site.code}/times?admission={tokens[0]}", headers=BROWSER)
     assert times.status_code == 200 and f'value="{tokens[0]}"' in times.text
 

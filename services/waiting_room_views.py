@@ -1,0 +1,196 @@
+"""What a person in a waiting room sees, answered from a picture of the room each API process
+keeps, so a crowd looking at its places every few seconds does not query the database per look.
+
+A process takes a new picture of a release at most every CVMS_WAITING_ROOM_REFRESH_SECONDS: under
+the release row's lock it first lets in the people whose turn has come (services/waiting_room.py
+`let_in`, the same rule whichever process runs it), then reads the line (the ids still waiting, in
+arrival order) and the seats. A waiting place's position is then a binary search in that line;
+only a place that has left the line (let in, used, expired) or joined since the picture is read
+from its row. The picture is at most that many seconds old; the rows stay the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.refusals import NotFound
+from domain.settings import Settings
+from records.db import reading, transaction, utcnow
+from records.locations import Location
+from records.waiting_room import ADMITTED, SOLD_OUT, USED, WAITING, QueuePlace, line, room_lock
+from services.waiting_room import PLACE_LINK, PLACE_MAX_AGE, Seats, let_in, read_token
+
+# What a place can show: WAITING (its turn has not come), ADMITTED (it may choose a time now),
+# USED (it chose one), EXPIRED (its admission ran out unused), SOLD_OUT (the released seats are
+# gone: the waitlist is offered).
+EXPIRED = "expired"
+
+# A page asks again after a fifth of its estimated wait, between these bounds: a crowd far back
+# asks rarely, the people near the front often.
+CHECK_AGAIN_MIN_SECONDS = 3
+CHECK_AGAIN_MAX_SECONDS = 60
+
+
+def check_again_seconds(wait_seconds: int | None) -> int:
+    if wait_seconds is None:
+        return CHECK_AGAIN_MIN_SECONDS
+    return int(min(CHECK_AGAIN_MAX_SECONDS, max(CHECK_AGAIN_MIN_SECONDS, wait_seconds / 5)))
+
+
+@dataclass(frozen=True)
+class RoomLocation:
+    """The location as the waiting room's pages show it."""
+
+    id: int
+    code: str
+    name: str
+    time_zone: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class RoomPicture:
+    release_id: int
+    release_at: datetime
+    admit_per_minute: int
+    location: RoomLocation
+    waiting: list[int]  # place ids still waiting, in arrival order
+    seats: Seats
+    taken: float = field(default_factory=time.monotonic)
+
+    def ahead_of(self, place_id: int) -> int:
+        """Places that arrived earlier and still wait (a place joined since the picture is last)."""
+        return bisect_left(self.waiting, place_id)
+
+    def is_waiting(self, place_id: int) -> bool:
+        at = self.ahead_of(place_id)
+        return at < len(self.waiting) and self.waiting[at] == place_id
+
+    def wait_seconds(self, ahead: int, now: datetime) -> int:
+        """About how long until the turn of a place with `ahead` people before it: the turns still
+        to come at the manager's rate, from the release time or the next turn after now."""
+        every = 60 / self.admit_per_minute
+        if now < self.release_at:
+            return int((self.release_at - now).total_seconds() + ahead * every)
+        given = turns_given_at(self, now)
+        elapsed = (now - self.release_at).total_seconds()
+        until_next = (given + 1) * every - elapsed
+        return max(0, int(until_next + ahead * every))
+
+
+def turns_given_at(picture: RoomPicture, now: datetime) -> int:
+    return int(((now - picture.release_at).total_seconds() * picture.admit_per_minute) // 60)
+
+
+@dataclass(frozen=True)
+class PlaceView:
+    place_id: int
+    status: str  # waiting, admitted, used, expired, sold_out
+    location: RoomLocation
+    ahead: int = 0
+    wait_seconds: int | None = None  # only while waiting
+    admission_expires_at: datetime | None = None  # only once admitted
+
+    @property
+    def check_again_seconds(self) -> int:
+        return check_again_seconds(self.wait_seconds)
+
+
+async def take_picture(db: AsyncSession, release_id: int, now: datetime) -> RoomPicture:
+    """Lets in whoever's turn has come, then reads the line; in the caller's transaction."""
+    release = await room_lock(db, release_id)
+    if release is None:
+        raise NotFound("no such waiting room")
+    location = await db.get(Location, release.location_id)
+    assert location is not None
+    seats = await let_in(db, location, release, now)
+    return RoomPicture(
+        release_id=release.id,
+        release_at=release.release_at,
+        admit_per_minute=release.admit_per_minute,
+        location=RoomLocation(
+            id=location.id,
+            code=location.code,
+            name=location.name,
+            time_zone=location.time_zone,
+            phone=location.phone,
+        ),
+        waiting=await line(db, release.id),
+        seats=seats,
+    )
+
+
+class Rooms:
+    """This process's pictures, one per release, each taken anew when older than the refresh
+    interval (one coroutine takes it; the others wait for it rather than query too)."""
+
+    def __init__(self) -> None:
+        self.pictures: dict[int, RoomPicture] = {}
+        self.locks: dict[int, asyncio.Lock] = {}
+
+    def _fresh(self, release_id: int, refresh_seconds: float) -> RoomPicture | None:
+        kept = self.pictures.get(release_id)
+        if kept is not None and time.monotonic() - kept.taken < refresh_seconds:
+            return kept
+        return None
+
+    async def picture(
+        self, sessions: async_sessionmaker[AsyncSession], settings: Settings, release_id: int
+    ) -> RoomPicture:
+        kept = self._fresh(release_id, settings.waiting_room_refresh_seconds)
+        if kept is not None:
+            return kept
+        async with self.locks.setdefault(release_id, asyncio.Lock()):
+            kept = self._fresh(release_id, settings.waiting_room_refresh_seconds)
+            if kept is not None:
+                return kept
+            async with transaction(sessions) as db:
+                taken = await take_picture(db, release_id, utcnow())
+            self.pictures[release_id] = taken
+            return taken
+
+
+rooms = Rooms()
+
+
+async def look(sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str) -> PlaceView:
+    """Where a place stands. A place in the picture's line is answered from the picture alone."""
+    read = read_token(settings, PLACE_LINK, token, PLACE_MAX_AGE)
+    place_id = read["q"]
+    release_id = read.get("r")
+    if release_id is None:  # an address given before places carried their release
+        async with reading(sessions) as db:
+            old = await db.get(QueuePlace, place_id)
+        if old is None:
+            raise NotFound("no such place in the queue")
+        release_id = old.release_id
+    picture = await rooms.picture(sessions, settings, release_id)
+    now = utcnow()
+    if picture.is_waiting(place_id):
+        return waiting_view(picture, place_id, now)
+    async with reading(sessions) as db:
+        place = await db.get(QueuePlace, place_id)
+    if place is None or place.release_id != release_id:
+        raise NotFound("no such place in the queue")
+    if place.status == WAITING:  # joined since the picture: last in its line
+        return waiting_view(picture, place_id, now)
+    if place.status == ADMITTED:
+        expires = place.admission_expires_at
+        status = ADMITTED if expires is not None and expires > now else EXPIRED
+        return PlaceView(place_id, status, picture.location, admission_expires_at=expires)
+    return PlaceView(place_id, USED if place.status == USED else SOLD_OUT, picture.location)
+
+
+def waiting_view(picture: RoomPicture, place_id: int, now: datetime) -> PlaceView:
+    if picture.seats.gone:
+        return PlaceView(place_id, SOLD_OUT, picture.location)
+    ahead = picture.ahead_of(place_id)
+    return PlaceView(
+        place_id, WAITING, picture.location, ahead=ahead, wait_seconds=picture.wait_seconds(ahead, now)
+    )
