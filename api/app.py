@@ -30,6 +30,7 @@ from api.exports import routes as exports
 from api.finder import pages as finder_pages
 from api.finder import queue_pages, self_pages
 from api.finder import routes as finder
+from api.finder.caching import FinderFastLane
 from api.helpdesk import admin_pages as helpdesk_admin_pages
 from api.helpdesk import admin_routes as helpdesk_admin_routes
 from api.helpdesk import agent_pages as helpdesk_agent_pages
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
         BodySizeLimit, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes
     )
     install_page_not_found(app)
+    app.add_middleware(FinderFastLane, settings=settings)
     app.add_middleware(SecurityHeaders, settings=settings)
     observability.install(app)
 

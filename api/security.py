@@ -24,7 +24,7 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 # Addresses whose path or query carries a secret: the next site must not receive it as referrer.
-TOKEN_PAGES = ("/r/", "/portal/set-password", "/helpdesk/set-password")
+TOKEN_PAGES = ("/r/", "/portal/set-password", "/helpdesk/set-password", "/find/")
 HSTS = "max-age=31536000; includeSubDomains"
 
 

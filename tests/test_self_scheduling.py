@@ -9,10 +9,12 @@ import re
 import uuid
 from datetime import date
 
+import httpx
 import pytest
 from limits import parse
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
+from api.app import create_app
 from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from domain.refusals import Throttled
 from records.db import transaction
@@ -21,6 +23,7 @@ from records.holds import SeatHold
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from records.self_registrations import SelfRegistration
+from services import telemetry
 from services.self_scheduling import SelfServiceLimits
 from tests.inventory import headers_for, new_site, receive_lot
 from tests.journeys import mail, new_product, publish_slot, text_of
@@ -232,6 +235,45 @@ async def test_the_finder_sorts_by_distance_and_answers_304_to_its_etag(api, ses
     page = await api.get("/find?near=27705", headers=BROWSER)
     # The location's phone formatted, as a tap-to-call address.
     assert page.status_code == 200 and '<a href="tel:+1-919-555-0100">(919) 555-0100</a>' in page.text
+
+
+async def test_a_repeated_finder_question_is_answered_before_routing_without_sql(
+    settings, temporal, sessions
+):
+    """A surge asks the finder the same question: the API process answers the repeats it kept
+    (CVMS_FINDER_SERVER_CACHE_SECONDS) before routing, with the same bytes, ETag and headers, no
+    database statement, and counts them under the route in the metrics."""
+    await new_site(sessions, published=True)
+    app = create_app(settings.model_copy(update={"finder_server_cache_seconds": 60}), temporal)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    served = telemetry.HTTP_REQUESTS.labels("/public/locations", "GET", "200")
+    question = f"/public/locations?lang=es&near=27705&n={uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cvms.test"
+    ) as client:
+        first = await client.get(question)
+        assert first.status_code == 200, first.text
+        before = served._value.get()
+        engine = app.state.sessions.kw["bind"].sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            repeats = [await client.get(question) for _ in range(5)]
+            unchanged = await client.get(question, headers={"If-None-Match": first.headers["etag"]})
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+            await app.state.sessions.kw["bind"].dispose()
+    assert statements == []
+    assert all(r.status_code == 200 and r.content == first.content for r in repeats)
+    for name in ("etag", "cache-control", "content-type", "content-security-policy", "x-request-id"):
+        assert repeats[-1].headers.get(name), name
+    assert repeats[-1].headers["etag"] == first.headers["etag"]
+    assert repeats[-1].headers["cache-control"] == first.headers["cache-control"]
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert served._value.get() - before == 5
 
 
 async def test_one_address_may_start_only_so_many(settings):

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 from starlette.responses import Response
 
 from api.deps import Manager, Public, Reader, ReadsOnly, SessionDep, SettingsDep
-from api.finder.caching import cacheable, recent
+from api.finder.caching import answer_key, cacheable, recent
 from api.finder.schemas import (
     ListingIn,
     ListingOut,
@@ -83,11 +83,11 @@ async def list_public_locations(
     ] = None,
 ) -> Response:
     """Published vaccination locations (no login); cacheable (ETag, s-maxage)."""
-    key = str(request.url)
-    body = recent.get(key)
-    if body is None:
-        body = LOCATIONS.dump_json(await find_locations(db, lang, product, near))
-        recent.put(key, body, settings.finder_server_cache_seconds)
+    body = LOCATIONS.dump_json(await find_locations(db, lang, product, near))
+    # Kept for CVMS_FINDER_SERVER_CACHE_SECONDS: the repeats are answered by FinderFastLane.
+    recent.put(
+        answer_key(request.scope), body, request.scope.get("route"), settings.finder_server_cache_seconds
+    )
     return cacheable(request, Response(body, media_type="application/json"), settings)
 
 
