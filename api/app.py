@@ -153,6 +153,13 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
             my_role=actor.role,
         )
 
+    # The public finder, self-booking and waiting room first: on launch day they are nearly every
+    # request, and a route is found by trying each one in order. No other router has /find or
+    # /public addresses, so the order changes no match.
+    app.include_router(finder.router)
+    app.include_router(finder_pages.router)
+    app.include_router(self_pages.router)
+    app.include_router(queue_pages.router)
     app.include_router(auth.router)
     app.include_router(codec.router)
     codec.install_codec_cors(app, settings.temporal_ui_origin_list)
@@ -190,7 +197,6 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(exports.router)
     app.include_router(inventory.router)
     app.include_router(marketplace.router)
-    app.include_router(finder.router)
     app.include_router(scheduling.holds_router)
     app.include_router(waitlist.router)
     app.include_router(eligibility.router)
@@ -205,12 +211,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(lot_pages.router)
     app.include_router(waitlist_pages.router)
     app.include_router(inventory_pages.router)
-    app.include_router(finder_pages.router)
     app.include_router(schedule_pages.router)
     app.include_router(condition_pages.router)
     app.include_router(report_pages.router)
-    app.include_router(self_pages.router)
-    app.include_router(queue_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

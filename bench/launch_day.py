@@ -47,6 +47,7 @@ from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from bench.booking import ceiling, ceiling_worker, deployed_bytecode, load_average
 from bench.common import print_table, summary
 from bench.cpu import CpuMeter
+from bench.profiles import py_spy
 from bench.stack import Stack, stack
 from domain.dose_rules import to_local
 from records.db import transaction, utcnow
@@ -339,7 +340,9 @@ async def run_crowds(spec: dict[str, Any], parts: list[list[tuple[int, float]]])
     return await asyncio.gather(*(one(k, arrivals) for k, arrivals in enumerate(parts)))
 
 
-async def main_async(people: int, seats: int, window: float, rate: int, apis: int, crowds: int) -> None:
+async def main_async(
+    people: int, seats: int, window: float, rate: int, apis: int, crowds: int, profiles: Path | None
+) -> None:
     overrides = {
         "self_registration_per_address": "1000000/hour",  # every simulated person comes from 127.0.0.1
         "self_registration_per_email": "1000/hour",
@@ -372,7 +375,8 @@ async def main_async(people: int, seats: int, window: float, rate: int, apis: in
             }
             pids = {f"api-{k}": process.pid for k, (process, _url) in enumerate(replicas.apis)}
             meter = CpuMeter({**pids, "worker": worker.pid, "temporal": s.server_pid}).start()
-            results = await run_crowds(spec, parts)
+            with py_spy({**pids, "worker": worker.pid}, profiles):
+                results = await run_crowds(spec, parts)
             surge_seconds = time.time() - begin
             cpu = meter.stop()
         finally:
@@ -436,12 +440,15 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=300, help="people let in a minute")
     parser.add_argument("--apis", type=int, default=1, help="cvms API processes")
     parser.add_argument("--crowds", type=int, default=2, help="processes the crowd runs in")
+    parser.add_argument("--profiles", type=Path, help="py-spy stacks of the API(s) and worker over the surge")
     parser.add_argument("--crowd-part", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.crowd_part:
         crowd_main()
         return
-    asyncio.run(main_async(args.people, args.seats, args.window, args.rate, args.apis, args.crowds))
+    asyncio.run(
+        main_async(args.people, args.seats, args.window, args.rate, args.apis, args.crowds, args.profiles)
+    )
 
 
 if __name__ == "__main__":

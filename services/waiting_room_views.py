@@ -12,6 +12,7 @@ from its row. The picture is at most that many seconds old; the rows stay the tr
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from records.db import reading, transaction, utcnow
 from records.locations import Location
 from records.waiting_room import ADMITTED, SOLD_OUT, USED, WAITING, QueuePlace, line, room_lock
 from services.waiting_room import PLACE_LINK, PLACE_MAX_AGE, Seats, let_in, read_token
+
+log = logging.getLogger(__name__)
 
 # What a place can show: WAITING (its turn has not come), ADMITTED (it may choose a time now),
 # USED (it chose one), EXPIRED (its admission ran out unused), SOLD_OUT (the released seats are
@@ -127,33 +130,44 @@ async def take_picture(db: AsyncSession, release_id: int, now: datetime) -> Room
 
 
 class Rooms:
-    """This process's pictures, one per release, each taken anew when older than the refresh
-    interval (one coroutine takes it; the others wait for it rather than query too)."""
+    """This process's pictures, one per release. A picture older than the refresh interval is
+    still answered from while one background task takes the next (a look never waits on the
+    database's lock); only the first look at a release, or every look when the interval is 0,
+    waits for a picture to be taken."""
 
     def __init__(self) -> None:
         self.pictures: dict[int, RoomPicture] = {}
         self.locks: dict[int, asyncio.Lock] = {}
-
-    def _fresh(self, release_id: int, refresh_seconds: float) -> RoomPicture | None:
-        kept = self.pictures.get(release_id)
-        if kept is not None and time.monotonic() - kept.taken < refresh_seconds:
-            return kept
-        return None
+        self.refreshing: dict[int, asyncio.Task[None]] = {}
 
     async def picture(
         self, sessions: async_sessionmaker[AsyncSession], settings: Settings, release_id: int
     ) -> RoomPicture:
-        kept = self._fresh(release_id, settings.waiting_room_refresh_seconds)
-        if kept is not None:
+        kept = self.pictures.get(release_id)
+        interval = settings.waiting_room_refresh_seconds
+        if kept is not None and interval > 0:
+            if time.monotonic() - kept.taken >= interval and release_id not in self.refreshing:
+                task = asyncio.create_task(self._refresh(sessions, release_id))
+                self.refreshing[release_id] = task
+                task.add_done_callback(lambda _done: self.refreshing.pop(release_id, None))
             return kept
         async with self.locks.setdefault(release_id, asyncio.Lock()):
-            kept = self._fresh(release_id, settings.waiting_room_refresh_seconds)
-            if kept is not None:
+            kept = self.pictures.get(release_id)
+            if kept is not None and interval > 0:  # taken by the look this one waited for
                 return kept
-            async with transaction(sessions) as db:
-                taken = await take_picture(db, release_id, utcnow())
-            self.pictures[release_id] = taken
-            return taken
+            return await self._take(sessions, release_id)
+
+    async def _take(self, sessions: async_sessionmaker[AsyncSession], release_id: int) -> RoomPicture:
+        async with transaction(sessions) as db:
+            taken = await take_picture(db, release_id, utcnow())
+        self.pictures[release_id] = taken
+        return taken
+
+    async def _refresh(self, sessions: async_sessionmaker[AsyncSession], release_id: int) -> None:
+        try:
+            await self._take(sessions, release_id)
+        except Exception:  # the old picture stays; the next look tries again
+            log.exception("could not take a new picture of waiting room %s", release_id)
 
 
 rooms = Rooms()
