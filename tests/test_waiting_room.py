@@ -15,6 +15,7 @@ from api.pages.csrf import CSRF_COOKIE, CSRF_FIELD, csrf_token
 from records.db import transaction, utcnow
 from records.waiting_room import QueuePlace, Release
 from services import waiting_room_views as views
+from tests.conftest import eventually
 from tests.inventory import headers_for, new_site, receive_lot
 from tests.journeys import new_product, publish_slot
 
@@ -162,6 +163,26 @@ async def test_a_waiting_place_is_answered_without_the_database(api, sessions, s
     assert first.status == "waiting" and first.ahead == 0
     assert [look.ahead for look in looks[:3]] == [0, 1, 2]
     assert statements == []
+
+
+async def test_a_look_is_answered_from_the_last_picture_while_the_next_is_taken(api, sessions, settings):
+    """With a refresh interval, nobody waits for the room's lock: a look gets the last picture and
+    one background task takes the next, which lets in whoever's turn has come."""
+    site, _slot, release_id = await released_site(api, sessions, capacity=3)
+    token = (await join(api, settings, site, f"b-{uuid.uuid4().hex}")).rsplit("/", 1)[1]
+    quick = settings.model_copy(update={"waiting_room_refresh_seconds": 0.2})
+    assert (await views.look(sessions, quick, token)).status == "waiting"
+    await turns_so_far(sessions, release_id, 1)
+    # The next look may still see the last picture; a later one sees the turn given.
+    admitted = await eventually(
+        lambda: _admitted(sessions, quick, token), timeout=15, what="the background picture lets the place in"
+    )
+    assert admitted.admission_expires_at is not None
+
+
+async def _admitted(sessions, settings, token):  # type: ignore[no-untyped-def]
+    look = await views.look(sessions, settings, token)
+    return look if look.status == "admitted" else None
 
 
 @given(wait=st.one_of(st.none(), st.integers(min_value=0, max_value=10**7)))
