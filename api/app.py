@@ -28,7 +28,7 @@ from api.eligibility import routes as eligibility
 from api.errors import install_error_handlers
 from api.exports import routes as exports
 from api.finder import pages as finder_pages
-from api.finder import queue_pages, self_pages
+from api.finder import queue_pages, room_pages, self_pages
 from api.finder import routes as finder
 from api.finder.caching import FinderFastLane
 from api.helpdesk import admin_pages as helpdesk_admin_pages
@@ -214,6 +214,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     app.include_router(schedule_pages.router)
     app.include_router(condition_pages.router)
     app.include_router(report_pages.router)
+    app.include_router(room_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 

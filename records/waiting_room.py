@@ -12,7 +12,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, func, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    case,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -103,6 +114,21 @@ async def choosing(db: AsyncSession, release_id: int, now: datetime) -> int:
         )
     )
     return int(count or 0)
+
+
+async def places_by_status(db: AsyncSession, release_id: int, now: datetime) -> dict[str, int]:
+    """How many places are in each state; an admission past its expiry counts as "expired"."""
+    state = case(
+        (
+            (QueuePlace.status == ADMITTED) & (QueuePlace.admission_expires_at <= now),
+            literal("expired"),
+        ),
+        else_=QueuePlace.status,
+    )
+    found = await db.execute(
+        select(state, func.count()).where(QueuePlace.release_id == release_id).group_by(state)
+    )
+    return {str(status): int(count) for status, count in found.all()}
 
 
 async def admit(db: AsyncSession, place_id: int, expires_at: datetime) -> bool:

@@ -24,8 +24,10 @@ from domain.refusals import Conflict, Forbidden, Gone, NotFound
 from domain.security import LinkError, read_link, sign_link
 from domain.settings import Settings
 from records.audit import audit
+from records.db import utcnow
 from records.locations import Location
 from records.waiting_room import (
+    ADMITTED,
     SOLD_OUT,
     USED,
     WAITING,
@@ -35,6 +37,7 @@ from records.waiting_room import (
     choosing,
     current_release,
     had_turn,
+    places_by_status,
     spend_admission,
 )
 from services.catalog import free_seats_by_day
@@ -192,6 +195,38 @@ async def let_in(db: AsyncSession, location: Location, release: Release, now: da
     for place_id in next_up.scalars().all():
         admitted += await admit(db, place_id, expires)
     return Seats(free=seats.free, choosing=seats.choosing + admitted)
+
+
+@dataclass(frozen=True)
+class RoomReport:
+    """A location's waiting room as its manager sees it."""
+
+    release: Release
+    waiting: int  # still in line
+    choosing: int  # let in, admission still good
+    used: int  # held a seat with their admission
+    expired: int  # let in, admission ran out unused
+    free_seats: int
+    everyone_in_by: datetime | None  # when the last in line gets a turn at the rate
+
+
+async def room_report(db: AsyncSession, location: Location) -> RoomReport | None:
+    release = await current_release(db, location.id)
+    if release is None:
+        return None
+    now = utcnow()
+    counts = await places_by_status(db, release.id, now)
+    waiting = counts.get(WAITING, 0)
+    start = max(now, release.release_at)
+    return RoomReport(
+        release=release,
+        waiting=waiting,
+        choosing=counts.get(ADMITTED, 0),
+        used=counts.get(USED, 0),
+        expired=counts.get("expired", 0),
+        free_seats=(await seats_now(db, location, release, now)).free,
+        everyone_in_by=start + timedelta(minutes=waiting / release.admit_per_minute) if waiting else None,
+    )
 
 
 async def spend(db: AsyncSession, settings: Settings, *, location: Location, token: str | None) -> None:

@@ -15,7 +15,8 @@ from records.waiting_room import Release
 from tests.browser_fixtures import assert_accessible, screenshot
 from tests.inventory import headers_for, new_site, receive_lot
 from tests.journeys import mail, new_product, publish_slot, text_of
-from tests.test_waiting_room import released_site, turns_so_far
+from tests.test_inventory_pages import log_in
+from tests.test_waiting_room import join, released_site, turns_so_far
 
 PHONE = {"width": 390, "height": 844}
 
@@ -115,3 +116,51 @@ async def test_the_waiting_room_page_follows_the_line_by_itself_in_spanish_on_a_
         await check(page, "waiting-room-admitted-es-390")
     finally:
         await context.close()
+
+
+async def test_a_manager_opens_a_release_and_watches_the_line(page, api, sessions, settings):
+    """The waiting-room page and GET /location/releases/current call the same service."""
+    site = await new_site(sessions, published=True)
+    manager = await headers_for(api, site.manager)
+    product = await new_product(sessions)
+    await receive_lot(api, manager, product, 10)
+    await api.patch("/location/listing", json={"self_scheduling": True}, headers=manager)
+    await publish_slot(api, manager, start_in=2 * 86400, length=900, capacity=4, product=product)
+    none = await api.get("/location/releases/current", headers=manager)
+    assert none.status_code == 404 and none.json()["code"] == "no_waiting_room"
+
+    await log_in(page, site.manager)
+    await page.goto("/portal/listing")
+    await page.get_by_role("link", name="Waiting room: release seats").click()
+    await page.wait_for_url("**/portal/waiting-room")
+    await check_desktop(page, "waiting-room-manager-empty")
+    # A missing time is said beside its field, and nothing is opened.
+    await page.get_by_role("button", name="Open the release").click()
+    await page.locator("#e-release_at").wait_for()
+    assert (await api.get("/location/releases/current", headers=manager)).status_code == 404
+    await assert_accessible(page)
+
+    await page.locator("#f-release_at").fill("2031-05-01T09:00")
+    await page.locator("#f-admit_per_minute").fill("2")
+    await page.locator("#f-admission_minutes").fill("5")
+    await page.get_by_role("button", name="Open the release").click()
+    await page.get_by_text("The release is open").wait_for()
+    for _ in range(3):
+        await join(api, settings, site, f"b-{uuid.uuid4().hex}")
+    await page.goto("/portal/waiting-room")
+    assert await page.locator("#room-waiting").inner_text() == "3"
+    assert await page.locator("#room-free").inner_text() == "4"
+    assert "9:00" in await page.locator("#now + p").inner_text()
+    await check_desktop(page, "waiting-room-manager")
+
+    room = (await api.get("/location/releases/current", headers=manager)).json()
+    assert (room["waiting"], room["choosing"], room["used"], room["free_seats"]) == (3, 0, 0, 4)
+    assert room["release"]["admit_per_minute"] == 2 and room["release"]["admission_seconds"] == 300
+    assert room["release"]["release_at"].startswith("2031-05-01T13:00")  # 09:00 in New York
+    # The last of three at 2 a minute gets a turn 1.5 minutes after the release.
+    assert room["everyone_in_by"].startswith("2031-05-01T13:01:30")
+
+
+async def check_desktop(page, name: str) -> None:
+    await assert_accessible(page)
+    await screenshot(page, name)

@@ -23,13 +23,16 @@ from api.finder.schemas import (
     PublicLocation,
     ReleaseIn,
     ReleaseOut,
+    RoomOut,
     find_locations,
     listing_changes,
     listing_out,
     public_location,
+    room_out,
 )
 from api.shaping import from_attributes
 from domain.recipients import Language
+from domain.refusals import NotFound
 from services import catalog, waiting_room
 
 router = APIRouter(tags=["find a vaccine location"])
@@ -61,6 +64,16 @@ async def open_release(body: ReleaseIn, actor: Manager, db: SessionDep) -> Relea
         actor=actor.actor,
     )
     return from_attributes(ReleaseOut, release)
+
+
+@router.get("/location/releases/current", response_model=RoomOut)
+async def current_room(actor: Reader, db: SessionDep) -> RoomOut:
+    """The waiting room now: how many wait, choose, have held a seat, let their turn pass; the
+    free seats; when the last in line gets a turn at the rate. 404 when there is none."""
+    report = await waiting_room.room_report(db, actor.location)
+    if report is None:
+        raise NotFound("this location has no waiting room", code="no_waiting_room")
+    return room_out(report)
 
 
 # --------------------------------------------------------------------------- public

@@ -16,6 +16,7 @@ from api.shaping import from_attributes
 from domain.refusals import Invalid
 from records.locations import Location
 from services import catalog, places
+from services.waiting_room import RoomReport
 
 
 class ListingIn(BaseModel):
@@ -176,3 +177,27 @@ class ReleaseOut(BaseModel):
     release_at: datetime
     admit_per_minute: int
     admission_seconds: int
+
+
+class RoomOut(BaseModel):
+    """The location's waiting room now: its release and how many are at each step."""
+
+    release: ReleaseOut
+    waiting: int = Field(description="still in line")
+    choosing: int = Field(description="let in, admission still good, no seat held yet")
+    used: int = Field(description="held a seat with their admission")
+    expired: int = Field(description="let in, admission ran out unused (the seat went back)")
+    free_seats: int
+    everyone_in_by: datetime | None = Field(description="when the last in line gets a turn at the rate")
+
+
+def room_out(report: RoomReport) -> RoomOut:
+    return RoomOut(
+        release=from_attributes(ReleaseOut, report.release),
+        waiting=report.waiting,
+        choosing=report.choosing,
+        used=report.used,
+        expired=report.expired,
+        free_seats=report.free_seats,
+        everyone_in_by=report.everyone_in_by,
+    )

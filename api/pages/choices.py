@@ -97,6 +97,7 @@ NOTICES = {
         "Your listing matched another location's: confirm the transfer on the inventory page."
     ),
     "listing_saved": N_("The public listing is saved."),
+    "release_opened": N_("The release is open: people who book from the finder now join the line."),
     "condition_recorded": N_("The condition is recorded; the recipient's schedule follows it."),
     "condition_removed": N_("The condition is removed from the recipient."),
     "schedule_saved": N_("The new version of the schedule is saved; next doses follow it from now on."),
