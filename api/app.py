@@ -70,7 +70,7 @@ from api.waitlist import pages as waitlist_pages
 from api.waitlist import routes as waitlist
 from domain.settings import Settings, check_keys, get_settings
 from records.db import make_engine, make_sessionmaker
-from services import places
+from services import places, telemetry
 from services.login_throttle import LoginThrottle
 from services.self_scheduling import SelfServiceLimits
 from services.temporal import connect
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The finder's ZIP centroids load once, beside the loop, not in the first search.
         warming = asyncio.create_task(asyncio.to_thread(places.warm))
+        warming.add_done_callback(lambda _warmed: telemetry.settle_heap())
         yield
         await warming
         await engine.dispose()

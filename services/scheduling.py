@@ -157,9 +157,10 @@ async def book_slot(
     if not retry and slot.capacity - slot.booked > CROWDED_SEATS:
         # Plenty of seats: no gate (the atomic claim still refuses the rare overflow). A gate of
         # 8 in front of a 500-seat release would make a crowd book 8 at a time.
-        return await drive(
+        booked: AppointmentFact = await drive(
             temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key
         )
+        return booked
     async with slot_gate(slot.id):
         # Read again once through the gate: a crowd that arrived together mostly finds the
         # slot full now and is refused without a workflow round trip.

@@ -13,11 +13,13 @@
 from __future__ import annotations
 
 import contextvars
+import gc
 import json
 import logging
 import socket
 import sys
 import threading
+import time
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +55,36 @@ WAITLIST_OFFERS = Counter("cvms_waitlist_offers_total", "Seats offered to waitin
 ACTIVITIES = Counter(
     "cvms_activities_total", "Activity executions by type and outcome", ["activity", "outcome"]
 )
+
+GC_PAUSES = Histogram(
+    "cvms_gc_pause_seconds",
+    "Garbage-collector pauses by generation (every request of the process waits for one)",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+
+
+def settle_heap() -> None:
+    """Once a process has started: what it built to start (modules, app, catalogs) moves out of
+    the collector's reach (gc.freeze), so a full collection walks only what requests made. A full
+    collection over the started API's ~260,000 objects took 150-240 ms here, a stall every
+    request in flight waited through (the launch-day position page's p99). Pauses are measured."""
+    gc.freeze()
+    if _time_collections not in gc.callbacks:
+        gc.callbacks.append(_time_collections)
+
+
+_collection_started: list[float] = [0.0]
+
+
+def _time_collections(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _collection_started[0] = time.perf_counter()
+    else:
+        GC_PAUSES.labels(str(info.get("generation", ""))).observe(
+            time.perf_counter() - _collection_started[0]
+        )
+
 
 _sdk_metrics_port: int | None = None
 _runtime: Runtime | None = None

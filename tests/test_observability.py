@@ -141,3 +141,19 @@ async def test_a_database_that_refuses_connections_is_a_503_not_a_500(settings, 
         assert answer.json()["code"] == "database_unavailable"
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["database"].startswith("unavailable")
+
+
+def test_a_started_process_keeps_its_start_up_heap_out_of_the_collectors_way():
+    """settle_heap (the API's start, the worker's) freezes what start-up built, so a full
+    collection walks only what came after, and times every collection for /metrics."""
+    import gc
+
+    from services import telemetry
+
+    telemetry.settle_heap()
+    assert gc.get_freeze_count() > 10_000
+    full = telemetry.GC_PAUSES.labels("2")
+    before = full._sum.get()
+    gc.collect()
+    assert full._sum.get() > before
+    assert b"cvms_gc_pause_seconds_bucket" in telemetry.metrics_text()

@@ -87,6 +87,7 @@ async def run_worker(settings: Settings) -> None:
             # knows the worker takes work.
             if settings.worker_health_port:
                 health = await serve_health(settings.worker_health_port, engine, client)
+            telemetry.settle_heap()
             await stop.wait()
     finally:
         if health is not None:
