@@ -25,8 +25,12 @@ class SelfRegistration(Base):
     __tablename__ = "self_registrations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    hold_id: Mapped[int] = mapped_column(ForeignKey("seat_holds.id"))
-    slot_id: Mapped[int] = mapped_column(Integer)
+    # A booking holds a seat first; a waitlist registration (the seats were gone) has neither and
+    # names the product it waits for instead.
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("seat_holds.id"), nullable=True)
+    slot_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    waitlist_product: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    waitlist_entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     location_id: Mapped[int] = mapped_column(Integer)
     email_key: Mapped[str] = mapped_column(String(254), index=True)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)

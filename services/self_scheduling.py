@@ -17,7 +17,7 @@ import math
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from limits import RateLimitItem, parse
@@ -48,6 +48,7 @@ from services import waiting_room
 from services.mail import queue_email
 from services.scheduling import book_slot, place_hold, require_scheduling
 from services.temporal import TemporalGateway
+from services.waitlist import add_to_waitlist
 
 ACTOR = "self-registration"
 HOLD_LINK = "self-hold"
@@ -203,8 +204,14 @@ async def check_rules(
     db: AsyncSession, held: HeldTime, body: RecipientCreate, screening: dict[str, str]
 ) -> None:
     """The booking's eligibility rules, checked before a code is sent (the booking checks again)."""
-    rules = await eligibility_rules(db, held.slot.product_code)
     day = to_local(held.slot.start_at, held.location.time_zone).date()
+    await _check_rules_on(db, held.slot.product_code, day, body, screening)
+
+
+async def _check_rules_on(
+    db: AsyncSession, product_code: str, day: date, body: RecipientCreate, screening: dict[str, str]
+) -> None:
+    rules = await eligibility_rules(db, product_code)
     try:
         check_eligibility(rules, body.date_of_birth, day, screening)
     except RuleViolation as violation:
@@ -234,7 +241,6 @@ async def register(
     email_key = body.email.strip().casefold()
     await limits.address(client)
     await limits.email(email_key)
-    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     row = SelfRegistration(
         hold_id=held.hold.id,
         slot_id=held.slot.id,
@@ -247,6 +253,20 @@ async def register(
         status=PENDING,
         expires_at=utcnow() + timedelta(seconds=settings.self_registration_code_seconds),
     )
+    return await _send_code(db, settings, temporal, row, body, held.location)
+
+
+async def _send_code(
+    db: AsyncSession,
+    settings: Settings,
+    temporal: TemporalGateway,
+    row: SelfRegistration,
+    body: RecipientCreate,
+    location: Location,
+) -> str:
+    """Keeps the registration and emails its single-use code; returns the code page's token."""
+    assert body.email
+    code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     db.add(row)
     await db.flush()
     row.code_digest = _digest(settings, row.id, code)
@@ -262,12 +282,114 @@ async def register(
         context={
             "name": body.first_name,
             "code": code,
-            "location_name": held.location.name,
+            "location_name": location.name,
             "verify_url": f"{settings.public_base_url.rstrip('/')}/find/verify/{page}?code={code}",
             "minutes": round(settings.self_registration_code_seconds / 60),
         },
     )
     return page
+
+
+# --------------------------------------------------------------------------- the waitlist instead
+
+# A person who joins the waitlist from the finder can come any day in this many days.
+WAITLIST_DAYS = 60
+
+
+@dataclass(frozen=True)
+class WaitlistDays:
+    earliest_date: date
+    latest_date: date
+
+
+async def waitlist_products(db: AsyncSession, location: Location) -> list[tuple[str, str]]:
+    """(code, name) of the products the location has times for ahead: what its waitlist offers."""
+    found = await db.execute(
+        select(Slot.product_code)
+        .where(Slot.location_id == location.id, Slot.end_at > utcnow(), Slot.is_open.is_(True))
+        .distinct()
+    )
+    products = []
+    for code in sorted(found.scalars().all()):
+        product = await current_product(db, code)
+        products.append((code, product.name if product else code))
+    return products
+
+
+async def register_for_waitlist(
+    *,
+    db: AsyncSession,
+    settings: Settings,
+    temporal: TemporalGateway,
+    limits: SelfServiceLimits,
+    location: Location,
+    product_code: str,
+    body: RecipientCreate,
+    screening: dict[str, str],
+    client: str | None,
+) -> str:
+    """When the released seats are gone: the same registration and code, and once the email is
+    proven the person is on the location's waitlist for the product (offered a seat by email as
+    one frees up). The answer is the same whoever the email belongs to."""
+    require_scheduling(location)
+    if product_code not in dict(await waitlist_products(db, location)):
+        raise Invalid(
+            "choose a vaccine this location offers",
+            errors=[{"field": "product_code", "message": "not offered here"}],
+        )
+    if not body.email:
+        raise Invalid(
+            "enter your email: we send you a code", errors=[{"field": "email", "message": "required"}]
+        )
+    today = to_local(utcnow(), location.time_zone).date()
+    await _check_rules_on(db, product_code, today, body, screening)
+    email_key = body.email.strip().casefold()
+    await limits.address(client)
+    await limits.email(email_key)
+    row = SelfRegistration(
+        hold_id=None,
+        slot_id=None,
+        waitlist_product=product_code,
+        location_id=location.id,
+        email_key=email_key,
+        fields=body.model_dump(mode="json", exclude={"confirm_new_person"}),
+        screening=screening,
+        language=body.preferred_language,
+        code_digest="",
+        status=PENDING,
+        expires_at=utcnow() + timedelta(seconds=settings.self_registration_code_seconds),
+    )
+    return await _send_code(db, settings, temporal, row, body, location)
+
+
+async def _join_waitlist(
+    db: AsyncSession,
+    settings: Settings,
+    temporal: TemporalGateway,
+    row: SelfRegistration,
+    location: Location,
+    recipient_id: int,
+) -> int:
+    """The proven person on the waitlist (once: a second confirmation finds the same entry)."""
+    assert row.waitlist_product is not None
+    today = to_local(utcnow(), location.time_zone).date()
+    days = WaitlistDays(today, today + timedelta(days=WAITLIST_DAYS))
+    try:
+        entry = await add_to_waitlist(
+            db,
+            temporal,
+            settings,
+            location=location,
+            recipient_id=recipient_id,
+            product_code=row.waitlist_product,
+            dates=days,
+            added_by=ACTOR,
+        )
+        return entry.id
+    except Conflict as already:
+        if already.code != "already_waitlisted" or not already.extra.get("entry_id"):
+            raise
+        return int(already.extra["entry_id"])
 
 
 async def pending_registration(db: AsyncSession, settings: Settings, token: str) -> SelfRegistration:
@@ -347,6 +469,15 @@ async def verify_and_book(
             changes={"recipient_id": [None, recipient.id]},
         )
         recipient_id = recipient.id
+    if row.waitlist_product is not None:
+        location = await db.get(Location, row.location_id)
+        assert location is not None
+        entry_id = await _join_waitlist(db, settings, temporal, row, location, recipient_id)
+        # In the request's transaction, with the entry: both are kept or neither.
+        waiting = await db.get(SelfRegistration, row.id)
+        assert waiting is not None
+        waiting.status, waiting.waitlist_entry_id = BOOKED, entry_id
+        return waiting
     slot = await db.get(Slot, row.slot_id)
     hold = await db.get(SeatHold, row.hold_id)
     assert slot is not None

@@ -23,6 +23,7 @@ from records.holds import SeatHold
 from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from records.self_registrations import SelfRegistration
+from records.waitlist import WaitlistEntry
 from services import telemetry
 from services.self_scheduling import SelfServiceLimits
 from tests.inventory import headers_for, new_site, receive_lot
@@ -312,3 +313,46 @@ async def test_a_crowd_for_the_last_seats_gets_exactly_the_seats(api, sessions, 
     async with transaction(sessions) as db:
         taken = await db.get(Slot, slot["id"])
         assert taken.booked + taken.held <= taken.capacity == 2
+
+
+async def test_when_the_seats_are_gone_a_person_joins_the_waitlist_with_the_same_code(
+    api, sessions, settings, smtp
+):
+    site, manager, slot = await self_service_site(api, sessions, capacity=1)
+    # The one seat is taken: the waiting-room page offers the waitlist, which lists the product.
+    taken = person(f"first.{uuid.uuid4().hex[:8]}@example.org")
+    first_verify = await hold_and_register(api, settings, site, slot, taken)
+    first_code = code_in(await mail(smtp, taken["email"], site.code[2:]))
+    assert (await api.post(first_verify, **form(settings, code=first_code))).status_code == 303
+    page = await api.get(f"/find/{site.code}/waitlist", headers=BROWSER)
+    assert page.status_code == 200 and f'value="{slot["product_code"]}"' in page.text
+
+    email = f"wait.{uuid.uuid4().hex[:8]}@example.org"
+    fields = {**person(email), "product_code": slot["product_code"]}
+    bad = await api.post(
+        f"/find/{site.code}/waitlist", **form(settings, **{**fields, "product_code": "nope"})
+    )
+    assert bad.status_code == 422 and 'aria-invalid="true"' in bad.text
+    sent = await api.post(f"/find/{site.code}/waitlist", **form(settings, **fields))
+    assert sent.status_code == 303 and sent.headers["location"].startswith("/find/verify/"), sent.text
+    verify_at = sent.headers["location"]
+    code = code_in(await mail(smtp, email, site.code[2:]))
+    joined = await api.post(verify_at, **form(settings, code=code))
+    assert joined.status_code == 303 and joined.headers["location"].startswith("/find/booked/")
+    shown = await api.get(joined.headers["location"], headers=BROWSER)
+    assert shown.status_code == 200 and 'id="waitlisted"' in shown.text
+
+    # Confirming again adds nobody twice; the staff's waitlist shows the person.
+    again = await api.post(verify_at, **form(settings, code=code))
+    assert again.status_code == 303 and again.headers["location"] == joined.headers["location"]
+    async with transaction(sessions) as db:
+        entries = (
+            (await db.execute(select(WaitlistEntry).where(WaitlistEntry.location_id == site.id)))
+            .scalars()
+            .all()
+        )
+        assert [(e.product_code, e.status, e.added_by) for e in entries] == [
+            (slot["product_code"], "waiting", "self-registration")
+        ]
+        recipient = await db.get(Recipient, entries[0].recipient_id)
+        assert recipient.email == email

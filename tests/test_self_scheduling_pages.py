@@ -164,3 +164,37 @@ async def test_a_manager_opens_a_release_and_watches_the_line(page, api, session
 async def check_desktop(page, name: str) -> None:
     await assert_accessible(page)
     await screenshot(page, name)
+
+
+async def test_a_person_joins_the_waitlist_in_spanish_on_a_phone(browser, live_server, api, sessions, smtp):
+    site = await new_site(sessions, published=True)
+    manager = await headers_for(api, site.manager)
+    product = await new_product(sessions)
+    await receive_lot(api, manager, product, 10)
+    await api.patch("/location/listing", json={"self_scheduling": True}, headers=manager)
+    await publish_slot(api, manager, start_in=7200, length=900, capacity=1, product=product)
+
+    context = await browser.new_context(base_url=live_server, locale="es-US", viewport=PHONE, is_mobile=True)
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    try:
+        await page.goto(f"/find/{site.code}/waitlist")
+        await check(page, "self-waitlist-es-390")
+        email = f"marta.{uuid.uuid4().hex[:8]}@example.org"
+        await page.fill("#f-first_name", "Marta")
+        await page.fill("#f-last_name", f"Ruiz{uuid.uuid4().hex[:5]}")
+        await page.fill("#f-date_of_birth", "1968-02-11")
+        await page.select_option("#f-sex", "female")
+        await page.fill("#f-email", email)
+        await page.get_by_role("button", name="Enviarme el código").click()
+        await page.wait_for_url(re.compile("/find/verify/"))
+        code = re.search(r"^(\d{6})\s*$", text_of(await mail(smtp, email, "Su código")), re.MULTILINE).group(
+            1
+        )
+        await page.fill("#f-code", code)
+        await page.locator("form button[type=submit]").last.click()
+        await page.wait_for_url(re.compile("/find/booked/"))
+        assert await page.locator("h1").inner_text() == "Está en la lista de espera"
+        await check(page, "self-waitlisted-es-390")
+    finally:
+        await context.close()

@@ -137,7 +137,8 @@ async def test_a_crowd_is_let_in_in_arrival_order_and_no_more_than_the_seats(api
         assert held.status_code == 303, held.text
     for place in crowd[4:]:
         assert (await status_of(api, place))["status"] == "sold_out"
-        assert "all taken" in (await api.get(place, headers=BROWSER)).text
+        gone = (await api.get(place, headers=BROWSER)).text
+        assert "all taken" in gone and f'id="join-waitlist" href="/find/{site.code}/waitlist"' in gone
     assert (await status_of(api, crowd[1]))["status"] == "used"
 
 

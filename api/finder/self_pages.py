@@ -139,6 +139,7 @@ async def _register_page(
         time_zone=held.location.time_zone,
         token=token,
         held=held,
+        action=f"/find/register/{token}",
         form=values,
         errors=errors or {},
         questions=await questions_for(db, held.slot.product_code),
@@ -195,6 +196,85 @@ async def register_submit(request: Request, token: str, form: CheckedForm, wirin
                 await selfs.held_time(fresh, wiring.settings, token),
                 token,
                 refusal=refusal_of(refused, questions),
+                status_code=http_status(refused),
+                **page,
+            )
+    return redirect(f"/find/verify/{code_page}")
+
+
+async def _waitlist_page(
+    request: Request,
+    db: SessionDep,
+    location: Location,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    answers: dict[str, str] | None = None,
+    refusal: Any = None,
+    status_code: int = 200,
+) -> Response:
+    products = await selfs.waitlist_products(db, location)
+    values = form or {
+        **dict.fromkeys(EDITABLE, ""),
+        "preferred_language": request_language(request),
+        "product_code": products[0][0] if products else "",
+    }
+    return render(
+        request,
+        "public/self_register.html",
+        status_code=status_code,
+        time_zone=location.time_zone,
+        held=None,
+        location=location,
+        products=products,
+        action=f"/find/{location.code}/waitlist",
+        form=values,
+        errors=errors or {},
+        questions=await questions_for(db, values["product_code"]) if values["product_code"] else [],
+        answers=answers or {},
+        refusal=refusal,
+    )
+
+
+@router.get("/{code}/waitlist", dependencies=[Public])
+async def waitlist_page(request: Request, code: str, db: SessionDep) -> Response:
+    """The seats are gone: the same details and emailed code put the person on the waitlist."""
+    return await _waitlist_page(request, db, await selfs.self_service_location(db, code))
+
+
+@router.post("/{code}/waitlist", dependencies=[Public])
+async def waitlist_submit(request: Request, code: str, form: CheckedForm, wiring: WiringDep) -> Response:
+    location = await selfs.self_service_location(wiring.db, code)
+    values = {name: str(form.get(name, "")).strip() for name in (*EDITABLE, "product_code")}
+    questions = await questions_for(wiring.db, values["product_code"]) if values["product_code"] else []
+    answers = answers_from(form, questions)
+    page = {"form": values, "answers": answers}
+    try:
+        body = RecipientCreate(**_model_input(values))
+    except ValidationError as exc:
+        return await _waitlist_page(
+            request, wiring.db, location, errors=field_errors(exc), status_code=422, **page
+        )
+    try:
+        code_page = await selfs.register_for_waitlist(
+            **wiring.io,
+            limits=_limits(request),
+            location=location,
+            product_code=values["product_code"],
+            body=body,
+            screening=answers,
+            client=client_host(request),
+        )
+    except (Conflict, Unprocessable) as refused:
+        await wiring.db.rollback()  # nothing kept, nothing sent
+        errors = {e["field"]: e["message"] for e in refused.extra.get("errors", []) if "field" in e}
+        async with reading(wiring.sessions) as fresh:
+            return await _waitlist_page(
+                request,
+                fresh,
+                await selfs.self_service_location(fresh, code),
+                errors={k: v for k, v in errors.items() if k in ("email", "product_code")} or None,
+                refusal=None if errors else refusal_of(refused, questions),
                 status_code=http_status(refused),
                 **page,
             )
@@ -267,6 +347,16 @@ async def verify_submit(request: Request, token: str, form: CheckedForm, wiring:
 async def booked_page(request: Request, token: str, db: SessionDep, settings: SettingsDep) -> Response:
     """The confirmation: the appointment, the link that manages it, and dose 2's window."""
     row = await selfs.pending_registration(db, settings, token)
+    if row.waitlist_entry_id is not None:
+        location = await db.get(Location, row.location_id)
+        assert location is not None
+        return render(
+            request,
+            "public/self_waitlisted.html",
+            language=request_language(request, row.language),
+            location=location,
+            first_name=str(row.fields.get("first_name", "")),
+        )
     appointment = await db.get(Appointment, row.appointment_id) if row.appointment_id else None
     if appointment is None:
         return redirect(f"/find/verify/{token}")
