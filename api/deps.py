@@ -1,4 +1,7 @@
-"""Typed dependencies every route states in its signature."""
+"""Typed dependencies every route states in its signature.
+
+Every dependency is ``async def``, even the trivial ones: FastAPI runs a plain ``def`` in its
+thread pool, a thread hop for each on every request."""
 
 from __future__ import annotations
 
@@ -31,15 +34,15 @@ from services.temporal import TemporalGateway
 SESSION_COOKIE = "cvms_session"
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_login_throttle(request: Request) -> LoginThrottle:
+async def get_login_throttle(request: Request) -> LoginThrottle:
     return request.app.state.login_throttle
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessions
 
 
@@ -65,7 +68,7 @@ async def get_temporal(request: Request) -> TemporalGateway:
     )
 
 
-def public_route() -> None:
+async def public_route() -> None:
     """Marks a route as open without a provider login (log in, signed recipient links,
     health, help-desk sign-up). The authorization test requires every route to carry
     either this marker or an identity dependency, so nothing is public by accident."""
@@ -181,7 +184,9 @@ class Wiring:
         return {**self.io, "sessions": self.sessions}
 
 
-def get_wiring(db: SessionDep, sessions: SessionsDep, settings: SettingsDep, temporal: TemporalDep) -> Wiring:
+async def get_wiring(
+    db: SessionDep, sessions: SessionsDep, settings: SettingsDep, temporal: TemporalDep
+) -> Wiring:
     return Wiring(db=db, sessions=sessions, settings=settings, temporal=temporal)
 
 
