@@ -45,7 +45,7 @@ from records.recipients import Recipient
 from records.schedules import scheduled_products
 from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
-from services.journeys import drive, end_transaction, journey_snapshot
+from services.journeys import drive, end_transaction, journey_snapshot, new_series_input
 from services.series_plans import next_dues, plan_series
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
@@ -141,10 +141,15 @@ async def book_slot(
         booking=True,
     )
     jid, series_no = plan.journey_id, plan.series_no
-    retry = await booked_with_key(db, jid, key)
+    # A series not begun has nothing recorded under its id yet: no booking to find, nothing to read.
+    retry = plan.begun and await booked_with_key(db, jid, key)
     if slot.booked >= slot.capacity and not retry:
         raise slot_full(slot.id)
-    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
+    snapshot = (
+        await journey_snapshot(db, settings, recipient_id, series_no)
+        if plan.begun
+        else new_series_input(settings, recipient_id, series_no)
+    )
     await end_transaction(db)
     request = BookRequest(
         slot=slot_fact(slot),
