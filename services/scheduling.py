@@ -159,10 +159,13 @@ async def book_slot(
         dose_number=dose_number,
         hold_id=hold_id,
     )
-    async with slot_gate(slot.id):
+    async with slot_gate(slot.id) as crowd:
         # Read again once through the gate: a crowd that arrived together mostly finds the
-        # slot full now and is refused without a workflow round trip.
-        if not retry and await seats_left(db, slot.id) <= 0:
+        # slot full now and is refused without a workflow round trip. When the seats read above
+        # outnumber this process's bookings of the slot at the gate, a seat is all but sure to be
+        # left: no second read (the claim in the workflow is what decides, here as always).
+        left = slot.capacity - slot.booked
+        if not retry and crowd >= left and await seats_left(db, slot.id) <= 0:
             raise slot_full(slot.id)
         fact: AppointmentFact = await drive(
             temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key
@@ -178,12 +181,14 @@ _slot_gates: dict[int, tuple[asyncio.Semaphore, list[int]]] = {}
 
 
 @asynccontextmanager
-async def slot_gate(slot_id: int) -> AsyncIterator[None]:
+async def slot_gate(slot_id: int) -> AsyncIterator[int]:
+    """Lets a booking of the slot through; gives how many of this process's bookings of it are at
+    the gate then (waiting or through, this one included)."""
     gate, users = _slot_gates.setdefault(slot_id, (asyncio.Semaphore(SLOT_GATE_SIZE), [0]))
     users[0] += 1
     try:
         async with gate:
-            yield
+            yield users[0]
     finally:
         users[0] -= 1
         if users[0] == 0:
