@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -41,13 +42,9 @@ async def check_key(db: AsyncSession, *, request: str, key: str, body: str) -> N
     """Records the body the key first came with (one INSERT … ON CONFLICT DO NOTHING: a key seen
     before, even at this same moment by another request, inserts nothing); refuses the key with
     another body."""
-    insert = _insert_for(db)(IdempotentRequest).values(
-        request_digest=request, key=key, body_digest=body, created_at=utcnow()
-    )
     recorded = await db.execute(
-        insert.on_conflict_do_nothing(index_elements=["request_digest", "key"]).returning(
-            IdempotentRequest.key
-        )
+        _record_statement(db.get_bind().dialect.name),
+        {"request_digest": request, "key": key, "body_digest": body, "created_at": utcnow()},
     )
     if recorded.first() is not None:
         return
@@ -65,7 +62,13 @@ async def check_key(db: AsyncSession, *, request: str, key: str, body: str) -> N
         )
 
 
-def _insert_for(db: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL)."""
-    dialect = db.get_bind().dialect.name
-    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+@cache
+def _record_statement(dialect: str) -> Any:
+    """The INSERT of a key, built once per dialect (values are bound at execution, so SQLAlchemy
+    does not work out a new cache key from them on every request)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(IdempotentRequest)
+        .on_conflict_do_nothing(index_elements=["request_digest", "key"])
+        .returning(IdempotentRequest.key)
+    )
