@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None, temporal: Client | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The finder's ZIP centroids load once, beside the loop, not in the first search.
         warming = asyncio.create_task(asyncio.to_thread(places.warm))
+        # What start-up built (and the centroids, once loaded) lives as long as the process: out of
+        # the collector's sight (services/telemetry.settle_heap).
+        telemetry.settle_heap()
         warming.add_done_callback(lambda _warmed: telemetry.settle_heap())
         yield
         await warming

@@ -1,4 +1,7 @@
-"""Typed dependencies every route states in its signature."""
+"""Typed dependencies every route states in its signature.
+
+Every dependency is ``async def``, even the trivial ones: FastAPI runs a plain ``def`` in its
+thread pool, a thread hop for each on every request."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Annotated, Any, ClassVar
 from fastapi import Depends, Header, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import joinedload
 
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.origin import UNSAFE_METHODS, cookie_change_allowed
@@ -22,7 +26,7 @@ from records.db import READS_ONLY, transaction, utcnow
 from records.db import after_commit as after_commit  # where api modules have found it
 from records.helpdesk import Agent, Requester, TeamMember
 from records.locations import Location
-from records.users import LoginSession, Membership, User
+from records.users import LoginSession, User
 from services import idempotency, telemetry
 from services.access import extend_session, session_deadline, slide_due
 from services.login_throttle import LoginThrottle
@@ -31,15 +35,15 @@ from services.temporal import TemporalGateway
 SESSION_COOKIE = "cvms_session"
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_login_throttle(request: Request) -> LoginThrottle:
+async def get_login_throttle(request: Request) -> LoginThrottle:
     return request.app.state.login_throttle
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     return request.app.state.sessions
 
 
@@ -65,7 +69,7 @@ async def get_temporal(request: Request) -> TemporalGateway:
     )
 
 
-def public_route() -> None:
+async def public_route() -> None:
     """Marks a route as open without a provider login (log in, signed recipient links,
     health, help-desk sign-up). The authorization test requires every route to carry
     either this marker or an identity dependency, so nothing is public by accident."""
@@ -181,7 +185,9 @@ class Wiring:
         return {**self.io, "sessions": self.sessions}
 
 
-def get_wiring(db: SessionDep, sessions: SessionsDep, settings: SettingsDep, temporal: TemporalDep) -> Wiring:
+async def get_wiring(
+    db: SessionDep, sessions: SessionsDep, settings: SettingsDep, temporal: TemporalDep
+) -> Wiring:
     return Wiring(db=db, sessions=sessions, settings=settings, temporal=temporal)
 
 
@@ -201,7 +207,12 @@ def _sent_bearer(request: Request) -> bool:
     return scheme.lower() == "bearer" and bool(token.strip())
 
 
-async def _login_session(request: Request, db: AsyncSession) -> LoginSession:
+async def _login_session(
+    request: Request, db: AsyncSession, model: type[Any], column: str
+) -> tuple[LoginSession, Any]:
+    """The login of the request's token and the ``model`` row its ``column`` names (None when it
+    names none or the row is gone), read together in one statement; a user comes with their
+    memberships (and each one's location), which the role checks read."""
     token = bearer_token(request)
     if not token:
         raise Unauthorized("log in first")
@@ -215,7 +226,15 @@ async def _login_session(request: Request, db: AsyncSession) -> LoginSession:
         raise Forbidden(
             "this change did not come from this site; send the CSRF token or a bearer token", code="csrf"
         )
-    login = await db.get(LoginSession, token_digest(token))
+    query = (
+        select(LoginSession, model)
+        .outerjoin(model, model.id == getattr(LoginSession, column))
+        .where(LoginSession.token_hash == token_digest(token))
+    )
+    if model is User:
+        query = query.options(joinedload(User.memberships))
+    row = (await db.execute(query)).unique().first()
+    login, owner = row if row is not None else (None, None)
     now = utcnow()
     if login is None or login.expires_at <= now:
         raise Unauthorized("your session has ended; log in again")
@@ -223,7 +242,7 @@ async def _login_session(request: Request, db: AsyncSession) -> LoginSession:
     # Sliding idle expiry, written at most once a minute (after the request's own transaction).
     if slide_due(settings, login.expires_at, deadline):
         after_commit(db, partial(extend_session, request.app.state.sessions, login.token_hash, deadline))
-    return login
+    return login, owner
 
 
 class _Acts:
@@ -255,11 +274,9 @@ async def _login_owner(
 ) -> tuple[LoginSession, Any]:
     """The login and the active row it belongs to by ``column`` (a user or a help-desk requester):
     a login of the other kind is refused with 403 ``wrong_kind``, a missing or inactive owner 401 ``gone``."""
-    login = await _login_session(request, db)
-    owner_id = getattr(login, column)
-    if owner_id is None:
+    login, owner = await _login_session(request, db, model, column)
+    if getattr(login, column) is None:
         raise Forbidden(wrong_kind)
-    owner = await db.get(model, owner_id)
     if owner is None or not getattr(owner, "is_active", True):
         raise Unauthorized(gone)
     return login, owner
@@ -316,13 +333,8 @@ class Require:
         location_id = current.login.active_location_id
         if location_id is None:
             raise Forbidden("choose an active location first")
-        membership = (
-            await db.execute(
-                select(Membership).where(
-                    Membership.user_id == current.user.id, Membership.location_id == location_id
-                )
-            )
-        ).scalar_one_or_none()
+        # Loaded with the login (one per location: the unique key of memberships).
+        membership = next((m for m in current.user.memberships if m.location_id == location_id), None)
         if membership is None:
             raise Forbidden("you hold no role at your active location")
         if not allows(membership.role, self.permission):

@@ -13,7 +13,7 @@ where a login is read from the cookie, not to public routes.
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.origin import request_scheme
@@ -28,6 +28,19 @@ TOKEN_PAGES = ("/r/", "/portal/set-password", "/helpdesk/set-password", "/find/"
 HSTS = "max-age=31536000; includeSubDomains"
 
 
+# The headers in raw form, built once: (name, value) as the ASGI response start carries them.
+_KEPT_IF_SET = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),  # browsers without frame-ancestors
+)
+_ALWAYS = (b"x-content-type-options", b"nosniff")
+_HSTS = (b"strict-transport-security", HSTS.encode())
+_NO_REFERRER = (b"referrer-policy", b"no-referrer")
+_SAME_ORIGIN = (b"referrer-policy", b"same-origin")
+# Set over whatever the response said (HSTS only over HTTPS).
+_REPLACED = {False: frozenset({_ALWAYS[0]}), True: frozenset({_ALWAYS[0], _HSTS[0]})}
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -38,17 +51,19 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         https = request_scheme(scope, Headers(scope=scope), self.settings) == "https"
-        referrer = "no-referrer" if str(scope.get("path", "")).startswith(TOKEN_PAGES) else "same-origin"
+        replaced = _REPLACED[https]
+        referrer = _NO_REFERRER if str(scope.get("path", "")).startswith(TOKEN_PAGES) else _SAME_ORIGIN
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-                headers.setdefault("X-Frame-Options", "DENY")  # browsers without frame-ancestors
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers.setdefault("Referrer-Policy", referrer)
+                given = message.get("headers", ())
+                names = {name.lower() for name, _ in given}
+                headers = [pair for pair in given if pair[0].lower() not in replaced]
+                headers += [pair for pair in (*_KEPT_IF_SET, referrer) if pair[0] not in names]
+                headers.append(_ALWAYS)
                 if https:
-                    headers["Strict-Transport-Security"] = HSTS
+                    headers.append(_HSTS)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

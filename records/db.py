@@ -56,7 +56,9 @@ READS_ONLY = "cvms_reads_only"
 
 def make_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Room for a crowd's connections without churn: an overflow connection closed on return
+        # must be opened again (a thread of its own and the pragmas below) by the next request.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
         _tune_sqlite(engine)
         return engine
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)

@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.refusals import Invalid
+from records.db import utcnow
 from records.idempotency import IdempotentRequest
 
 REUSED = "idempotency_key_reused"
@@ -34,17 +39,36 @@ def body_digest(raw: bytes) -> str:
 
 
 async def check_key(db: AsyncSession, *, request: str, key: str, body: str) -> None:
-    """Records the body the key first came with; refuses the key with another body."""
-    kept = await db.get(IdempotentRequest, (request, key))
-    if kept is None:
-        try:
-            async with db.begin_nested():
-                db.add(IdempotentRequest(request_digest=request, key=key, body_digest=body))
-            return
-        except IntegrityError:  # the same key at the same moment: compare with that one
-            kept = await db.get(IdempotentRequest, (request, key), populate_existing=True)
-    if kept is not None and kept.body_digest != body:
+    """Records the body the key first came with (one INSERT … ON CONFLICT DO NOTHING: a key seen
+    before, even at this same moment by another request, inserts nothing); refuses the key with
+    another body."""
+    recorded = await db.execute(
+        _record_statement(db.get_bind().dialect.name),
+        {"request_digest": request, "key": key, "body_digest": body, "created_at": utcnow()},
+    )
+    if recorded.first() is not None:
+        return
+    kept = (
+        await db.execute(
+            select(IdempotentRequest.body_digest).where(
+                IdempotentRequest.request_digest == request, IdempotentRequest.key == key
+            )
+        )
+    ).scalar_one()
+    if kept != body:
         raise Invalid(
             "this Idempotency-Key was already used with a different request; use a new key",
             code=REUSED,
         )
+
+
+@cache
+def _record_statement(dialect: str) -> Any:
+    """The INSERT of a key, built once per dialect (values are bound at execution, so SQLAlchemy
+    does not work out a new cache key from them on every request)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(IdempotentRequest)
+        .on_conflict_do_nothing(index_elements=["request_digest", "key"])
+        .returning(IdempotentRequest.key)
+    )

@@ -54,20 +54,25 @@ async def current_series(db: AsyncSession, recipient_id: int) -> tuple[str, int]
     return journey_id(recipient_id, open_series), open_series
 
 
-async def journey_snapshot(
-    db: AsyncSession, settings: Settings, recipient_id: int, series_no: int
-) -> JourneyInput:
-    """The series as the records hold it: the start input of a (re)started workflow."""
-    jid = journey_id(recipient_id, series_no)
-    journey = await db.get(Journey, jid)
-    fresh = JourneyInput(
-        journey_id=jid,
+def new_series_input(settings: Settings, recipient_id: int, series_no: int) -> JourneyInput:
+    """The start input of a series not begun: no doses, no appointments (no journey row yet)."""
+    return JourneyInput(
+        journey_id=journey_id(recipient_id, series_no),
         recipient_id=recipient_id,
         series_no=series_no,
         day_seconds=settings.day_seconds,
         reminder_lead_seconds=settings.reminder_lead_seconds,
         idle_close_seconds=settings.journey_idle_close_days * settings.day_seconds,
     )
+
+
+async def journey_snapshot(
+    db: AsyncSession, settings: Settings, recipient_id: int, series_no: int
+) -> JourneyInput:
+    """The series as the records hold it: the start input of a (re)started workflow."""
+    jid = journey_id(recipient_id, series_no)
+    journey = await db.get(Journey, jid)
+    fresh = new_series_input(settings, recipient_id, series_no)
     if journey is None:
         return fresh  # a series not begun: no doses, no appointments (they follow its row)
     rule = None

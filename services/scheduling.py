@@ -45,7 +45,7 @@ from records.recipients import Recipient
 from records.schedules import scheduled_products
 from records.scheduling import Appointment, Slot
 from services.eligibility import check_eligible
-from services.journeys import drive, end_transaction, journey_snapshot
+from services.journeys import drive, end_transaction, journey_snapshot, new_series_input
 from services.series_plans import next_dues, plan_series
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow
@@ -141,10 +141,15 @@ async def book_slot(
         booking=True,
     )
     jid, series_no = plan.journey_id, plan.series_no
-    retry = await booked_with_key(db, jid, key)
+    # A series not begun has nothing recorded under its id yet: no booking to find, nothing to read.
+    retry = plan.begun and await booked_with_key(db, jid, key)
     if slot.booked >= slot.capacity and not retry:
         raise slot_full(slot.id)
-    snapshot = await journey_snapshot(db, settings, recipient_id, series_no)
+    snapshot = (
+        await journey_snapshot(db, settings, recipient_id, series_no)
+        if plan.begun
+        else new_series_input(settings, recipient_id, series_no)
+    )
     await end_transaction(db)
     request = BookRequest(
         slot=slot_fact(slot),
@@ -161,10 +166,13 @@ async def book_slot(
             temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key
         )
         return booked
-    async with slot_gate(slot.id):
+    async with slot_gate(slot.id) as crowd:
         # Read again once through the gate: a crowd that arrived together mostly finds the
-        # slot full now and is refused without a workflow round trip.
-        if not retry and await seats_left(db, slot.id) <= 0:
+        # slot full now and is refused without a workflow round trip. When the seats read above
+        # outnumber this process's bookings of the slot at the gate, a seat is all but sure to be
+        # left: no second read (the claim in the workflow is what decides, here as always).
+        left = slot.capacity - slot.booked
+        if not retry and crowd >= left and await seats_left(db, slot.id) <= 0:
             raise slot_full(slot.id)
         fact: AppointmentFact = await drive(
             temporal, settings, snapshot, JourneyWorkflow.book, request, operation="book", key=key
@@ -182,12 +190,14 @@ _slot_gates: dict[int, tuple[asyncio.Semaphore, list[int]]] = {}
 
 
 @asynccontextmanager
-async def slot_gate(slot_id: int) -> AsyncIterator[None]:
+async def slot_gate(slot_id: int) -> AsyncIterator[int]:
+    """Lets a booking of the slot through; gives how many of this process's bookings of it are at
+    the gate then (waiting or through, this one included)."""
     gate, users = _slot_gates.setdefault(slot_id, (asyncio.Semaphore(SLOT_GATE_SIZE), [0]))
     users[0] += 1
     try:
         async with gate:
-            yield
+            yield users[0]
     finally:
         users[0] -= 1
         if users[0] == 0:

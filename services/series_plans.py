@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.dose_rules import ProductRule, to_local
@@ -35,24 +35,30 @@ class SeriesPlan:
     journey_id: str
     series_no: int
     rule: ProductRule  # what the request carries: a new series starts with it
+    # False: the series has no journey row yet, so nothing (dose, appointment) is recorded under
+    # its id: the journey's activity writes the row before either.
+    begun: bool = True
 
 
-async def open_series(db: AsyncSession, recipient_id: int, family: str | None) -> tuple[str, int]:
-    """The recipient's open series of ``family`` (None: any), or the number the next series gets."""
-    query = select(Journey.series_no).where(
-        Journey.recipient_id == recipient_id, Journey.status == JourneyStatus.active.value
-    )
+async def open_series(db: AsyncSession, recipient_id: int, family: str | None) -> tuple[str, int, bool]:
+    """The recipient's open series of ``family`` (None: any), or the number the next series gets
+    (one query); and whether the series has begun (its journey row exists)."""
+    matches = Journey.status == JourneyStatus.active.value
     if family == COVID:
-        query = query.where((Journey.family == family) | Journey.family.is_(None))
+        matches = matches & ((Journey.family == family) | Journey.family.is_(None))
     elif family is not None:
-        query = query.where(Journey.family == family)
-    found = (await db.execute(query.order_by(Journey.series_no.desc()).limit(1))).scalar_one_or_none()
+        matches = matches & (Journey.family == family)
+    found, last = (
+        await db.execute(
+            select(func.max(case((matches, Journey.series_no))), func.max(Journey.series_no)).where(
+                Journey.recipient_id == recipient_id
+            )
+        )
+    ).one()
     if found is None:
-        last = (
-            await db.execute(select(func.max(Journey.series_no)).where(Journey.recipient_id == recipient_id))
-        ).scalar_one()
-        found = (last or 0) + 1
-    return journey_id(recipient_id, found), found
+        series_no = (last or 0) + 1
+        return journey_id(recipient_id, series_no), series_no, False
+    return journey_id(recipient_id, found), found, True
 
 
 async def plan_series(
@@ -69,15 +75,16 @@ async def plan_series(
     the schedule does not allow when the dose would start a series."""
     schedules = await all_schedules(db)
     family = family_of(newest(schedules).values(), product.code)
-    jid, series_no = await open_series(db, recipient_id, family)
+    jid, series_no, begun = await open_series(db, recipient_id, family)
     base = product.rule()
     if family is None:
-        return SeriesPlan(jid, series_no, base)
-    given_here = (
-        await db.execute(select(Dose.id).where(Dose.journey_id == jid, Dose.removed.is_(False)).limit(1))
-    ).first()
-    if given_here is not None:
-        return SeriesPlan(jid, series_no, base)  # the series' journey checks its next dose
+        return SeriesPlan(jid, series_no, base, begun)
+    if begun:
+        given_here = (
+            await db.execute(select(Dose.id).where(Dose.journey_id == jid, Dose.removed.is_(False)).limit(1))
+        ).first()
+        if given_here is not None:
+            return SeriesPlan(jid, series_no, base)  # the series' journey checks its next dose
     recipient = await db.get(Recipient, recipient_id)
     location = await db.get(Location, location_id)
     if recipient is None or location is None:
@@ -103,7 +110,7 @@ async def plan_series(
         day_seconds=settings.day_seconds,
     )
     assert due is not None  # check_dose refused otherwise
-    return SeriesPlan(jid, series_no, series_rule(due, product.code, conditions, base))
+    return SeriesPlan(jid, series_no, series_rule(due, product.code, conditions, base), begun)
 
 
 async def family_next_due(db: AsyncSession, settings: Settings, journey: Journey) -> Due | None:
