@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from email.message import EmailMessage
+from email.message import Message
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -98,7 +98,7 @@ class EmailActivities:
         await db.flush()
         return row
 
-    async def _send_and_record(self, key: str, message: EmailMessage, subject: str) -> None:
+    async def _send_and_record(self, key: str, message: Message, subject: str) -> None:
         try:
             await self.relay.send(message)
         except Exception as exc:
