@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
-from email.message import EmailMessage
+from email.message import Message
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,9 +31,9 @@ from domain.settings import Settings
 from notifications.invite import build_ics
 from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
-from records.db import transaction, utcnow
+from records.db import transaction
 from records.helpdesk import Requester
-from records.outbox import OutboxMessage, record_outbox
+from records.outbox import OutboxMessage, mark_sent, record_outbox
 from records.users import User
 
 # Where each kind of account sets its password, and what its link is signed for.
@@ -98,7 +98,7 @@ class EmailActivities:
         await db.flush()
         return row
 
-    async def _send_and_record(self, key: str, message: EmailMessage, subject: str) -> None:
+    async def _send_and_record(self, key: str, message: Message, subject: str) -> None:
         try:
             await self.relay.send(message)
         except Exception as exc:
@@ -108,11 +108,7 @@ class EmailActivities:
                     failed.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             raise
         async with transaction(self.sessions) as db:
-            sent = await db.get(OutboxMessage, key)
-            assert sent is not None
-            sent.sent_at = utcnow()
-            sent.subject = subject
-            sent.last_error = None
+            await mark_sent(db, key, subject)
 
     async def set_password_link(self, kind: str, account_id: int) -> dict[str, str]:
         """A fresh single-use set-password link for the account, minted as the message is sent (each

@@ -338,11 +338,18 @@ class JourneyActivities:
 
     async def _compose(self, db: AsyncSession, step: ComposeStep) -> EmailRequest | None:
         """The message for one journey event, with signed links; None when the recipient has no email."""
-        recipient = await db.get(Recipient, step.recipient_id)
-        if recipient is None or not recipient.email:
-            return None
         location_id = step.appointment.location_id if step.appointment else step.location_id
-        location = await db.get(Location, location_id) if location_id else None
+        # The recipient and the location in one round trip.
+        found = (
+            await db.execute(
+                select(Recipient, Location)
+                .outerjoin(Location, Location.id == location_id)
+                .where(Recipient.id == step.recipient_id)
+            )
+        ).first()
+        if found is None or not found[0].email:
+            return None
+        recipient, location = found[0], (found[1] if location_id else None)
         language = recipient.preferred_language if recipient.preferred_language in INVITE_TEXT else "en"
         base = self.settings.public_base_url.rstrip("/")
         secret = self.settings.secret_key

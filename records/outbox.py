@@ -7,7 +7,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, String, Text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,3 +58,14 @@ async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Setti
         )
         db.add(row)
     return row
+
+
+async def mark_sent(db: AsyncSession, key: str, subject: str) -> None:
+    """Records that the relay took the message: one UPDATE, no read before it."""
+    result = await db.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.key == key)
+        .values(sent_at=utcnow(), subject=subject, last_error=None)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise LookupError(f"no outbox message {key}")
