@@ -48,6 +48,7 @@ from services.eligibility import check_eligible
 from services.journeys import drive, end_transaction, journey_snapshot, new_series_input
 from services.series_plans import next_dues, plan_series
 from services.temporal import TemporalGateway
+from services.workflow_starts import promise_start
 from workflows.journey import JourneyWorkflow
 from workflows.waitlist import SeatHoldWorkflow
 
@@ -243,10 +244,17 @@ async def place_hold(
         action="hold",
         changes={"slot_id": [None, slot.id], "expires_at": [None, hold.expires_at.isoformat()]},
     )
-    # Started before the hold commits: if the commit fails, the timer finds no hold and does nothing;
-    # a hold is therefore never left without the timer that releases it.
-    await temporal.start(
-        SeatHoldWorkflow.run, SeatHoldInput(hold.id, hold.expires_at), workflow_id=hold_workflow_id(hold.id)
+    # The timer that gives the seat back is promised in the hold's own transaction and started
+    # once it commits (a reconciler starts any promise a crash left): a hold is never left without
+    # it, and the transaction (on SQLite, the one write lock) does not wait on Temporal meanwhile.
+    # Waiting on the start here made every writer queue behind a Temporal round trip on launch day.
+    await promise_start(
+        db,
+        temporal,
+        None,
+        run=SeatHoldWorkflow.run,
+        argument=SeatHoldInput(hold.id, hold.expires_at),
+        workflow_id=hold_workflow_id(hold.id),
     )
     return hold
 
@@ -256,7 +264,15 @@ async def give_back(temporal: TemporalGateway, hold: SeatHold) -> None:
     if hold.purpose != HoldPurpose.registration:
         raise Conflict("a waitlist offer's seat is released when the offer runs out", code="not_registration")
     if hold.status == HoldStatus.held:
-        await temporal.signal(hold_workflow_id(hold.id), SeatHoldWorkflow.release)
+        # Its timer may not have started yet (it is started once the hold commits): started here
+        # with the release, it gives the seat back at once; the promised start then finds it.
+        await temporal.signal_with_start(
+            SeatHoldWorkflow.run,
+            SeatHoldInput(hold.id, hold.expires_at),
+            workflow_id=hold_workflow_id(hold.id),
+            signal="release",  # SeatHoldWorkflow.release
+            signal_argument=None,
+        )
 
 
 async def slot_at(db: AsyncSession, location_id: int, slot_id: int) -> Slot:

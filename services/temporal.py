@@ -295,7 +295,7 @@ class TemporalGateway:
                 task_queue=self.task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                 start_signal=signal,
-                start_signal_args=[signal_argument],
+                start_signal_args=[] if signal_argument is None else [signal_argument],
                 rpc_timeout=self._rpc_timeout,
             ),
             what="the work could not be started",
