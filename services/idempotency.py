@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,8 +67,7 @@ def _record_statement(dialect: str) -> Any:
     """The INSERT of a key, built once per dialect (values are bound at execution, so SQLAlchemy
     does not work out a new cache key from them on every request)."""
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, IdempotentRequest.__table__)  # a plain table INSERT: not the ORM's bulk path
     return (
-        insert(IdempotentRequest)
-        .on_conflict_do_nothing(index_elements=["request_digest", "key"])
-        .returning(IdempotentRequest.key)
+        insert(table).on_conflict_do_nothing(index_elements=["request_digest", "key"]).returning(table.c.key)
     )

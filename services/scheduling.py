@@ -285,6 +285,27 @@ async def slot_at(db: AsyncSession, location_id: int, slot_id: int) -> Slot:
     return slot
 
 
+async def slot_and_recipient(
+    db: AsyncSession, location_id: int, slot_id: int, recipient_id: int
+) -> tuple[Slot, Recipient]:
+    """The slot (of the location) and the recipient a booking names, read in one statement; when
+    either is missing, read one by one for the refusal that names which."""
+    found = (
+        await db.execute(
+            select(Slot, Recipient)
+            .join(Recipient, Recipient.id == recipient_id)
+            .where(Slot.id == slot_id, Slot.location_id == location_id)
+        )
+    ).first()
+    if found is not None:
+        return found[0], found[1]
+    slot = await slot_at(db, location_id, slot_id)
+    recipient = await db.get(Recipient, recipient_id)
+    if recipient is None:
+        raise NotFound("no such recipient")
+    return slot, recipient
+
+
 async def bookable_slots(
     db: AsyncSession, settings: Settings, location: Location, recipient_id: int, given: list[Dose]
 ) -> list[Slot]:
@@ -379,10 +400,7 @@ async def book_appointment(
     """Books the recipient's next dose in a slot of this location (409 when full or outside the
     window): the appointment and the recipient's name."""
     require_scheduling(location)
-    slot = await slot_at(db, location.id, slot_id)
-    recipient = await db.get(Recipient, recipient_id)
-    if recipient is None:
-        raise NotFound("no such recipient")
+    slot, recipient = await slot_and_recipient(db, location.id, slot_id, recipient_id)
     if hold_id is not None:
         hold = await db.get(SeatHold, hold_id)
         if hold is None or hold.location_id != location.id or hold.slot_id != slot.id:
