@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -63,36 +61,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=20, max_overflow=20)
         _tune_sqlite(engine)
         return engine
-    engine = create_async_engine(url, pool_size=20, max_overflow=20)
-    _ping_when_idle(engine)
-    return engine
-
-
-# A pooled connection idle for longer than this is pinged before it is handed out.
-IDLE_PING_SECONDS = 2.0
-
-
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    """pool_pre_ping, but only for a connection that has sat in the pool: a server restarted or a
-    connection dropped while idle is found and replaced before a request gets it, and a busy API
-    does not pay a round trip per checkout (three per booking). A restart within the last few
-    seconds of a connection's use is found by the error it then raises, which makes SQLAlchemy
-    replace every connection older than it."""
-    pool = engine.sync_engine
-
-    @event.listens_for(pool, "checkin")
-    def _checked_in(_dbapi_conn, record):  # type: ignore[no-untyped-def]
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(pool, "checkout")
-    def _checked_out(dbapi_conn, record, _proxy):  # type: ignore[no-untyped-def]
-        idle_since = record.info.pop("idle_since", None)
-        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_SECONDS:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_conn)
-        except Exception as error:  # noqa: BLE001 - any failure: the pool takes a fresh connection
-            raise DisconnectionError("the pooled connection did not answer its ping") from error
+    return create_async_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
 
 
 def _tune_sqlite(engine: AsyncEngine) -> None:
