@@ -330,6 +330,33 @@ async def outcome(s: Stack, slot_id: int) -> tuple[int, int, float, float]:
     return int(booked or 0), int(doubles or 0), by_id, by_sending
 
 
+POSITION_ROUTES = ("/find/queue/{token}", "/find/queue/{token}/status")
+
+
+def served_latencies(folder: Path, apis: int) -> dict[str, list[float]]:
+    """What the API processes themselves measured (their JSON access log's `ms`), by kind: the
+    crowd's own client adds the wait of 2,500 people's coroutines in one event loop."""
+    found: dict[str, list[float]] = {"position": [], "booking": []}
+    for k in range(apis):
+        for line in (folder / f"api-{k}.log").read_text(errors="replace").splitlines():
+            if '"route"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            kind = (
+                "position"
+                if entry.get("route") in POSITION_ROUTES
+                else "booking"
+                if entry.get("route") == "/find/verify/{token}" and entry.get("method") == "POST"
+                else None
+            )
+            if kind and "ms" in entry:
+                found[kind].append(float(entry["ms"]) / 1000)
+    return found
+
+
 async def run_crowds(spec: dict[str, Any], parts: list[list[tuple[int, float]]]) -> list[dict[str, Any]]:
     async def one(k: int, arrivals: list[tuple[int, float]]) -> dict[str, Any]:
         part = {**spec, "arrivals": arrivals}
@@ -391,6 +418,7 @@ async def main_async(
         finally:
             await asyncio.to_thread(replicas.stop_all)
         booked, doubles, in_order, in_sending_order = await outcome(s, slot_id)
+        served = served_latencies(s.folder, apis)
     latencies = {kind: [v for r in results for v in r["latencies"][kind]] for kind in results[0]["latencies"]}
     outcomes: dict[str, int] = {}
     for r in results:
@@ -435,11 +463,19 @@ async def main_async(
             ("position p50 ms", position["p50_ms"]),
             ("position p99 ms (goal <= 100)", position["p99_ms"]),
             (
+                "position p50 / p99 ms as the API measured it",
+                f"{summary(served['position'])['p50_ms']:.1f} / {summary(served['position'])['p99_ms']:.1f}",
+            ),
+            (
                 "other steps (join, seat hold, register) p50 / p99 ms",
                 f"{steps['p50_ms']:.0f} / {steps['p99_ms']:.0f}",
             ),
             ("booking (confirm) p50 ms", booking["p50_ms"]),
             ("booking (confirm) p99 ms", booking["p99_ms"]),
+            (
+                "booking p50 / p99 ms as the API measured it",
+                f"{summary(served['booking'])['p50_ms']:.0f} / {summary(served['booking'])['p99_ms']:.0f}",
+            ),
             ("ceiling (bench/booking.py) p50 / p99 ms", f"{raw['p50_ms']:.0f} / {raw['p99_ms']:.0f}"),
             ("booking p99 / ceiling p99 (goal <= 3)", booking["p99_ms"] / raw["p99_ms"]),
             ("surge seconds (first arrival to last person done)", surge_seconds),
