@@ -124,8 +124,16 @@ async def crowd_part(spec: dict[str, Any]) -> dict[str, Any]:
             try is counted, and a step that works on a later try is timed from its first)."""
             started = time.perf_counter()
             for attempt in range(RETRIES + 1):
-                async with http.request(method, url, allow_redirects=False, **kwargs) as response:
-                    status, text, headers = response.status, await response.text(), dict(response.headers)
+                try:
+                    async with http.request(method, url, allow_redirects=False, **kwargs) as response:
+                        status, text = response.status, await response.text()
+                        headers = dict(response.headers)
+                except aiohttp.ClientError as error:  # e.g. a keep-alive connection closed under it
+                    if attempt == RETRIES:
+                        raise
+                    figures.note(f"{kind} failed ({type(error).__name__}), tried again")
+                    await asyncio.sleep(RETRY_PAUSE_SECONDS)
+                    continue
                 if status < 500 or attempt == RETRIES:
                     break
                 figures.note(f"{kind} answered {status}, tried again")
