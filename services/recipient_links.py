@@ -51,7 +51,8 @@ from records.schedules import rule_from_json
 from records.scheduling import Appointment, Slot
 from services.exports import SeriesRecord, series_record
 from services.journeys import drive, end_transaction, journey_snapshot
-from services.scheduling import book_slot, bookable, give_back, place_hold, slot_fact
+from services.scheduling import book_slot, bookable, slot_fact
+from services.seat_holds import give_back, place_hold
 from services.series_plans import family_next_due
 from services.temporal import TemporalGateway
 from workflows.journey import JourneyWorkflow

@@ -46,9 +46,10 @@ from records.scheduling import Slot
 from records.self_registrations import BOOKED, PENDING, SelfRegistration, count_guess, spend_code
 from services import waiting_room
 from services.mail import queue_email
-from services.scheduling import book_slot, place_hold, require_scheduling
+from services.scheduling import book_slot, require_scheduling
+from services.seat_holds import place_hold
+from services.self_waitlist import join_waitlist, waitlist_products
 from services.temporal import TemporalGateway
-from services.waitlist import add_to_waitlist
 
 ACTOR = "self-registration"
 HOLD_LINK = "self-hold"
@@ -292,29 +293,6 @@ async def _send_code(
 
 # --------------------------------------------------------------------------- the waitlist instead
 
-# A person who joins the waitlist from the finder can come any day in this many days.
-WAITLIST_DAYS = 60
-
-
-@dataclass(frozen=True)
-class WaitlistDays:
-    earliest_date: date
-    latest_date: date
-
-
-async def waitlist_products(db: AsyncSession, location: Location) -> list[tuple[str, str]]:
-    """(code, name) of the products the location has times for ahead: what its waitlist offers."""
-    found = await db.execute(
-        select(Slot.product_code)
-        .where(Slot.location_id == location.id, Slot.end_at > utcnow(), Slot.is_open.is_(True))
-        .distinct()
-    )
-    products = []
-    for code in sorted(found.scalars().all()):
-        product = await current_product(db, code)
-        products.append((code, product.name if product else code))
-    return products
-
 
 async def register_for_waitlist(
     *,
@@ -360,36 +338,6 @@ async def register_for_waitlist(
         expires_at=utcnow() + timedelta(seconds=settings.self_registration_code_seconds),
     )
     return await _send_code(db, settings, temporal, row, body, location)
-
-
-async def _join_waitlist(
-    db: AsyncSession,
-    settings: Settings,
-    temporal: TemporalGateway,
-    row: SelfRegistration,
-    location: Location,
-    recipient_id: int,
-) -> int:
-    """The proven person on the waitlist (once: a second confirmation finds the same entry)."""
-    assert row.waitlist_product is not None
-    today = to_local(utcnow(), location.time_zone).date()
-    days = WaitlistDays(today, today + timedelta(days=WAITLIST_DAYS))
-    try:
-        entry = await add_to_waitlist(
-            db,
-            temporal,
-            settings,
-            location=location,
-            recipient_id=recipient_id,
-            product_code=row.waitlist_product,
-            dates=days,
-            added_by=ACTOR,
-        )
-        return entry.id
-    except Conflict as already:
-        if already.code != "already_waitlisted" or not already.extra.get("entry_id"):
-            raise
-        return int(already.extra["entry_id"])
 
 
 async def pending_registration(db: AsyncSession, settings: Settings, token: str) -> SelfRegistration:
@@ -472,7 +420,7 @@ async def verify_and_book(
     if row.waitlist_product is not None:
         location = await db.get(Location, row.location_id)
         assert location is not None
-        entry_id = await _join_waitlist(db, settings, temporal, row, location, recipient_id)
+        entry_id = await join_waitlist(db, settings, temporal, row, location, recipient_id, added_by=ACTOR)
         # In the request's transaction, with the entry: both are kept or neither.
         waiting = await db.get(SelfRegistration, row.id)
         assert waiting is not None

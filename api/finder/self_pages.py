@@ -29,6 +29,7 @@ from records.recipients import Recipient
 from records.scheduling import Appointment, Slot
 from records.waiting_room import current_release
 from services import self_scheduling as selfs
+from services import self_waitlist
 
 router = APIRouter(prefix="/find", route_class=PageRoute, include_in_schema=False)
 
@@ -213,7 +214,7 @@ async def _waitlist_page(
     refusal: Any = None,
     status_code: int = 200,
 ) -> Response:
-    products = await selfs.waitlist_products(db, location)
+    products = await self_waitlist.waitlist_products(db, location)
     values = form or {
         **dict.fromkeys(EDITABLE, ""),
         "preferred_language": request_language(request),

@@ -48,7 +48,7 @@ from records.db import reading, utcnow
 from records.holds import SeatHold
 from records.products import current_product
 from records.scheduling import Slot
-from services import catalog, front_desk, inventory, scheduling, slots
+from services import catalog, front_desk, inventory, scheduling, seat_holds, slots
 from services.recipients import load_recipient
 
 router = APIRouter(prefix="/portal", route_class=PageRoute, include_in_schema=False)
@@ -63,7 +63,7 @@ async def hold_submit(
     slot_id = form_int(form, "slot_id")
     slot = await scheduling.slot_at(wiring.db, actor.location.id, slot_id)
     try:
-        hold = await scheduling.hold_a_seat(
+        hold = await seat_holds.hold_a_seat(
             **wiring.io, location=actor.location, slot=slot, actor=actor.actor
         )
     except (Conflict, Unprocessable) as refused:
@@ -129,7 +129,7 @@ async def release_submit(
     form: CheckedForm,
     temporal: TemporalDep,
 ) -> Response:
-    await scheduling.give_back(temporal, hold)
+    await seat_holds.give_back(temporal, hold)
     return redirect(f"/portal/recipients/{recipient_id}?notice=seat_released")
 
 
@@ -163,7 +163,7 @@ async def book_submit(
                 request, wiring, actor, recipient_id, refused, book_failed=refused.message
             )
         async with reading(wiring.sessions) as fresh:
-            hold = await scheduling.hold_at(fresh, actor.location.id, hold_id)
+            hold = await seat_holds.hold_at(fresh, actor.location.id, hold_id)
             return await _hold_page(
                 request,
                 fresh,

@@ -43,7 +43,7 @@ from api.scheduling.schemas import (
     warnings_of,
 )
 from domain.journey_messages import AppointmentFact
-from services import scheduling, slots
+from services import scheduling, seat_holds, slots
 
 # --------------------------------------------------------------------------- slots
 
@@ -101,7 +101,7 @@ holds_router = APIRouter(tags=["seat holds"])
 @holds_router.post("/slots/{slot_id}/holds", response_model=HoldOut, status_code=201)
 async def hold_a_seat(slot_id: RecordId, actor: Scheduler, slot: SlotDep, wiring: WiringDep) -> HoldOut:
     """Sets a seat aside for CVMS_SEAT_HOLD_SECONDS while the person registers (409 when full)."""
-    hold = await scheduling.hold_a_seat(**wiring.io, location=actor.location, slot=slot, actor=actor.actor)
+    hold = await seat_holds.hold_a_seat(**wiring.io, location=actor.location, slot=slot, actor=actor.actor)
     return HoldOut.model_validate(hold)
 
 
@@ -115,7 +115,7 @@ async def release_a_hold(
     hold_id: RecordId, actor: Scheduler, hold: HoldDep, temporal: TemporalDep
 ) -> HoldOut:
     """Gives the seat back now (its workflow releases it and tells the waitlist)."""
-    await scheduling.give_back(temporal, hold)
+    await seat_holds.give_back(temporal, hold)
     return HoldOut.model_validate(hold)
 
 
