@@ -239,13 +239,26 @@ async def register(
             "enter your email: we send you a code", errors=[{"field": "email", "message": "required"}]
         )
     await check_rules(db, held, body, screening)
-    email_key = body.email.strip().casefold()
     await limits.address(client)
+    row = await _registration(settings, limits, body, screening, held.location)
+    row.hold_id, row.slot_id = held.hold.id, held.slot.id
+    return await _send_code(db, settings, temporal, row, body, held.location)
+
+
+async def _registration(
+    settings: Settings,
+    limits: SelfServiceLimits,
+    body: RecipientCreate,
+    screening: dict[str, str],
+    location: Location,
+) -> SelfRegistration:
+    """A registration waiting for its code (what it books or joins is set by the caller), once
+    the email's limit allows it."""
+    assert body.email
+    email_key = body.email.strip().casefold()
     await limits.email(email_key)
-    row = SelfRegistration(
-        hold_id=held.hold.id,
-        slot_id=held.slot.id,
-        location_id=held.location.id,
+    return SelfRegistration(
+        location_id=location.id,
         email_key=email_key,
         fields=body.model_dump(mode="json", exclude={"confirm_new_person"}),
         screening=screening,
@@ -254,7 +267,6 @@ async def register(
         status=PENDING,
         expires_at=utcnow() + timedelta(seconds=settings.self_registration_code_seconds),
     )
-    return await _send_code(db, settings, temporal, row, body, held.location)
 
 
 async def _send_code(
@@ -321,22 +333,9 @@ async def register_for_waitlist(
         )
     today = to_local(utcnow(), location.time_zone).date()
     await _check_rules_on(db, product_code, today, body, screening)
-    email_key = body.email.strip().casefold()
     await limits.address(client)
-    await limits.email(email_key)
-    row = SelfRegistration(
-        hold_id=None,
-        slot_id=None,
-        waitlist_product=product_code,
-        location_id=location.id,
-        email_key=email_key,
-        fields=body.model_dump(mode="json", exclude={"confirm_new_person"}),
-        screening=screening,
-        language=body.preferred_language,
-        code_digest="",
-        status=PENDING,
-        expires_at=utcnow() + timedelta(seconds=settings.self_registration_code_seconds),
-    )
+    row = await _registration(settings, limits, body, screening, location)
+    row.waitlist_product = product_code
     return await _send_code(db, settings, temporal, row, body, location)
 
 
