@@ -92,6 +92,16 @@ async def line(db: AsyncSession, release_id: int) -> list[int]:
     return list(found.scalars().all())
 
 
+async def admissions(db: AsyncSession, release_id: int) -> dict[int, datetime]:
+    """The places let in and not yet through (their admission good or run out), with its expiry."""
+    found = await db.execute(
+        select(QueuePlace.id, QueuePlace.admission_expires_at).where(
+            QueuePlace.release_id == release_id, QueuePlace.status == ADMITTED
+        )
+    )
+    return {place_id: expires for place_id, expires in found.all() if expires is not None}
+
+
 async def had_turn(db: AsyncSession, release_id: int) -> int:
     """Places that have been let in (whatever became of their admission)."""
     count = await db.scalar(

@@ -24,7 +24,7 @@ from domain.refusals import NotFound
 from domain.settings import Settings
 from records.db import reading, transaction, utcnow
 from records.locations import Location
-from records.waiting_room import ADMITTED, SOLD_OUT, USED, WAITING, QueuePlace, line, room_lock
+from records.waiting_room import ADMITTED, SOLD_OUT, USED, WAITING, QueuePlace, admissions, line, room_lock
 from services.waiting_room import PLACE_LINK, PLACE_MAX_AGE, Seats, let_in, read_token
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class RoomPicture:
     location: RoomLocation
     waiting: list[int]  # place ids still waiting, in arrival order
     seats: Seats
+    admitted: dict[int, datetime] = field(default_factory=dict)  # let in, not yet through: expiry
     taken: float = field(default_factory=time.monotonic)
 
     def ahead_of(self, place_id: int) -> int:
@@ -126,6 +127,7 @@ async def take_picture(db: AsyncSession, release_id: int, now: datetime) -> Room
         ),
         waiting=await line(db, release.id),
         seats=seats,
+        admitted=await admissions(db, release.id),
     )
 
 
@@ -174,7 +176,8 @@ rooms = Rooms()
 
 
 async def look(sessions: async_sessionmaker[AsyncSession], settings: Settings, token: str) -> PlaceView:
-    """Where a place stands. A place in the picture's line is answered from the picture alone."""
+    """Where a place stands. A place in the picture's line is answered from the picture alone,
+    and so is a place let in (its admission's expiry is in the picture too)."""
     read = read_token(settings, PLACE_LINK, token, PLACE_MAX_AGE)
     place_id = read["q"]
     release_id = read.get("r")
@@ -188,17 +191,23 @@ async def look(sessions: async_sessionmaker[AsyncSession], settings: Settings, t
     now = utcnow()
     if picture.is_waiting(place_id):
         return waiting_view(picture, place_id, now)
+    if place_id in picture.admitted:  # let in: choosing a time, or its time ran out
+        return admitted_view(picture, place_id, picture.admitted[place_id], now)
+    # Through (a seat held), or joined since the picture: its row says which.
     async with reading(sessions) as db:
         place = await db.get(QueuePlace, place_id)
     if place is None or place.release_id != release_id:
         raise NotFound("no such place in the queue")
     if place.status == WAITING:  # joined since the picture: last in its line
         return waiting_view(picture, place_id, now)
-    if place.status == ADMITTED:
-        expires = place.admission_expires_at
-        status = ADMITTED if expires is not None and expires > now else EXPIRED
-        return PlaceView(place_id, status, picture.location, admission_expires_at=expires)
+    if place.status == ADMITTED and place.admission_expires_at is not None:
+        return admitted_view(picture, place_id, place.admission_expires_at, now)
     return PlaceView(place_id, USED if place.status == USED else SOLD_OUT, picture.location)
+
+
+def admitted_view(picture: RoomPicture, place_id: int, expires: datetime, now: datetime) -> PlaceView:
+    status = ADMITTED if expires > now else EXPIRED
+    return PlaceView(place_id, status, picture.location, admission_expires_at=expires)
 
 
 def waiting_view(picture: RoomPicture, place_id: int, now: datetime) -> PlaceView:
