@@ -92,6 +92,12 @@ async def line(db: AsyncSession, release_id: int) -> list[int]:
     return list(found.scalars().all())
 
 
+async def newest_place(db: AsyncSession, release_id: int) -> int:
+    """The id of the release's latest arrival (0 before the first)."""
+    newest = await db.scalar(select(func.max(QueuePlace.id)).where(QueuePlace.release_id == release_id))
+    return int(newest or 0)
+
+
 async def admissions(db: AsyncSession, release_id: int) -> dict[int, datetime]:
     """The places let in and not yet through (their admission good or run out), with its expiry."""
     found = await db.execute(

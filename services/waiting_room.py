@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.refusals import Conflict, Forbidden, Gone, NotFound
 from domain.security import LinkError, read_link, sign_link
 from domain.settings import Settings
 from records.audit import audit
-from records.db import utcnow
+from records.db import reading, transaction, utcnow
 from records.locations import Location
 from records.waiting_room import (
     ADMITTED,
@@ -98,39 +98,42 @@ def admission_token(settings: Settings, place_id: int) -> str:
     return sign_link(settings.secret_key, ADMISSION_LINK, {"q": place_id})
 
 
-async def join(db: AsyncSession, *, location: Location, browser_key: str, email: str | None) -> QueuePlace:
-    """A place in the release's queue; the same browser or email gets the place it already has."""
-    release = await current_release(db, location.id)
-    if release is None:
-        raise NotFound("this location has no waiting room")
+async def join(
+    sessions: async_sessionmaker[AsyncSession], *, location: Location, browser_key: str, email: str | None
+) -> QueuePlace:
+    """A place in the release's queue; the same browser or email gets the place it already has.
+    Reads beside the writer, then one short INSERT: on SQLite every transaction that writes holds
+    the one write lock, and thousands of arrivals a minute must not hold it while they read."""
     email_key = email.strip().casefold() if email and email.strip() else None
-    mine = QueuePlace.browser_key == browser_key
-    if email_key:
-        mine = mine | (QueuePlace.email_key == email_key)
-    found = (
-        await db.execute(
-            select(QueuePlace)
-            .where(QueuePlace.release_id == release.id, mine)
-            .order_by(QueuePlace.id)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
+    async with reading(sessions) as db:
+        release = await current_release(db, location.id)
+        if release is None:
+            raise NotFound("this location has no waiting room")
+        found = await _place_of(db, release.id, browser_key, email_key)
     if found is not None:
         return found
     place = QueuePlace(release_id=release.id, browser_key=browser_key, email_key=email_key, status=WAITING)
     try:
-        async with db.begin_nested():
+        async with transaction(sessions) as db:
             db.add(place)
     except IntegrityError:  # the same browser or email joined at the same moment
-        return (
-            await db.execute(
-                select(QueuePlace)
-                .where(QueuePlace.release_id == release.id, mine)
-                .order_by(QueuePlace.id)
-                .limit(1)
-            )
-        ).scalar_one()
+        async with reading(sessions) as db:
+            again = await _place_of(db, release.id, browser_key, email_key)
+        assert again is not None
+        return again
     return place
+
+
+async def _place_of(
+    db: AsyncSession, release_id: int, browser_key: str, email_key: str | None
+) -> QueuePlace | None:
+    mine = QueuePlace.browser_key == browser_key
+    if email_key:
+        mine = mine | (QueuePlace.email_key == email_key)
+    found = await db.execute(
+        select(QueuePlace).where(QueuePlace.release_id == release_id, mine).order_by(QueuePlace.id).limit(1)
+    )
+    return found.scalar_one_or_none()
 
 
 def read_token(settings: Settings, purpose: str, token: str, max_age: float) -> dict[str, int]:

@@ -4,9 +4,12 @@ keeps, so a crowd looking at its places every few seconds does not query the dat
 A process takes a new picture of a release at most every CVMS_WAITING_ROOM_REFRESH_SECONDS: under
 the release row's lock it first lets in the people whose turn has come (services/waiting_room.py
 `let_in`, the same rule whichever process runs it), then reads the line (the ids still waiting, in
-arrival order) and the seats. A waiting place's position is then a binary search in that line;
-only a place that has left the line (let in, used, expired) or joined since the picture is read
-from its row. The picture is at most that many seconds old; the rows stay the truth.
+arrival order), the places let in with their admissions' expiry, the latest arrival and the seats.
+A waiting place's position is then a binary search in that line, a place that joined since the
+picture waits at its end, and one let in is answered from its expiry; only a place that is
+through (it held a seat) is read from its row. The picture is at most that many seconds old (in
+a process that let nobody in itself, a turn shows up to one refresh late); the rows stay the
+truth.
 """
 
 from __future__ import annotations
@@ -24,7 +27,17 @@ from domain.refusals import NotFound
 from domain.settings import Settings
 from records.db import reading, transaction, utcnow
 from records.locations import Location
-from records.waiting_room import ADMITTED, SOLD_OUT, USED, WAITING, QueuePlace, admissions, line, room_lock
+from records.waiting_room import (
+    ADMITTED,
+    SOLD_OUT,
+    USED,
+    WAITING,
+    QueuePlace,
+    admissions,
+    line,
+    newest_place,
+    room_lock,
+)
 from services.waiting_room import PLACE_LINK, PLACE_MAX_AGE, Seats, let_in, read_token
 
 log = logging.getLogger(__name__)
@@ -66,6 +79,7 @@ class RoomPicture:
     waiting: list[int]  # place ids still waiting, in arrival order
     seats: Seats
     admitted: dict[int, datetime] = field(default_factory=dict)  # let in, not yet through: expiry
+    newest: int = 0  # the latest arrival's id: a place after it joined since, and waits at the end
     taken: float = field(default_factory=time.monotonic)
 
     def ahead_of(self, place_id: int) -> int:
@@ -128,6 +142,7 @@ async def take_picture(db: AsyncSession, release_id: int, now: datetime) -> Room
         waiting=await line(db, release.id),
         seats=seats,
         admitted=await admissions(db, release.id),
+        newest=await newest_place(db, release.id),
     )
 
 
@@ -189,11 +204,11 @@ async def look(sessions: async_sessionmaker[AsyncSession], settings: Settings, t
         release_id = old.release_id
     picture = await rooms.picture(sessions, settings, release_id)
     now = utcnow()
-    if picture.is_waiting(place_id):
+    if picture.is_waiting(place_id) or place_id > picture.newest:
         return waiting_view(picture, place_id, now)
     if place_id in picture.admitted:  # let in: choosing a time, or its time ran out
         return admitted_view(picture, place_id, picture.admitted[place_id], now)
-    # Through (a seat held), or joined since the picture: its row says which.
+    # Through (a seat held): its row says so.
     async with reading(sessions) as db:
         place = await db.get(QueuePlace, place_id)
     if place is None or place.release_id != release_id:

@@ -157,16 +157,19 @@ async def test_a_waiting_place_is_answered_without_the_database(api, sessions, s
     engine = sessions.kw["bind"].sync_engine
     await turns_so_far(sessions, release_id, 1)
     first = await views.look(sessions, slow, tokens[0])  # takes the picture, which lets the first in
+    late = await join(api, settings, site, f"b-{uuid.uuid4().hex}")  # joins after the picture
+    tokens.append(late.rsplit("/", 1)[1])
     event.listen(engine, "before_cursor_execute", count)
     try:
         looks = [await views.look(sessions, slow, token) for token in tokens * 20]
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert first.status == "admitted" and first.admission_expires_at is not None
-    assert [(look.status, look.ahead) for look in looks[:3]] == [
+    assert [(look.status, look.ahead) for look in looks[:4]] == [
         ("admitted", 0),
         ("waiting", 0),
         ("waiting", 1),
+        ("waiting", 2),  # joined after the picture: last in line, behind everyone it has
     ]
     assert statements == []
 

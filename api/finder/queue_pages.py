@@ -10,10 +10,11 @@ import json
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from api.deps import Public, SessionDep, SessionsDep, SettingsDep, WiringDep
+from api.deps import Public, SessionDep, SessionsDep, SettingsDep
 from api.pages import i18n
 from api.pages.csrf import CheckedForm
 from api.pages.rendering import PageRoute, redirect, render
+from records.db import reading
 from records.waiting_room import current_release
 from services import self_scheduling as selfs
 from services import waiting_room
@@ -34,14 +35,17 @@ async def join_page(request: Request, code: str, db: SessionDep) -> Response:
 
 
 @router.post("/{code}/queue", dependencies=[Public])
-async def join_submit(request: Request, code: str, form: CheckedForm, wiring: WiringDep) -> Response:
-    """One place per browser (its cookie) and per email: joining again returns the same place."""
-    location = await selfs.self_service_location(wiring.db, code)
+async def join_submit(
+    request: Request, code: str, form: CheckedForm, sessions: SessionsDep, settings: SettingsDep
+) -> Response:
+    """One place per browser (its cookie) and per email: joining again returns the same place.
+    No request transaction: the join reads beside the writer and writes one short INSERT."""
+    async with reading(sessions) as db:
+        location = await selfs.self_service_location(db, code)
     browser = request.cookies.get(BROWSER_COOKIE) or waiting_room.new_browser_key()
     email = str(form.get("email", "")).strip()[:254] or None
-    place = await waiting_room.join(wiring.db, location=location, browser_key=browser, email=email)
-    await wiring.db.flush()
-    response = redirect(f"/find/queue/{waiting_room.place_token(wiring.settings, place)}")
+    place = await waiting_room.join(sessions, location=location, browser_key=browser, email=email)
+    response = redirect(f"/find/queue/{waiting_room.place_token(settings, place)}")
     response.set_cookie(
         BROWSER_COOKIE, browser, max_age=waiting_room.PLACE_MAX_AGE, httponly=True, samesite="lax"
     )
