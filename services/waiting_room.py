@@ -15,6 +15,7 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -148,7 +149,17 @@ def read_token(settings: Settings, purpose: str, token: str, max_age: float) -> 
         raise Forbidden("this link is not valid", code="link_invalid") from None
 
 
-def turns_given(release: Release, now: datetime) -> int:
+class ReleaseRate(Protocol):
+    """A release's timing: its row, or a process's picture of its room."""
+
+    @property
+    def release_at(self) -> datetime: ...
+
+    @property
+    def admit_per_minute(self) -> int: ...
+
+
+def turns_given(release: ReleaseRate, now: datetime) -> int:
     """How many turns the rate has given by now, counted from the release time."""
     if now < release.release_at:
         return 0

@@ -38,7 +38,7 @@ from records.waiting_room import (
     newest_place,
     room_lock,
 )
-from services.waiting_room import PLACE_LINK, PLACE_MAX_AGE, Seats, let_in, read_token
+from services.waiting_room import PLACE_LINK, PLACE_MAX_AGE, Seats, let_in, read_token, turns_given
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +96,10 @@ class RoomPicture:
         every = 60 / self.admit_per_minute
         if now < self.release_at:
             return int((self.release_at - now).total_seconds() + ahead * every)
-        given = turns_given_at(self, now)
+        given = turns_given(self, now)
         elapsed = (now - self.release_at).total_seconds()
         until_next = (given + 1) * every - elapsed
         return max(0, int(until_next + ahead * every))
-
-
-def turns_given_at(picture: RoomPicture, now: datetime) -> int:
-    return int(((now - picture.release_at).total_seconds() * picture.admit_per_minute) // 60)
 
 
 @dataclass(frozen=True)
