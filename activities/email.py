@@ -1,9 +1,11 @@
 """Email delivery through the outbox: each (key) is sent at most once.
 
-The activity first records the message under its natural key, then sends it
-and marks it sent. A retry (worker crash, relay outage) finds the row: if it
-was sent it returns at once, otherwise it sends again with the same
-Message-ID, so a relay that saw the first attempt can drop the repeat.
+The activity sends the message, then records the attempt under the message's
+natural key (one write: sent, or the error). A retry (worker crash, relay
+outage) finds the row: if it was sent it returns at once, otherwise it sends
+again with the same Message-ID, so a relay that saw the first attempt can drop
+the repeat. A message the API recorded in its own transaction is sent from
+its row.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from email.message import Message
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -31,9 +32,9 @@ from domain.settings import Settings
 from notifications.invite import build_ics
 from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
-from records.db import transaction
+from records.db import reading, transaction
 from records.helpdesk import Requester
-from records.outbox import OutboxMessage, mark_sent, record_outbox
+from records.outbox import OutboxMessage, new_outbox_row, record_attempt
 from records.users import User
 
 # Where each kind of account sets its password, and what its link is signed for.
@@ -73,42 +74,30 @@ class EmailActivities:
         return result
 
     async def record_and_send(
-        self, compose: Callable[[AsyncSession], Awaitable[EmailRequest | None]]
+        self,
+        compose: Callable[[AsyncSession], Awaitable[EmailRequest | None]],
+        *,
+        compose_writes: bool = True,
     ) -> EmailResult | None:
-        """Composes the message (reading what it needs), records and claims it in one write
-        transaction, then sends it; None when `compose` finds nothing to send."""
-        for attempt in (1, 2):
-            try:
-                async with transaction(self.sessions) as db:
-                    request = await compose(db)
-                    row = await self.claim(db, request) if request is not None else None
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-                # A concurrent attempt recorded the same key first: the second pass claims its row.
-        return await self.send_claimed(row) if row is not None else None
+        """Composes the message and finds its outbox row, sends it unless the row says it was sent,
+        then records the attempt in one write; None when `compose` finds nothing to send. A compose
+        that only reads runs beside SQLite's writer instead of queueing behind it."""
+        async with (transaction if compose_writes else reading)(self.sessions) as db:
+            request = await compose(db)
+            row = await db.get(OutboxMessage, request.key) if request is not None else None
+        if request is None:
+            return None
+        return await self.send_row(row if row is not None else new_outbox_row(request, self.settings))
 
-    async def claim(self, db: AsyncSession, request: EmailRequest) -> OutboxMessage:
-        """Records the message if new and counts this attempt, in the caller's transaction, so
-        one write both records and claims it; a row already sent is returned as it is."""
-        row = await record_outbox(db, request, self.settings)
-        if row.sent_at is None:
-            row.attempts += 1
-        await db.flush()
-        return row
-
-    async def _send_and_record(self, key: str, message: Message, subject: str) -> None:
+    async def _send_and_record(self, row: OutboxMessage, message: Message, subject: str) -> None:
         try:
             await self.relay.send(message)
         except Exception as exc:
             async with transaction(self.sessions) as db:
-                failed = await db.get(OutboxMessage, key)
-                if failed is not None:
-                    failed.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                await record_attempt(db, row, subject=None, error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
         async with transaction(self.sessions) as db:
-            await mark_sent(db, key, subject)
+            await record_attempt(db, row, subject=subject, error=None)
 
     async def set_password_link(self, kind: str, account_id: int) -> dict[str, str]:
         """A fresh single-use set-password link for the account, minted as the message is sent (each
@@ -130,8 +119,8 @@ class EmailActivities:
         page = f"{self.settings.public_base_url.rstrip('/')}/helpdesk/survey?token={token}"
         return {"survey_good_url": f"{page}&rating=good", "survey_bad_url": f"{page}&rating=bad"}
 
-    async def send_claimed(self, row: OutboxMessage) -> EmailResult:
-        """Sends a claimed outbox row (unless it was already sent) and records that it was."""
+    async def send_row(self, row: OutboxMessage) -> EmailResult:
+        """Sends an outbox row's message (unless it was already sent) and records the attempt."""
         key = row.key
         if row.sent_at is not None:
             return EmailResult(key=key, message_id=row.message_id, sent_now=False)
@@ -168,5 +157,5 @@ class EmailActivities:
         # Shielded: once the relay may have the message, recording that it was sent
         # must finish even if the activity is cancelled (a worker shutting down),
         # or the retry would send it a second time.
-        await asyncio.shield(self._send_and_record(key, message, rendered.subject))
+        await asyncio.shield(self._send_and_record(row, message, rendered.subject))
         return EmailResult(key=key, message_id=row.message_id, sent_now=True)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from email.utils import parseaddr
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import JSON, String, Text, update
+from sqlalchemy import JSON, String, Table, Text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,32 +43,65 @@ def message_id_for(key: str, settings: Settings) -> str:
     return f"<{safe}@{domain}>"
 
 
+def new_outbox_row(request: EmailRequest, settings: Settings) -> OutboxMessage:
+    """The outbox row of a request, not yet in any session."""
+    return OutboxMessage(
+        key=request.key,
+        message_id=message_id_for(request.key, settings),
+        to_address=request.to,
+        language=request.language,
+        template=request.template,
+        context={
+            "values": request.context,
+            "invite": dataclasses.asdict(request.invite) if request.invite else None,
+        },
+        subject="",
+        attempts=0,
+    )
+
+
 async def record_outbox(db: AsyncSession, request: EmailRequest, settings: Settings) -> OutboxMessage:
     """The outbox row for the request, added in the caller's transaction if new (idempotent on the key)."""
     row = await db.get(OutboxMessage, request.key)
     if row is None:
-        row = OutboxMessage(
-            key=request.key,
-            message_id=message_id_for(request.key, settings),
-            to_address=request.to,
-            language=request.language,
-            template=request.template,
-            context={
-                "values": request.context,
-                "invite": dataclasses.asdict(request.invite) if request.invite else None,
-            },
-            attempts=0,
-        )
+        row = new_outbox_row(request, settings)
         db.add(row)
     return row
 
 
-async def mark_sent(db: AsyncSession, key: str, subject: str) -> None:
-    """Records that the relay took the message: one UPDATE, no read before it."""
-    result = await db.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.key == key)
-        .values(sent_at=utcnow(), subject=subject, last_error=None)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise LookupError(f"no outbox message {key}")
+async def record_attempt(
+    db: AsyncSession, row: OutboxMessage, *, subject: str | None, error: str | None
+) -> None:
+    """Records one attempt to send the row's message: sent (with its subject) when no error, else
+    the error. One INSERT … ON CONFLICT: the row is written whether or not it was there before
+    (a journey's message is first written here, after its first attempt)."""
+    sent = error is None
+    values = {
+        "key": row.key,
+        "message_id": row.message_id,
+        "to_address": row.to_address,
+        "language": row.language,
+        "template": row.template,
+        "context": row.context,
+        "subject": subject if sent else (row.subject or ""),
+        "created_at": row.created_at or utcnow(),
+        "sent_at": utcnow() if sent else None,
+        "attempts": 1,
+        "last_error": None if sent else error,
+    }
+    await db.execute(_attempt_statement(db.get_bind().dialect.name, sent), values)
+
+
+@cache
+def _attempt_statement(dialect: str, sent: bool) -> Any:
+    """The upsert of an attempt, built once per dialect and outcome."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, OutboxMessage.__table__)
+    statement = insert(table)
+    changes: dict[str, Any] = {"attempts": table.c.attempts + 1}
+    if sent:
+        excluded = statement.excluded
+        changes |= {"sent_at": excluded.sent_at, "subject": excluded.subject, "last_error": None}
+    else:
+        changes["last_error"] = statement.excluded.last_error
+    return statement.on_conflict_do_update(index_elements=[table.c.key], set_=changes)

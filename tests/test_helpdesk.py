@@ -699,9 +699,14 @@ async def test_a_mail_relay_outage_does_not_delay_escalation_and_owed_email_goes
 
         # The breach is flagged on time although the "case received" email is still owed.
         await eventually(breach_recorded, timeout=30, what="the breach to be recorded")
-        async with transaction(sessions) as db:
-            received = await db.get(OutboxMessage, f"case-{number}:received")
-            assert received is not None and received.sent_at is None
+
+        async def received_failed() -> OutboxMessage | None:  # its failed attempt recorded
+            async with transaction(sessions) as db:
+                row = await db.get(OutboxMessage, f"case-{number}:received")
+            return row if row is not None and row.last_error else None
+
+        received = await eventually(received_failed, timeout=30, what="the failed attempt")
+        assert received.sent_at is None
         relay.start()  # the relay comes back
         try:
             await relay.wait_for(with_key(f"case-{number}:received"), timeout=60)

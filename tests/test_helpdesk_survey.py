@@ -125,8 +125,12 @@ async def test_a_reopen_cancels_a_survey_not_yet_sent(desk, smtp, sessions):
 
     await smtp.wait_for(with_key(f"case-{number}:survey"), timeout=60)
     resolutions = [e.at for e in await case_events(sessions, number) if e.kind == "resolved"]
-    async with transaction(sessions) as db:
-        asked = await db.get(OutboxMessage, f"case-{number}:survey")
+
+    async def recorded() -> OutboxMessage | None:  # the send is recorded right after it
+        async with transaction(sessions) as db:
+            return await db.get(OutboxMessage, f"case-{number}:survey")
+
+    asked = await eventually(recorded, timeout=15, what="the survey's outbox row")
     # The survey counts from the last resolution: the one the reopen cancelled never went out.
     assert asked is not None and len(resolutions) == 2
     assert asked.created_at >= resolutions[-1] + timedelta(seconds=SURVEY_DELAY)

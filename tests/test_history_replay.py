@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from domain.settings import Settings
 from services.temporal import data_converter
@@ -44,6 +45,12 @@ async def test_recorded_histories_of_each_workflow_type_replay(workflow: type):
     assert histories, f"no history of {_name(workflow)} in {HISTORIES}: python -m tests.record_histories"
     # With the payload codec every process has: histories recorded before encryption replay too.
     converter = data_converter(Settings(payload_keys=TEST_PAYLOAD_KEYS))
-    replayer = Replayer(workflows=registry.workflows(), data_converter=converter)
+    # Workflows the worker runs outside the sandbox for speed (the journey) replay inside it here,
+    # so the sandbox's checks (no wall clock, no I/O, no randomness) still hold their code.
+    replayer = Replayer(
+        workflows=registry.workflows(),
+        data_converter=converter,
+        unsandboxed_workflow_runner=SandboxedWorkflowRunner(),
+    )
     for history in histories:
         await replayer.replay_workflow(history)  # raises on nondeterminism

@@ -88,7 +88,12 @@ def _in_time(answer_by: datetime | None) -> None:
         )
 
 
-@workflow.defn
+# Outside the SDK's sandbox: every booking starts a journey, and a sandbox per journey (re-running
+# this module, its class definition and every payload conversion through the sandbox) was a third
+# of the worker's CPU per booking. Its checks still run: tests/test_history_replay.py replays every
+# recorded journey inside the sandbox, and the import contracts keep I/O out of workflows/.
+# Nothing here is mutable at module level, so journeys share the module safely.
+@workflow.defn(sandboxed=False)
 class JourneyWorkflow(SeriesState):
     @workflow.init
     def __init__(self, input: JourneyInput) -> None:
