@@ -1,7 +1,8 @@
 """Email delivery through the outbox: each (key) is sent at most once.
 
 The activity sends the message, then records the attempt under the message's
-natural key (one write: sent, or the error). A retry (worker crash, relay
+natural key (one write: sent, or the error); mail a person may answer is also
+recorded before it leaves, so the answer finds its case. A retry (worker crash, relay
 outage) finds the row: if it was sent it returns at once, otherwise it sends
 again with the same Message-ID, so a relay that saw the first attempt can drop
 the repeat. A message the API recorded in its own transaction is sent from
@@ -15,6 +16,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from email.message import Message
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -77,17 +79,33 @@ class EmailActivities:
         self,
         compose: Callable[[AsyncSession], Awaitable[EmailRequest | None]],
         *,
-        compose_writes: bool = True,
+        record_first: bool = True,
     ) -> EmailResult | None:
         """Composes the message and finds its outbox row, sends it unless the row says it was sent,
-        then records the attempt in one write; None when `compose` finds nothing to send. A compose
-        that only reads runs beside SQLite's writer instead of queueing behind it."""
-        async with (transaction if compose_writes else reading)(self.sessions) as db:
-            request = await compose(db)
-            row = await db.get(OutboxMessage, request.key) if request is not None else None
-        if request is None:
-            return None
-        return await self.send_row(row if row is not None else new_outbox_row(request, self.settings))
+        then records the attempt in one write; None when `compose` finds nothing to send.
+
+        With `record_first` the compose runs in a write transaction (it may write: a survey row)
+        that also records a new message before it leaves: a reply to help-desk mail finds its case
+        through that row at once. Without, the compose only reads, beside SQLite's writer instead
+        of queued behind it, and the message is first recorded with its attempt (journey mail,
+        which nobody replies to: one write per message on the booking path)."""
+        for attempt in (1, 2):
+            try:
+                async with (transaction if record_first else reading)(self.sessions) as db:
+                    request = await compose(db)
+                    if request is None:
+                        return None
+                    row = await db.get(OutboxMessage, request.key)
+                    if row is None:
+                        row = new_outbox_row(request, self.settings)
+                        if record_first:
+                            db.add(row)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent attempt recorded the same key first: the second pass finds its row.
+        return await self.send_row(row)
 
     async def _send_and_record(self, row: OutboxMessage, message: Message, subject: str) -> None:
         try:

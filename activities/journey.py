@@ -334,7 +334,7 @@ class JourneyActivities:
         async def compose(db: AsyncSession) -> EmailRequest | None:
             return await self._compose(db, step)
 
-        return await self.email.record_and_send(compose, compose_writes=False)
+        return await self.email.record_and_send(compose, record_first=False)
 
     async def _compose(self, db: AsyncSession, step: ComposeStep) -> EmailRequest | None:
         """The message for one journey event, with signed links; None when the recipient has no email."""
