@@ -22,9 +22,10 @@ from worker.observability import CountingInterceptor, serve_health
 log = logging.getLogger("cvms.worker")
 
 # Workflow activations are pure Python and hold the GIL: threads beyond a couple only share it.
-# The SDK's default (one thread per workflow task slot, up to 500) lets 20 new journeys build
-# their sandboxes at once, each a twentieth as fast, every one finishing last and late, while the
-# event loop that runs their local activities and sends their completions waits for the GIL too.
+# The SDK's default (one thread per workflow task slot, up to 500) lets 20 new workflows run their
+# first activations at once (sandboxed ones building their sandboxes), each a twentieth as fast,
+# every one finishing last and late, while the event loop that runs their local activities and
+# sends their completions waits for the GIL too.
 WORKFLOW_THREADS = 2
 
 
