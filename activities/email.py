@@ -36,7 +36,7 @@ from notifications.render import Attachment, render
 from notifications.sender import Relay, build_message
 from records.db import reading, transaction
 from records.helpdesk import Requester
-from records.outbox import OutboxMessage, new_outbox_row, record_attempt
+from records.outbox import OutboxMessage, new_outbox_row, record_attempt, record_outbox
 from records.users import User
 
 # Where each kind of account sets its password, and what its link is signed for.
@@ -95,11 +95,11 @@ class EmailActivities:
                     request = await compose(db)
                     if request is None:
                         return None
-                    row = await db.get(OutboxMessage, request.key)
-                    if row is None:
-                        row = new_outbox_row(request, self.settings)
-                        if record_first:
-                            db.add(row)
+                    if record_first:
+                        row = await record_outbox(db, request, self.settings)
+                    else:
+                        found = await db.get(OutboxMessage, request.key)
+                        row = found or new_outbox_row(request, self.settings)
                 break
             except IntegrityError:
                 if attempt == 2:
